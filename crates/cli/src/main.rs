@@ -1,0 +1,84 @@
+//! `contextos`: argument parsing and rendering. Every verb calls one library
+//! function; this crate holds no domain logic.
+
+mod output;
+mod policy_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode as ProcessExit;
+
+use clap::{Parser, Subcommand};
+use contextos_core::ExitCode;
+
+use crate::output::CliError;
+
+const AFTER_HELP: &str = "\
+Examples:
+  contextos policy validate                       check policies/ against its schema
+  contextos policy test                           run policies/tests/*.yaml
+  contextos policy explain --request req.yaml     why is this call allowed or denied?
+  contextos keys generate --name ci               new ed25519 key pair in runtime/keys/
+
+Exit codes: 0 ok, 1 gate or test failed, 2 usage or input error,
+3 verification failed, 4 recorded-fixture miss, 101 bug.";
+
+/// ContextOS: a production agent runtime built trust-plane-first.
+#[derive(Debug, Parser)]
+#[command(name = "contextos", version, about, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate, test and explain Cedar policies.
+    #[command(subcommand)]
+    Policy(policy_cmd::PolicyCommand),
+    /// Manage ed25519 signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Generate an ed25519 key pair: NAME.pub (commit it to runtime/keys/) and NAME.key (keep it secret).
+    #[command(after_help = "Example:\n  contextos keys generate --name release --out runtime/keys")]
+    Generate {
+        /// Key name: letters, digits, `-` and `_`.
+        #[arg(long)]
+        name: String,
+        /// Directory to write both files to.
+        #[arg(long, default_value = "runtime/keys")]
+        out: PathBuf,
+    },
+}
+
+fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    match cli.command {
+        Command::Policy(cmd) => policy_cmd::run(cmd),
+        Command::Keys(KeysCommand::Generate { name, out }) => {
+            let (public, secret) = contextos_trust::generate_key_files(&out, &name).map_err(CliError::from_signing)?;
+            let key = contextos_trust::PublicKey::load(&public).map_err(CliError::from_signing)?;
+            println!("generated {}", key.key_id());
+            println!(
+                "  public key: {}  (commit this; verifiers trust keys in runtime/keys/*.pub)",
+                public.display()
+            );
+            println!("  secret key: {}  (keep this out of version control)", secret.display());
+            Ok(ExitCode::Success)
+        }
+    }
+}
+
+fn main() -> ProcessExit {
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            err.render();
+            err.exit_code()
+        }
+    };
+    ProcessExit::from(code.code())
+}

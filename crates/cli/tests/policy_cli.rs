@@ -1,0 +1,213 @@
+//! `contextos policy …` and `contextos keys …` through the real binary.
+
+#![expect(clippy::unwrap_used, reason = "a test or benchmark fails loudly on broken fixtures")]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn contextos(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("contextos").unwrap();
+    cmd.current_dir(dir);
+    cmd
+}
+
+/// A scratch directory holding a copy of the shipped `policies/` bundle.
+fn scratch_bundle() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("policies"), &dir.path().join("policies"));
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(cmd: &mut Command) -> Run {
+    let out = cmd.output().unwrap();
+    Run {
+        code: out.status.code().unwrap(),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+#[test]
+fn validate_shipped_bundle() {
+    let r = run(contextos(&repo()).args(["policy", "validate"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The digest line changes with every policy edit; the rest is stable.
+    let stable: Vec<_> = r.stdout.lines().filter(|l| !l.contains("digest:")).collect();
+    insta::assert_snapshot!(stable.join("\n"));
+    assert!(r.stdout.contains("digest: sha256:"));
+}
+
+fn validate_error(file: &str, text: &str) -> Run {
+    let dir = scratch_bundle();
+    fs::write(dir.path().join("policies").join(file), text).unwrap();
+    let r = run(contextos(dir.path()).args(["policy", "validate", "--policies", "policies"]));
+    assert_eq!(r.code, 2, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    r
+}
+
+#[test]
+fn validate_reports_bad_syntax_with_location() {
+    let r = validate_error(
+        "broken.cedar",
+        "@id(\"x.broken\")\npermit (principal, action, resource)\nwhen { context.safety_mode == };\n",
+    );
+    assert!(r.stderr.contains("policies/broken.cedar:3:31"), "{}", r.stderr);
+    insta::assert_snapshot!(r.stderr);
+}
+
+#[test]
+fn validate_reports_unknown_entity_type_with_location() {
+    let r = validate_error(
+        "typo.cedar",
+        "@id(\"x.typo\")\npermit (principal is Agnet, action == Action::\"call_tool\", resource);\n",
+    );
+    assert!(r.stderr.contains("policies/typo.cedar:2:22"), "{}", r.stderr);
+    insta::assert_snapshot!(r.stderr);
+}
+
+#[test]
+fn validate_reports_missing_id_with_location() {
+    let r = validate_error(
+        "anonymous.cedar",
+        "// Refunds need a lead.\n\npermit (principal, action == Action::\"call_tool\", resource)\nwhen { context.approval.granted };\n",
+    );
+    assert!(r.stderr.contains("policies/anonymous.cedar:3:1"), "{}", r.stderr);
+    insta::assert_snapshot!(r.stderr);
+}
+
+#[test]
+fn validate_reports_missing_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("policies")).unwrap();
+    let r = run(contextos(dir.path()).args(["policy", "validate"]));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("policies/schema.cedarschema: missing Cedar schema"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn shipped_policy_tests_pass() {
+    let r = run(contextos(&repo()).args(["policy", "test"]));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("FAIL"), "{}", r.stdout);
+    let last = r.stdout.lines().last().unwrap();
+    assert!(
+        last.starts_with("policy tests: ") && last.ends_with(" passed, 0 failed"),
+        "{last}"
+    );
+}
+
+#[test]
+fn broken_policy_makes_policy_test_fail() {
+    let dir = scratch_bundle();
+    let tools = dir.path().join("policies/tools.cedar");
+    // Drop the approval requirement from the network permit: refunds no longer need an approver.
+    let text = fs::read_to_string(&tools).unwrap().replace(
+        "  context.approval.granted &&\n  [\"support_lead\", \"security_officer\"].contains(context.approval.role)\n",
+        "  true\n",
+    );
+    assert!(
+        text.contains("context.safety_mode != \"restricted\" &&\n  true"),
+        "edit did not apply"
+    );
+    fs::write(&tools, text).unwrap();
+    let r = run(contextos(dir.path()).args(["policy", "test"]));
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("FAIL policies/tests/tools.yaml › refund without approval requires a lead or officer"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("outcome: expected approval_required, got allow"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn policy_test_json_format() {
+    let r = run(contextos(&repo()).args(["policy", "test", "--format", "json"]));
+    assert_eq!(r.code, 0);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let results = v["results"].as_array().unwrap();
+    assert!(results.len() >= 20);
+    assert!(results.iter().all(|r| r["passed"] == true));
+    assert!(results.iter().any(|r| r["actual"]["outcome"] == "approval_required"));
+}
+
+#[test]
+fn explain_refund_needs_approval() {
+    let dir = tempfile::tempdir().unwrap();
+    let entities = fs::read_to_string(repo().join("policies/tests/entities.json")).unwrap();
+    let request = format!(
+        "principal: Agent::\"triage-bot\"\naction: call_tool\nresource: Tool::\"issue_refund\"\ncontext:\n  tenant: {{ type: Tenant, id: acme }}\n  safety_mode: standard\n  run_approval_level: 2\n  budget: {{ tool_calls_left: 1, tokens_left: 900 }}\nentities: {entities}\n"
+    );
+    fs::write(dir.path().join("refund.yaml"), request).unwrap();
+    let r = run(contextos(&repo())
+        .args(["policy", "explain", "--request"])
+        .arg(dir.path().join("refund.yaml")));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    insta::assert_snapshot!(r.stdout);
+}
+
+#[test]
+fn explain_bad_request_file_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("req.yaml"),
+        "principal: Agent::\"a\"\naction: call_tool\nresourse: Tool::\"x\"\n",
+    )
+    .unwrap();
+    let r = run(contextos(dir.path())
+        .args(["policy", "explain", "--request", "req.yaml", "--policies"])
+        .arg(repo().join("policies")));
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("req.yaml:3:1"), "{}", r.stderr);
+    assert!(r.stderr.contains("resourse"), "{}", r.stderr);
+}
+
+#[test]
+fn keys_generate_writes_a_loadable_pair_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(contextos(dir.path()).args(["keys", "generate", "--name", "ci", "--out", "keys"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("generated ed25519:"), "{}", r.stdout);
+    let public = fs::read_to_string(dir.path().join("keys/ci.pub")).unwrap();
+    let secret = fs::read_to_string(dir.path().join("keys/ci.key")).unwrap();
+    let public: serde_json::Value = serde_json::from_str(&public).unwrap();
+    let secret: serde_json::Value = serde_json::from_str(&secret).unwrap();
+    assert_eq!(public["key_id"], secret["key_id"]);
+    assert!(public.get("secret_key").is_none());
+    assert!(!r.stdout.contains(secret["secret_key"].as_str().unwrap()));
+    let again = run(contextos(dir.path()).args(["keys", "generate", "--name", "ci", "--out", "keys"]));
+    assert_eq!(again.code, 2, "{}", again.stderr);
+}

@@ -1,0 +1,29 @@
+//! ContextOS primitives and the determinism toolkit.
+//!
+//! This crate owns the types that travel through every plane (RunContext,
+//! ApprovalMode, ToolEnvelope, DecisionRecord, ReplayPacket and the context
+//! types), canonical JSON (RFC 8785) with `sha256:` digests, the injected
+//! [`Clock`] and [`IdGen`] traits, and the error kinds with their CLI exit
+//! codes. It does no I/O: reading files, the network and the system clock is
+//! the business of other crates (the one exception, [`live`], is the single
+//! place where wall-clock time and operating-system randomness enter).
+
+#![deny(missing_docs)]
+
+mod canonical;
+mod clock;
+mod document;
+mod exit;
+mod ids;
+pub mod live;
+mod primitives;
+
+pub use canonical::{CanonicalError, Digest, DigestParseError, canonical_json, digest_of};
+pub use clock::{Clock, FixedClock, Timestamp};
+pub use document::{DocumentError, MAX_DOCUMENT_BYTES, parse_document, parse_json, parse_yaml};
+pub use exit::{ErrorKind, ExitCode};
+pub use ids::{IdGen, SequentialIdGen};
+pub use primitives::*;
+
+/// The `format_version` written into every persisted document of this release.
+pub const FORMAT_VERSION: u32 = 1;

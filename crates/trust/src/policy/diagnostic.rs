@@ -1,0 +1,154 @@
+//! Source-located diagnostics for policy and schema files.
+
+use miette::{NamedSource, SourceSpan};
+
+/// One problem in a policy-bundle file, located at a line and column.
+#[derive(Debug, Clone, thiserror::Error, miette::Diagnostic)]
+#[error("{file}{}: {message}", location(*.line, *.column))]
+pub struct SourceDiagnostic {
+    /// The file, as shown to the user.
+    pub file: String,
+    /// 1-based line, when the problem has a position.
+    pub line: Option<usize>,
+    /// 1-based column, when the problem has a position.
+    pub column: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    #[help]
+    pub help: Option<String>,
+    #[source_code]
+    source_code: NamedSource<String>,
+    #[label("{}", label.as_deref().unwrap_or("here"))]
+    span: Option<SourceSpan>,
+    label: Option<String>,
+}
+
+fn location(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!(":{l}:{c}"),
+        _ => String::new(),
+    }
+}
+
+impl SourceDiagnostic {
+    /// A diagnostic about `file` (whose text is `source`), at byte `offset` when known.
+    pub(crate) fn new(
+        file: &str,
+        source: &str,
+        span: Option<(usize, usize)>,
+        message: impl Into<String>,
+        help: Option<String>,
+        label: Option<String>,
+    ) -> Self {
+        let (line, column) = match span {
+            Some((offset, _)) => {
+                let (l, c) = line_col(source, offset);
+                (Some(l), Some(c))
+            }
+            None => (None, None),
+        };
+        Self {
+            file: file.to_string(),
+            line,
+            column,
+            message: message.into(),
+            help,
+            source_code: NamedSource::new(file, source.to_string()),
+            span: span.map(|(offset, len)| SourceSpan::new(offset.into(), len)),
+            label,
+        }
+    }
+
+    /// Converts any miette diagnostic whose labels point into `source`
+    /// (Cedar's parse and validation errors do) into a located diagnostic.
+    pub(crate) fn from_miette(file: &str, source: &str, diag: &dyn miette::Diagnostic) -> Self {
+        let first_label = diag.labels().and_then(|mut labels| labels.next());
+        let span = first_label.as_ref().map(|l| (l.offset().min(source.len()), l.len()));
+        let label = first_label.and_then(|l| l.label().map(str::to_string));
+        let help = diag.help().map(|h| h.to_string());
+        Self::new(file, source, span, diag.to_string(), help, label)
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `source`.
+pub(crate) fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(source.len());
+    let before = source.get(..offset).unwrap_or(source);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+/// Byte offsets of each top-level statement (policy) in a Cedar policy file:
+/// the first non-space, non-comment byte after the start of the file or a
+/// `;` outside strings and comments. Cedar numbers the policies of a file in
+/// this order (`policy0`, `policy1`, …).
+pub(crate) fn statement_starts(source: &str) -> Vec<usize> {
+    let bytes = source.as_bytes();
+    let mut starts = Vec::new();
+    let mut i = 0;
+    let mut at_statement_start = true;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b if b.is_ascii_whitespace() => {}
+            b'"' => {
+                at_statement_start = false;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    if bytes[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b';' => at_statement_start = true,
+            _ => {
+                if at_statement_start {
+                    starts.push(i);
+                    at_statement_start = false;
+                }
+            }
+        }
+        i += 1;
+    }
+    starts
+}
+
+/// Byte offset of the `permit` / `forbid` keyword of the statement starting at
+/// `start` (past its annotations), or `start` when none is found.
+pub(crate) fn effect_offset(source: &str, start: usize) -> usize {
+    let rest = &source[start..];
+    let keyword = |word: &str| {
+        rest.match_indices(word)
+            .find(|(i, _)| rest[i + word.len()..].trim_start().starts_with('('))
+            .map(|(i, _)| i)
+    };
+    match (keyword("permit"), keyword("forbid")) {
+        (Some(a), Some(b)) => start + a.min(b),
+        (Some(a), None) | (None, Some(a)) => start + a,
+        (None, None) => start,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statement_starts_skip_comments_strings_and_annotations() {
+        let src = "// a ; comment\n@id(\"a;b\")\npermit(principal, action, resource);\n\n  forbid(principal, action, resource) when { \"x;\" == \"y\" };\n";
+        let starts = statement_starts(src);
+        assert_eq!(starts.len(), 2);
+        assert_eq!(line_col(src, starts[0]), (2, 1));
+        assert_eq!(line_col(src, starts[1]), (5, 3));
+        assert_eq!(line_col(src, effect_offset(src, starts[0])), (3, 1));
+    }
+}

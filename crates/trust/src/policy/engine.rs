@@ -1,0 +1,422 @@
+//! Authorization with approval derivation, shadow policies and explanations.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use cedar_policy::{
+    Authorizer, Context, Decision, Entities, EntityUid, PolicySet, Request, Response, RestrictedExpression, Schema,
+};
+use contextos_core::{Digest, ErrorKind, PolicyDecision, PolicyOutcome, ShadowEffect, digest_of};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::diagnostic::SourceDiagnostic;
+use super::load::{PolicyInfo, PolicyLoadError, load_bundle};
+
+/// An authorization request in Cedar terms. The context holds every run
+/// attribute except `approval`, which the engine sets itself: from
+/// `approval_role` for the decision, and hypothetically for approval
+/// derivation.
+#[derive(Debug, Clone)]
+pub struct PolicyRequest {
+    /// The agent.
+    pub principal: EntityUid,
+    /// `Action::"call_tool"` and friends.
+    pub action: EntityUid,
+    /// The tool, pack, layer, agent or memory.
+    pub resource: EntityUid,
+    /// Context attributes other than `approval`.
+    pub attributes: Vec<(String, RestrictedExpression)>,
+    /// The role of an approver who already granted this request, if any.
+    pub approval_role: Option<String>,
+}
+
+/// An authorization request as a document (`contextos policy explain --request`,
+/// policy tests): Cedar uids as strings, the context and entities as Cedar JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestDocument {
+    /// For example `Agent::"triage-bot"`.
+    pub principal: String,
+    /// `call_tool` or `Action::"call_tool"`.
+    pub action: String,
+    /// For example `Tool::"issue_refund"`.
+    pub resource: String,
+    /// The context record (Cedar JSON). `approval` defaults to not granted.
+    #[serde(default)]
+    pub context: serde_json::Map<String, Value>,
+    /// Entities in Cedar's JSON entity format.
+    #[serde(default)]
+    pub entities: Vec<Value>,
+}
+
+/// A request document that does not fit the schema.
+#[derive(Debug, Clone, thiserror::Error, miette::Diagnostic)]
+#[error("invalid authorization request: {field}: {message}")]
+pub struct RequestError {
+    /// The field at fault (`principal`, `context.approval`, `entities`, …).
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl RequestError {
+    /// Always an input error (exit 2).
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::Input
+    }
+}
+
+fn request_error(field: &str, message: impl ToString) -> RequestError {
+    RequestError {
+        field: field.to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// The Cedar policy engine of one validated bundle.
+#[derive(Debug)]
+pub struct PolicyEngine {
+    schema: Schema,
+    enforced: PolicySet,
+    shadow: PolicySet,
+    policies: Vec<PolicyInfo>,
+    approver_roles: Vec<String>,
+    digest: Digest,
+    warnings: Vec<SourceDiagnostic>,
+    authorizer: Authorizer,
+}
+
+struct Evaluation {
+    decision: Decision,
+    reason: Vec<String>,
+    errors: Vec<String>,
+}
+
+impl PolicyEngine {
+    /// Loads and strictly validates the bundle in `dir`.
+    pub fn load(dir: &Path) -> Result<Self, PolicyLoadError> {
+        let b = load_bundle(dir)?;
+        Ok(Self {
+            schema: b.schema,
+            enforced: b.enforced,
+            shadow: b.shadow,
+            policies: b.policies,
+            approver_roles: b.approver_roles,
+            digest: b.digest,
+            warnings: b.warnings,
+            authorizer: Authorizer::new(),
+        })
+    }
+
+    /// Every policy, in bundle order (files sorted by path, policies in file order).
+    pub fn policies(&self) -> &[PolicyInfo] {
+        &self.policies
+    }
+
+    /// Validator warnings (the bundle loads; these are worth a look).
+    pub fn warnings(&self) -> &[SourceDiagnostic] {
+        &self.warnings
+    }
+
+    /// Digest of the bundle's schema and files.
+    pub fn bundle_digest(&self) -> Digest {
+        self.digest
+    }
+
+    /// The validated schema.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Roles the engine tries when deriving whether an approval would help.
+    pub fn approver_roles(&self) -> &[String] {
+        &self.approver_roles
+    }
+
+    /// The enforced policies as a Cedar set (for callers that evaluate policies one at a time).
+    pub fn enforced_policies(&self) -> &PolicySet {
+        &self.enforced
+    }
+
+    /// Builds a request and its entities from a document, checking both against the schema.
+    pub fn request_from_document(&self, doc: &RequestDocument) -> Result<(PolicyRequest, Entities), RequestError> {
+        let principal = EntityUid::from_str(&doc.principal).map_err(|e| request_error("principal", e))?;
+        let action_text = if doc.action.contains("::") {
+            doc.action.clone()
+        } else {
+            format!("Action::{:?}", doc.action)
+        };
+        let action = EntityUid::from_str(&action_text).map_err(|e| request_error("action", e))?;
+        let resource = EntityUid::from_str(&doc.resource).map_err(|e| request_error("resource", e))?;
+
+        let mut context = doc.context.clone();
+        let approval_role = match context.get("approval") {
+            None => None,
+            Some(v) => {
+                let granted = v
+                    .get("granted")
+                    .and_then(Value::as_bool)
+                    .ok_or_else(|| request_error("context.approval.granted", "expected a boolean"))?;
+                let role = v.get("role").and_then(Value::as_str).unwrap_or("");
+                if granted {
+                    if role.is_empty() {
+                        return Err(request_error(
+                            "context.approval.role",
+                            "a granted approval names the approver's role",
+                        ));
+                    }
+                    Some(role.to_string())
+                } else {
+                    None
+                }
+            }
+        };
+        context.insert("approval".into(), approval_value(approval_role.as_deref()));
+        let cedar_context = Context::from_json_value(Value::Object(context), Some((&self.schema, &action)))
+            .map_err(|e| request_error("context", miette_text(&e)))?;
+        let attributes = cedar_context.into_iter().filter(|(k, _)| k != "approval").collect();
+        let entities = Entities::from_json_value(Value::Array(doc.entities.clone()), Some(&self.schema))
+            .map_err(|e| request_error("entities", miette_text(&e)))?;
+        Ok((
+            PolicyRequest {
+                principal,
+                action,
+                resource,
+                attributes,
+                approval_role,
+            },
+            entities,
+        ))
+    }
+
+    fn evaluate(
+        &self,
+        set: &PolicySet,
+        req: &PolicyRequest,
+        approval_role: Option<&str>,
+        entities: &Entities,
+    ) -> Evaluation {
+        let attributes = req.attributes.iter().cloned().chain(std::iter::once((
+            "approval".to_string(),
+            approval_expression(approval_role),
+        )));
+        let request = Context::from_pairs(attributes)
+            .map_err(|e| miette_text(&e))
+            .and_then(|context| {
+                Request::new(
+                    req.principal.clone(),
+                    req.action.clone(),
+                    req.resource.clone(),
+                    context,
+                    Some(&self.schema),
+                )
+                .map_err(|e| miette_text(&e))
+            });
+        match request {
+            Ok(request) => from_response(&self.authorizer.is_authorized(&request, set, entities)),
+            Err(e) => Evaluation {
+                decision: Decision::Deny,
+                reason: Vec::new(),
+                errors: vec![format!("request does not match the schema: {e}")],
+            },
+        }
+    }
+
+    /// Decides `req`: allow, deny or approval_required, with the determining
+    /// policies, the approver roles that would permit it, shadow effects and a
+    /// reason. Fails closed: any evaluation error denies.
+    pub fn authorize(&self, req: &PolicyRequest, entities: &Entities) -> PolicyDecision {
+        let first = self.evaluate(&self.enforced, req, req.approval_role.as_deref(), entities);
+        let mut outcome = if !first.errors.is_empty() {
+            PolicyOutcome::Deny
+        } else if first.decision == Decision::Allow {
+            PolicyOutcome::Allow
+        } else {
+            PolicyOutcome::Deny
+        };
+        let mut determining = first.reason.clone();
+        let mut approver_roles = Vec::new();
+
+        // Approval derivation: only for a clean denial without an approval in
+        // hand. The common allow path costs one evaluation.
+        if outcome == PolicyOutcome::Deny && first.errors.is_empty() && req.approval_role.is_none() {
+            let mut permits = Vec::new();
+            for role in &self.approver_roles {
+                let with = self.evaluate(&self.enforced, req, Some(role), entities);
+                if with.errors.is_empty() && with.decision == Decision::Allow {
+                    approver_roles.push(role.clone());
+                    permits.extend(with.reason);
+                }
+            }
+            if !approver_roles.is_empty() {
+                outcome = PolicyOutcome::ApprovalRequired;
+                permits.sort();
+                permits.dedup();
+                determining = permits;
+            }
+        }
+
+        // Shadow policies: evaluated on their own; combined with the enforced
+        // outcome by Cedar's rule (a satisfied forbid wins; a permit only
+        // matters when nothing enforced was satisfied).
+        let mut shadow = Vec::new();
+        let mut errors = first.errors;
+        if !self.shadow.is_empty() {
+            let s = self.evaluate(&self.shadow, req, req.approval_role.as_deref(), entities);
+            errors.extend(s.errors.iter().map(|e| format!("{e} (shadow, not enforced)")));
+            let would_deny = s.decision == Decision::Deny && !s.reason.is_empty();
+            let would_allow = s.decision == Decision::Allow;
+            let effect = if outcome != PolicyOutcome::Deny && would_deny {
+                Some(PolicyOutcome::Deny)
+            } else if outcome == PolicyOutcome::Deny && first.reason.is_empty() && would_allow && errors.is_empty() {
+                Some(PolicyOutcome::Allow)
+            } else {
+                None
+            };
+            if let Some(would_be) = effect {
+                shadow = s
+                    .reason
+                    .into_iter()
+                    .map(|policy_id| ShadowEffect { policy_id, would_be })
+                    .collect();
+            }
+        }
+
+        let reason = self.reason(req, outcome, &determining, &approver_roles, &errors, &shadow);
+        let principal = req.principal.to_string();
+        let action = req.action.to_string();
+        let resource = req.resource.to_string();
+        #[derive(Serialize)]
+        struct Identity<'a> {
+            principal: &'a str,
+            action: &'a str,
+            resource: &'a str,
+            approval_role: Option<&'a str>,
+            outcome: PolicyOutcome,
+            determining: &'a [String],
+            bundle: Digest,
+        }
+        let decision_id = digest_of(&Identity {
+            principal: &principal,
+            action: &action,
+            resource: &resource,
+            approval_role: req.approval_role.as_deref(),
+            outcome,
+            determining: &determining,
+            bundle: self.digest,
+        })
+        .map(|d| format!("pd_{}", &d.hex()[..16]))
+        .unwrap_or_else(|_| "pd_unavailable".into());
+        PolicyDecision {
+            decision_id,
+            principal,
+            action,
+            resource,
+            outcome,
+            determining_policies: determining,
+            approver_roles,
+            shadow,
+            errors,
+            reason,
+        }
+    }
+
+    fn reason(
+        &self,
+        req: &PolicyRequest,
+        outcome: PolicyOutcome,
+        determining: &[String],
+        roles: &[String],
+        errors: &[String],
+        shadow: &[ShadowEffect],
+    ) -> String {
+        let action = req.action.id().unescaped().to_string();
+        let list = |ids: &[String]| ids.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ");
+        let enforced_errors: Vec<_> = errors
+            .iter()
+            .filter(|e| !e.ends_with("(shadow, not enforced)"))
+            .collect();
+        let mut text = match outcome {
+            PolicyOutcome::Allow => match &req.approval_role {
+                Some(role) => format!("allowed by {} with the approval of a {role}", list(determining)),
+                None => format!("allowed by {}", list(determining)),
+            },
+            PolicyOutcome::ApprovalRequired => format!(
+                "needs approval: {} permit{} {action} on {} once a {} approves",
+                list(determining),
+                if determining.len() == 1 { "s" } else { "" },
+                req.resource,
+                roles.join(" or a ")
+            ),
+            PolicyOutcome::Deny if !enforced_errors.is_empty() => format!(
+                "denied because policy evaluation failed (fail closed): {}",
+                enforced_errors
+                    .iter()
+                    .map(|e| e.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            PolicyOutcome::Deny if !determining.is_empty() => format!("denied: forbidden by {}", list(determining)),
+            PolicyOutcome::Deny => match &req.approval_role {
+                Some(role) => format!(
+                    "denied: no policy permits {action} on {} for {}, even with the approval of a {role}",
+                    req.resource, req.principal
+                ),
+                None => format!(
+                    "denied: no policy permits {action} on {} for {}, with or without an approval",
+                    req.resource, req.principal
+                ),
+            },
+        };
+        for effect in shadow {
+            text.push_str(&format!(
+                "; shadow policy `{}` would make it {}",
+                effect.policy_id, effect.would_be
+            ));
+        }
+        text
+    }
+}
+
+fn from_response(response: &Response) -> Evaluation {
+    let mut reason: Vec<String> = response.diagnostics().reason().map(ToString::to_string).collect();
+    reason.sort();
+    let errors = response.diagnostics().errors().map(|e| miette_text(e)).collect();
+    Evaluation {
+        decision: response.decision(),
+        reason,
+        errors,
+    }
+}
+
+fn approval_value(role: Option<&str>) -> Value {
+    serde_json::json!({ "granted": role.is_some(), "role": role.unwrap_or("") })
+}
+
+fn approval_expression(role: Option<&str>) -> RestrictedExpression {
+    RestrictedExpression::new_record([
+        ("granted".to_string(), RestrictedExpression::new_bool(role.is_some())),
+        (
+            "role".to_string(),
+            RestrictedExpression::new_string(role.unwrap_or("").to_string()),
+        ),
+    ])
+    // A two-field record with distinct keys always builds.
+    .unwrap_or_else(|_| RestrictedExpression::new_bool(false))
+}
+
+/// An error's message with the messages of its causes, on one line.
+fn miette_text(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}

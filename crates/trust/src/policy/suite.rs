@@ -1,0 +1,268 @@
+//! Policy tests: YAML files of requests and the outcome each must get.
+//!
+//! ```yaml
+//! format_version: 1
+//! entities_from: entities.json    # Cedar JSON entities, same directory
+//! defaults:
+//!   context: { tenant: { type: Tenant, id: acme }, safety_mode: standard, ... }
+//! tests:
+//!   - name: lookup inside the tenant is allowed
+//!     principal: Agent::"triage-bot"
+//!     action: call_tool
+//!     resource: Tool::"lookup_customer"
+//!     context: { }                 # merged over defaults.context
+//!     expect:
+//!       outcome: allow
+//!       determining: [tools.read-only-in-tenant]
+//! ```
+//!
+//! Each test is a Cedar request plus an expectation, so a file converts
+//! directly to the JSON that `cedar run-tests` reads.
+
+use std::fs;
+use std::path::Path;
+
+use contextos_core::{DocumentError, ErrorKind, PolicyDecision, PolicyOutcome, parse_document, parse_yaml};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::engine::{PolicyEngine, RequestDocument};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestFile {
+    format_version: u32,
+    #[serde(default)]
+    entities_from: Option<String>,
+    #[serde(default)]
+    entities: Vec<Value>,
+    #[serde(default)]
+    defaults: Defaults,
+    tests: Vec<TestCase>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Defaults {
+    #[serde(default)]
+    context: serde_json::Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestCase {
+    name: String,
+    principal: String,
+    action: String,
+    resource: String,
+    #[serde(default)]
+    context: serde_json::Map<String, Value>,
+    #[serde(default)]
+    entities: Vec<Value>,
+    expect: Expectation,
+}
+
+/// What a policy test expects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    /// The outcome.
+    pub outcome: PolicyOutcome,
+    /// Exactly these policies determine it (order does not matter), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub determining: Option<Vec<String>>,
+    /// Exactly these approver roles would permit it, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver_roles: Option<Vec<String>>,
+    /// Exactly these shadow policies would change it, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<Vec<String>>,
+}
+
+/// The result of one policy test.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyTestResult {
+    /// Test file, as shown to the user.
+    pub file: String,
+    /// Test name.
+    pub name: String,
+    /// Whether every expectation held.
+    pub passed: bool,
+    /// What was expected.
+    pub expected: Expectation,
+    /// What the engine decided.
+    pub actual: PolicyDecision,
+    /// One line per unmet expectation.
+    pub failures: Vec<String>,
+}
+
+/// Every policy test that ran, in file and declaration order.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyTestReport {
+    /// Results.
+    pub results: Vec<PolicyTestResult>,
+}
+
+impl PolicyTestReport {
+    /// Number of passing tests.
+    pub fn passed(&self) -> usize {
+        self.results.iter().filter(|r| r.passed).count()
+    }
+
+    /// Number of failing tests.
+    pub fn failed(&self) -> usize {
+        self.results.len() - self.passed()
+    }
+}
+
+/// A policy test file that cannot be run.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum PolicyTestError {
+    /// The file does not parse or has the wrong shape.
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    /// A file or directory could not be read.
+    #[error("cannot read {path}: {message}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The I/O error.
+        message: String,
+    },
+}
+
+impl PolicyTestError {
+    /// Always an input error (exit 2).
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::Input
+    }
+}
+
+fn merge(base: &mut serde_json::Map<String, Value>, over: &serde_json::Map<String, Value>) {
+    for (k, v) in over {
+        match (base.get_mut(k), v) {
+            (Some(Value::Object(b)), Value::Object(o)) => merge(b, o),
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn check(expected: &Expectation, actual: &PolicyDecision) -> Vec<String> {
+    let mut failures = Vec::new();
+    if expected.outcome != actual.outcome {
+        failures.push(format!(
+            "outcome: expected {}, got {} ({})",
+            expected.outcome, actual.outcome, actual.reason
+        ));
+    }
+    let compare = |what: &str, want: &Option<Vec<String>>, got: Vec<String>, failures: &mut Vec<String>| {
+        if let Some(want) = want {
+            let want = sorted(want.clone());
+            let got = sorted(got);
+            if want != got {
+                failures.push(format!("{what}: expected {want:?}, got {got:?}"));
+            }
+        }
+    };
+    compare(
+        "determining",
+        &expected.determining,
+        actual.determining_policies.clone(),
+        &mut failures,
+    );
+    compare(
+        "approver_roles",
+        &expected.approver_roles,
+        actual.approver_roles.clone(),
+        &mut failures,
+    );
+    compare(
+        "shadow",
+        &expected.shadow,
+        actual.shadow.iter().map(|s| s.policy_id.clone()).collect(),
+        &mut failures,
+    );
+    failures
+}
+
+fn read(path: &Path, shown: &str) -> Result<String, PolicyTestError> {
+    fs::read_to_string(path).map_err(|e| PolicyTestError::Io {
+        path: shown.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Runs every `*.yaml` / `*.yml` test file in `dir` (sorted by name) against `engine`.
+pub fn run_policy_tests(engine: &PolicyEngine, dir: &Path) -> Result<PolicyTestReport, PolicyTestError> {
+    let dir_shown = dir.to_string_lossy().trim_end_matches('/').to_string();
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map_err(|e| PolicyTestError::Io {
+            path: dir_shown.clone(),
+            message: e.to_string(),
+        })?
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml") || n.ends_with(".yml"))
+        .collect();
+    names.sort();
+    let mut results = Vec::new();
+    for name in names {
+        let shown = format!("{dir_shown}/{name}");
+        let file: TestFile = parse_yaml(&shown, &read(&dir.join(&name), &shown)?)?;
+        if file.format_version != 1 {
+            return Err(DocumentError::new(
+                &shown,
+                format!("unsupported format_version {}, expected 1", file.format_version),
+            )
+            .into());
+        }
+        let mut shared = Vec::new();
+        if let Some(from) = &file.entities_from {
+            // Untrusted input: only a plain file name in the same directory.
+            if from.contains(['/', '\\']) || from.starts_with('.') {
+                return Err(DocumentError::new(
+                    &shown,
+                    format!("entities_from {from:?} must name a file in the same directory"),
+                )
+                .into());
+            }
+            let from_shown = format!("{dir_shown}/{from}");
+            shared = parse_document::<Vec<Value>>(&from_shown, &read(&dir.join(from), &from_shown)?)?;
+        }
+        shared.extend(file.entities.iter().cloned());
+        for case in file.tests {
+            let mut context = file.defaults.context.clone();
+            merge(&mut context, &case.context);
+            let mut entities = shared.clone();
+            entities.extend(case.entities);
+            let doc = RequestDocument {
+                principal: case.principal,
+                action: case.action,
+                resource: case.resource,
+                context,
+                entities,
+            };
+            let (request, entities) = engine
+                .request_from_document(&doc)
+                .map_err(|e| DocumentError::new(&shown, format!("test {:?}: {e}", case.name)))?;
+            let actual = engine.authorize(&request, &entities);
+            let failures = check(&case.expect, &actual);
+            results.push(PolicyTestResult {
+                file: shown.clone(),
+                name: case.name,
+                passed: failures.is_empty(),
+                expected: case.expect,
+                actual,
+                failures,
+            });
+        }
+    }
+    Ok(PolicyTestReport { results })
+}

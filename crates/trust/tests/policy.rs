@@ -1,0 +1,202 @@
+//! The policy engine against the shipped bundle: real Cedar evaluation.
+
+#![expect(clippy::unwrap_used, reason = "a test or benchmark fails loudly on broken fixtures")]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use contextos_core::PolicyOutcome;
+use contextos_trust::{PolicyEngine, PolicyMode, RequestDocument, run_policy_tests};
+use proptest::prelude::*;
+use serde_json::json;
+
+fn shipped() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")
+}
+
+fn copy_bundle(extra: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in fs::read_dir(shipped()).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+        }
+    }
+    for (name, text) in extra {
+        fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+fn outcomes(engine: &PolicyEngine) -> Vec<(String, PolicyOutcome)> {
+    run_policy_tests(engine, &shipped().join("tests"))
+        .unwrap()
+        .results
+        .into_iter()
+        .map(|r| (r.name, r.actual.outcome))
+        .collect()
+}
+
+#[test]
+fn shipped_policy_tests_pass() {
+    let engine = PolicyEngine::load(&shipped()).unwrap();
+    let report = run_policy_tests(&engine, &shipped().join("tests")).unwrap();
+    let failures: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| (&r.name, &r.failures))
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+    // Every outcome kind is exercised by the shipped tests.
+    for kind in [
+        PolicyOutcome::Allow,
+        PolicyOutcome::Deny,
+        PolicyOutcome::ApprovalRequired,
+    ] {
+        assert!(
+            report.results.iter().any(|r| r.actual.outcome == kind),
+            "no test ends in {kind}"
+        );
+    }
+}
+
+#[test]
+fn bundle_knows_modes_files_and_lines() {
+    let engine = PolicyEngine::load(&shipped()).unwrap();
+    let shadow: Vec<_> = engine
+        .policies()
+        .iter()
+        .filter(|p| p.mode == PolicyMode::Shadow)
+        .collect();
+    assert_eq!(shadow.len(), 1);
+    assert_eq!(shadow[0].id, "tools.shadow-network-budget-headroom");
+    let guard = engine
+        .policies()
+        .iter()
+        .find(|p| p.id == "tools.destructive-guard")
+        .unwrap();
+    assert_eq!(guard.effect, "forbid");
+    assert!(guard.file.ends_with("tools.cedar"));
+    let text = fs::read_to_string(shipped().join("tools.cedar")).unwrap();
+    assert_eq!(
+        text.lines().nth(guard.line - 1).unwrap(),
+        "forbid (principal, action == Action::\"call_tool\", resource)"
+    );
+}
+
+#[test]
+fn bundle_digest_is_stable_across_locations_and_changes_with_content() {
+    let a = PolicyEngine::load(&shipped()).unwrap();
+    let copy = copy_bundle(&[]);
+    let b = PolicyEngine::load(copy.path()).unwrap();
+    assert_eq!(a.bundle_digest(), b.bundle_digest());
+    let changed = copy_bundle(&[(
+        "extra.cedar",
+        "@id(\"x.extra\")\nforbid (principal, action, resource) when { context.safety_mode == \"x\" };\n",
+    )]);
+    assert_ne!(
+        PolicyEngine::load(changed.path()).unwrap().bundle_digest(),
+        a.bundle_digest()
+    );
+}
+
+#[test]
+fn evaluation_error_denies() {
+    // `context.budget.tool_calls_left / 0`-style runtime errors do not exist in
+    // Cedar, but an overflow does: the permit errors and the engine must deny
+    // even though another permit is satisfied.
+    let copy = copy_bundle(&[(
+        "overflow.cedar",
+        "@id(\"x.overflowing-permit\")\npermit (principal, action == Action::\"call_tool\", resource)\nwhen { context.budget.tokens_left * 9223372036854775807 > 0 };\n",
+    )]);
+    let engine = PolicyEngine::load(copy.path()).unwrap();
+    let doc: RequestDocument = serde_json::from_value(json!({
+        "principal": "Agent::\"triage-bot\"",
+        "action": "call_tool",
+        "resource": "Tool::\"read_ticket\"",
+        "context": {
+            "tenant": {"type": "Tenant", "id": "acme"},
+            "safety_mode": "standard",
+            "run_approval_level": 2,
+            "budget": {"tool_calls_left": 3, "tokens_left": 5000}
+        },
+        "entities": serde_json::from_str::<serde_json::Value>(&fs::read_to_string(shipped().join("tests/entities.json")).unwrap()).unwrap()
+    }))
+    .unwrap();
+    let (req, entities) = engine.request_from_document(&doc).unwrap();
+    let d = engine.authorize(&req, &entities);
+    assert_eq!(d.outcome, PolicyOutcome::Deny, "{d:#?}");
+    assert!(d.reason.contains("fail closed"), "{}", d.reason);
+    assert!(
+        d.errors.iter().any(|e| e.contains("x.overflowing-permit")),
+        "{:?}",
+        d.errors
+    );
+}
+
+#[test]
+fn request_that_violates_the_schema_is_an_input_error() {
+    let engine = PolicyEngine::load(&shipped()).unwrap();
+    let doc: RequestDocument = serde_json::from_value(json!({
+        "principal": "Agent::\"triage-bot\"",
+        "action": "call_tool",
+        "resource": "Tool::\"read_ticket\"",
+        "context": { "tenant": {"type": "Tenant", "id": "acme"}, "safety_mode": 3 }
+    }))
+    .unwrap();
+    let err = engine.request_from_document(&doc).unwrap_err();
+    assert_eq!(err.field, "context");
+}
+
+fn atom() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec!["restricted", "standard", "elevated"])
+            .prop_map(|s| format!("context.safety_mode == \"{s}\"")),
+        (0i64..4).prop_map(|n| format!("context.run_approval_level >= {n}")),
+        (0i64..10).prop_map(|n| format!("context.budget.tool_calls_left < {n}")),
+        Just("context.approval.granted".to_string()),
+        prop::sample::select(vec!["support_lead", "security_officer", ""])
+            .prop_map(|r| format!("context.approval.role == \"{r}\"")),
+        (0i64..3).prop_map(|n| format!("principal.delegation_depth > {n}")),
+    ]
+}
+
+fn random_forbid() -> impl Strategy<Value = String> {
+    let scope = prop::sample::select(vec![
+        "action",
+        "action == Action::\"call_tool\"",
+        "action == Action::\"use_pack\"",
+        "action in [Action::\"delegate\", Action::\"promote_memory\"]",
+    ]);
+    (scope, prop::collection::vec(atom(), 0..3)).prop_map(|(scope, atoms)| {
+        let cond = if atoms.is_empty() {
+            "true".to_string()
+        } else {
+            atoms.join(" && ")
+        };
+        format!("@id(\"prop.random-forbid\")\nforbid (principal, {scope}, resource) when {{ {cond} }};\n")
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Adding a forbid never turns a deny into an allow or approval_required,
+    /// and never turns approval_required into an allow.
+    #[test]
+    fn added_forbid_is_monotone(forbid in random_forbid()) {
+        let base = outcomes(&PolicyEngine::load(&shipped()).unwrap());
+        let copy = copy_bundle(&[("zz-random.cedar", &forbid)]);
+        let engine = PolicyEngine::load(copy.path()).unwrap();
+        let after = outcomes(&engine);
+        prop_assert_eq!(base.len(), after.len());
+        for ((name, before), (_, now)) in base.iter().zip(&after) {
+            match before {
+                PolicyOutcome::Deny => prop_assert_eq!(*now, PolicyOutcome::Deny, "{} with {}", name, forbid),
+                PolicyOutcome::ApprovalRequired => prop_assert_ne!(*now, PolicyOutcome::Allow, "{} with {}", name, forbid),
+                PolicyOutcome::Allow => {}
+            }
+        }
+    }
+}

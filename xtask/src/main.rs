@@ -1,0 +1,98 @@
+//! `cargo xtask`: project automation for ContextOS, in plain Rust so it runs
+//! wherever cargo does. `cargo xtask help` lists the commands.
+
+mod lexer;
+mod steps;
+mod tidy;
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const HELP: &str = "\
+cargo xtask: project automation for ContextOS
+
+USAGE:
+    cargo xtask <COMMAND> [ARGS...]
+
+COMMANDS:
+    test                 everything CI checks, in order: install test peers, fmt,
+                         clippy, tests (with doc tests), tidy, golden check
+    ci                   same as `test` (CI runs it through .ci/run)
+    tidy                 project rules: no clock, randomness or environment reads
+                         outside crates/core/src/live.rs, crate docs, crate maps,
+                         file size, #[expect] over #[allow]
+    bench [ARGS...]      cargo bench --workspace --locked, ARGS passed through
+    goldens [--accept]   check golden replay packets, or accept the new output
+    help                 print this help
+
+EXAMPLES:
+    cargo xtask test
+    cargo xtask tidy
+    cargo xtask bench -p contextos-trust
+    cargo xtask bench -- authorize
+    cargo xtask goldens --accept
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let Some((command, rest)) = args.split_first() else {
+        print!("{HELP}");
+        return Ok(());
+    };
+    let root = repo_root()?;
+    match command.as_str() {
+        "help" | "--help" | "-h" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        "test" | "ci" => {
+            no_arguments(command, rest)?;
+            steps::test(&root)
+        }
+        "tidy" => {
+            no_arguments(command, rest)?;
+            tidy::run(&root)
+        }
+        "bench" => steps::bench(&root, rest),
+        "goldens" => match rest {
+            [] => steps::goldens(&root, false),
+            [flag] if flag == "--accept" => steps::goldens(&root, true),
+            _ => Err(format!(
+                "unexpected arguments to `goldens`: {}; usage: cargo xtask goldens [--accept]",
+                rest.join(" ")
+            )),
+        },
+        other => {
+            eprint!("{HELP}");
+            Err(format!("unknown command `{other}`; see the commands above"))
+        }
+    }
+}
+
+fn no_arguments(command: &str, rest: &[String]) -> Result<(), String> {
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("`{command}` takes no arguments, got: {}", rest.join(" ")))
+    }
+}
+
+/// The workspace root: the parent of this crate's directory, wherever cargo
+/// was invoked from.
+fn repo_root() -> Result<PathBuf, String> {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| "xtask is not inside a workspace".to_owned())
+}

@@ -1,0 +1,215 @@
+//! The steps of `cargo xtask test` and the commands that forward to cargo.
+//! Each step is announced with a `==> step` line and stops the run on
+//! failure with a message naming the step.
+
+use std::env;
+use std::fs;
+use std::io;
+use std::path::Path;
+use std::process::{Command, ExitStatus};
+use std::time::Instant;
+
+use crate::tidy;
+
+const PEERS_DIR: &str = "tests/peers";
+const GOLDENS_DIR: &str = "goldens";
+
+/// `cargo xtask test` (and `ci`): everything CI checks, in order.
+pub fn test(root: &Path) -> Result<(), String> {
+    let started = Instant::now();
+    install_peers(root)?;
+    cargo_step(
+        root,
+        "fmt",
+        &["fmt", "--all", "--", "--check"],
+        "run `cargo fmt --all` to fix the formatting",
+    )?;
+    cargo_step(
+        root,
+        "clippy",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        "",
+    )?;
+    cargo_step(root, "test", &["test", "--workspace", "--locked"], "")?;
+
+    announce("tidy", "project rules (in-process)");
+    tidy::run(root).map_err(|err| step_failed("tidy", &err))?;
+
+    if has_goldens(root).map_err(|err| step_failed("goldens", &err))? {
+        cargo_step(root, "goldens", &golden_args("check"), "")?;
+    } else {
+        announce("goldens", "golden check");
+        println!("no goldens yet");
+    }
+
+    println!("==> all checks passed in {:.0}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// `cargo xtask bench [ARGS...]`.
+pub fn bench(root: &Path, extra: &[String]) -> Result<(), String> {
+    let mut args = vec!["bench".to_owned()];
+    // `-p` narrows the run; `--workspace` would widen it again.
+    if !extra.iter().any(|arg| arg == "-p" || arg.starts_with("--package")) {
+        args.push("--workspace".to_owned());
+    }
+    args.push("--locked".to_owned());
+    args.extend(extra.iter().cloned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    println!(
+        "note: numbers are for the release (bench) profile on this machine; compare runs on the same machine only"
+    );
+    cargo_step(root, "bench", &args, "")
+}
+
+/// `cargo xtask goldens [--accept]`.
+pub fn goldens(root: &Path, accept: bool) -> Result<(), String> {
+    let verb = if accept { "accept" } else { "check" };
+    let hint = if accept {
+        ""
+    } else {
+        "if the change is intended, review the diff and run `cargo xtask goldens --accept`"
+    };
+    cargo_step(root, "goldens", &golden_args(verb), hint)
+}
+
+fn golden_args(verb: &str) -> [&str; 8] {
+    [
+        "run",
+        "--quiet",
+        "--locked",
+        "-p",
+        "contextos-cli",
+        "--",
+        "golden",
+        verb,
+    ]
+}
+
+/// Installs the pinned npm MCP servers used as real peers by the end-to-end
+/// tests, when there are any.
+fn install_peers(root: &Path) -> Result<(), String> {
+    let lockfile = format!("{PEERS_DIR}/package-lock.json");
+    if !root.join(&lockfile).is_file() {
+        announce("peers", "install test peers");
+        println!("no peers to install");
+        return Ok(());
+    }
+    let args = ["ci", "--prefix", PEERS_DIR, "--no-audit", "--no-fund"];
+    announce("peers", &display("npm", &args));
+    match Command::new("npm").args(args).current_dir(root).status() {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(step_failed(
+            "peers",
+            &format!("`{}` {}", display("npm", &args), describe(status)),
+        )),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Err(step_failed(
+            "peers",
+            &format!(
+                "npm is not installed, but {lockfile} pins the MCP servers the end-to-end tests run against; install Node.js (with npm) and rerun"
+            ),
+        )),
+        Err(err) => Err(step_failed("peers", &format!("could not run npm: {err}"))),
+    }
+}
+
+/// Whether `goldens/` holds any `*.json` file, at any depth.
+fn has_goldens(root: &Path) -> Result<bool, String> {
+    fn walk(dir: &Path) -> Result<bool, String> {
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(err) => return Err(format!("failed to list {}: {err}", dir.display())),
+        };
+        for entry in entries {
+            let path = entry
+                .map_err(|err| format!("failed to list {}: {err}", dir.display()))?
+                .path();
+            if path.is_dir() {
+                if walk(&path)? {
+                    return Ok(true);
+                }
+            } else if path.extension().is_some_and(|ext| ext == "json") {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+    walk(&root.join(GOLDENS_DIR))
+}
+
+/// Runs cargo (from `$CARGO` when cargo launched us) at the repository root
+/// as the step `name`; `hint` is added to the failure message when non-empty.
+fn cargo_step(root: &Path, name: &str, args: &[&str], hint: &str) -> Result<(), String> {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let shown = display("cargo", args);
+    announce(name, &shown);
+    let started = Instant::now();
+    let status = Command::new(&cargo)
+        .args(args)
+        .current_dir(root)
+        .status()
+        .map_err(|err| step_failed(name, &format!("could not run {cargo}: {err}")))?;
+    if status.success() {
+        println!("    {name} ok in {:.1}s", started.elapsed().as_secs_f64());
+        return Ok(());
+    }
+    let mut message = format!("`{shown}` {}", describe(status));
+    if !hint.is_empty() {
+        message.push_str("; ");
+        message.push_str(hint);
+    }
+    Err(step_failed(name, &message))
+}
+
+fn announce(name: &str, what: &str) {
+    println!("==> {name}: {what}");
+}
+
+fn step_failed(name: &str, detail: &str) -> String {
+    format!("step `{name}` failed: {detail}")
+}
+
+fn display(program: &str, args: &[&str]) -> String {
+    std::iter::once(program)
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn describe(status: ExitStatus) -> String {
+    match status.code() {
+        Some(code) => format!("exited with status {code}"),
+        None => "was killed by a signal".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_messages_name_the_step_and_command() {
+        let message = step_failed(
+            "fmt",
+            &format!("`{}` exited with status 1", display("cargo", &["fmt", "--all"])),
+        );
+        assert_eq!(message, "step `fmt` failed: `cargo fmt --all` exited with status 1");
+    }
+
+    #[test]
+    fn golden_args_forward_the_verb() {
+        assert_eq!(
+            display("cargo", &golden_args("accept")),
+            "cargo run --quiet --locked -p contextos-cli -- golden accept"
+        );
+    }
+}
