@@ -12,17 +12,21 @@
 
 mod canonical;
 mod clock;
+mod context;
 mod document;
 mod exit;
 mod ids;
+mod interaction;
 pub mod live;
 mod primitives;
 
 pub use canonical::{CanonicalError, Digest, DigestParseError, canonical_json, digest_of};
 pub use clock::{Clock, FixedClock, Timestamp};
+pub use context::*;
 pub use document::{DocumentError, MAX_DOCUMENT_BYTES, parse_document, parse_json, parse_yaml};
 pub use exit::{ErrorKind, ExitCode};
 pub use ids::{IdGen, SequentialIdGen};
+pub use interaction::*;
 pub use primitives::*;
 
 /// The `format_version` written into every persisted document of this release.
