@@ -2,7 +2,9 @@
 //! function; this crate holds no domain logic.
 
 mod output;
+mod pack_cmd;
 mod policy_cmd;
+mod run_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode as ProcessExit;
@@ -18,6 +20,9 @@ Examples:
   contextos policy test                           run policies/tests/*.yaml
   contextos policy explain --request req.yaml     why is this call allowed or denied?
   contextos keys generate --name ci               new ed25519 key pair in runtime/keys/
+  contextos run runtime/examples/escalation/request.yaml
+  contextos replay run_escalation_4411 --policies candidate/
+  contextos verify                                check the whole run store
 
 Exit codes: 0 ok, 1 gate or test failed, 2 usage or input error,
 3 verification failed, 4 recorded-fixture miss, 101 bug.";
@@ -35,9 +40,22 @@ enum Command {
     /// Validate, test and explain Cedar policies.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
+    /// Run a request through every plane and store its signed replay packet.
+    Run(run_cmd::RunArgs),
+    /// Rerun a stored run from its recorded interactions, as it was or with overrides.
+    Replay(run_cmd::ReplayArgs),
+    /// Compare two replay packets.
+    Diff(run_cmd::DiffArgs),
+    /// Verify signatures, digests and the evidence chain (exit 3 naming what failed).
+    Verify(run_cmd::VerifyArgs),
+    /// Show a stored run (operator view) or object.
+    Show(run_cmd::ShowArgs),
     /// Manage ed25519 signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Build, sign, verify, inspect and diff context packs.
+    #[command(subcommand)]
+    Pack(pack_cmd::PackCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,6 +75,12 @@ enum KeysCommand {
 fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Policy(cmd) => policy_cmd::run(cmd),
+        Command::Pack(cmd) => pack_cmd::run(cmd),
+        Command::Run(args) => run_cmd::run(args),
+        Command::Replay(args) => run_cmd::replay_cmd(args),
+        Command::Diff(args) => run_cmd::diff_cmd(args),
+        Command::Verify(args) => run_cmd::verify_cmd(args),
+        Command::Show(args) => run_cmd::show_cmd(args),
         Command::Keys(KeysCommand::Generate { name, out }) => {
             let (public, secret) = contextos_trust::generate_key_files(&out, &name).map_err(CliError::from_signing)?;
             let key = contextos_trust::PublicKey::load(&public).map_err(CliError::from_signing)?;

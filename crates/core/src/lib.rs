@@ -19,6 +19,7 @@ mod ids;
 mod interaction;
 pub mod live;
 mod primitives;
+mod redact;
 
 pub use canonical::{CanonicalError, Digest, DigestParseError, canonical_json, digest_of};
 pub use clock::{Clock, FixedClock, Timestamp};
@@ -28,6 +29,7 @@ pub use exit::{ErrorKind, ExitCode};
 pub use ids::{IdGen, SequentialIdGen};
 pub use interaction::*;
 pub use primitives::*;
+pub use redact::{REDACTED, looks_like_secret, redact, redact_text};
 
 /// The `format_version` written into every persisted document of this release.
 pub const FORMAT_VERSION: u32 = 1;

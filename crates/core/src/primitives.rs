@@ -9,7 +9,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{ContextPackRef, Digest, Timestamp};
+use crate::{CompiledContext, ContextPackRef, Digest, Timestamp};
 
 /// The approval tier bound to every capability, ordered from least to most
 /// authority: a run whose ceiling is `network` may use `read_only`,
@@ -341,6 +341,30 @@ pub struct MemoryProposal {
     pub evidence_refs: Vec<Digest>,
 }
 
+/// What the critic said, and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CriticNote {
+    /// 1-based iteration.
+    pub iteration: u32,
+    /// `verify` (before effects), `score` (after) or `budget`.
+    pub stage: String,
+    /// `ok`, `replan`, `reject`, `accept`, `retry` or `escalate`.
+    pub verdict: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// How much of its budget a run used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunUsage {
+    /// Planner iterations.
+    pub iterations: u32,
+    /// Tool calls (retries included).
+    pub tool_calls: u32,
+    /// Model tokens.
+    pub tokens: u64,
+}
+
 /// The durable, signed outcome of a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DecisionRecord {
@@ -366,9 +390,11 @@ pub struct DecisionRecord {
     pub policy_decisions: Vec<PolicyDecision>,
     /// Critic confidence in [0, 1].
     pub confidence: f64,
-    /// Memory proposals produced by consolidation.
+    /// Memory proposals produced by consolidation, pending review.
     #[serde(default)]
     pub memory_proposals: Vec<MemoryProposal>,
+    /// Budget used.
+    pub usage: RunUsage,
     /// W3C trace id.
     pub trace_id: String,
     /// The replay packet that reproduces this run.
@@ -391,8 +417,10 @@ pub struct RecordedInteraction {
 /// Everything a run consumed, by content.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReplayInputs {
-    /// The request envelope.
+    /// The request (id, channel, text).
     pub request: Value,
+    /// Start of the injected clock.
+    pub started_at: Timestamp,
     /// The run context.
     pub run_context: RunContext,
     /// Digest of the policy bundle.
@@ -414,12 +442,21 @@ pub struct ReplayPacket {
     pub format_version: u32,
     /// The run.
     pub run_id: String,
+    /// `rp_` + digest prefix of the inputs: the handle the decision record cites.
+    pub replay_id: String,
+    /// The run this one replays, for replays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_of: Option<String>,
     /// Inputs.
     pub inputs: ReplayInputs,
+    /// What the model saw and what was left out.
+    pub compiled_context: CompiledContext,
     /// Recorded model and tool interactions, in call order.
     pub interactions: Vec<RecordedInteraction>,
     /// Tool envelopes, in call order.
     pub tool_envelopes: Vec<ToolEnvelope>,
+    /// The critic's notes, in order.
+    pub critic: Vec<CriticNote>,
     /// The decision record.
     pub decision_record: DecisionRecord,
 }

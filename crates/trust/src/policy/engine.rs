@@ -190,31 +190,34 @@ impl PolicyEngine {
         ))
     }
 
-    fn evaluate(
+    /// The Cedar request for `req` with `approval_role`'s approval. Only the
+    /// first request of a decision is checked against the schema; derived ones
+    /// differ from it only in the `approval` record the engine builds itself.
+    fn cedar_request(
         &self,
-        set: &PolicySet,
         req: &PolicyRequest,
         approval_role: Option<&str>,
-        entities: &Entities,
-    ) -> Evaluation {
+        validate: bool,
+    ) -> Result<Request, String> {
         let attributes = req.attributes.iter().cloned().chain(std::iter::once((
             "approval".to_string(),
             approval_expression(approval_role),
         )));
-        let request = Context::from_pairs(attributes)
-            .map_err(|e| miette_text(&e))
-            .and_then(|context| {
-                Request::new(
-                    req.principal.clone(),
-                    req.action.clone(),
-                    req.resource.clone(),
-                    context,
-                    Some(&self.schema),
-                )
-                .map_err(|e| miette_text(&e))
-            });
+        let context = Context::from_pairs(attributes).map_err(|e| miette_text(&e))?;
+        let schema = if validate { Some(&self.schema) } else { None };
+        Request::new(
+            req.principal.clone(),
+            req.action.clone(),
+            req.resource.clone(),
+            context,
+            schema,
+        )
+        .map_err(|e| miette_text(&e))
+    }
+
+    fn evaluate(&self, set: &PolicySet, request: &Result<Request, String>, entities: &Entities) -> Evaluation {
         match request {
-            Ok(request) => from_response(&self.authorizer.is_authorized(&request, set, entities)),
+            Ok(request) => from_response(&self.authorizer.is_authorized(request, set, entities)),
             Err(e) => Evaluation {
                 decision: Decision::Deny,
                 reason: Vec::new(),
@@ -227,7 +230,8 @@ impl PolicyEngine {
     /// policies, the approver roles that would permit it, shadow effects and a
     /// reason. Fails closed: any evaluation error denies.
     pub fn authorize(&self, req: &PolicyRequest, entities: &Entities) -> PolicyDecision {
-        let first = self.evaluate(&self.enforced, req, req.approval_role.as_deref(), entities);
+        let request = self.cedar_request(req, req.approval_role.as_deref(), true);
+        let first = self.evaluate(&self.enforced, &request, entities);
         let mut outcome = if !first.errors.is_empty() {
             PolicyOutcome::Deny
         } else if first.decision == Decision::Allow {
@@ -243,7 +247,7 @@ impl PolicyEngine {
         if outcome == PolicyOutcome::Deny && first.errors.is_empty() && req.approval_role.is_none() {
             let mut permits = Vec::new();
             for role in &self.approver_roles {
-                let with = self.evaluate(&self.enforced, req, Some(role), entities);
+                let with = self.evaluate(&self.enforced, &self.cedar_request(req, Some(role), false), entities);
                 if with.errors.is_empty() && with.decision == Decision::Allow {
                     approver_roles.push(role.clone());
                     permits.extend(with.reason);
@@ -263,7 +267,7 @@ impl PolicyEngine {
         let mut shadow = Vec::new();
         let mut errors = first.errors;
         if !self.shadow.is_empty() {
-            let s = self.evaluate(&self.shadow, req, req.approval_role.as_deref(), entities);
+            let s = self.evaluate(&self.shadow, &request, entities);
             errors.extend(s.errors.iter().map(|e| format!("{e} (shadow, not enforced)")));
             let would_deny = s.decision == Decision::Deny && !s.reason.is_empty();
             let would_allow = s.decision == Decision::Allow;

@@ -1,0 +1,234 @@
+//! Tool contracts: the pinned promise a tool makes (schema, approval mode,
+//! side effects), loaded from `runtime/tools/*.yaml`. The contract, not the
+//! model and not the tool's own metadata, decides a call's approval tier.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use contextos_core::{ApprovalMode, Digest, DocumentError, ErrorKind, ToolSpec, digest_of, parse_yaml};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// What a tool's effect reaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SideEffect {
+    /// Reads only.
+    None,
+    /// Changes the tenant's own systems.
+    Internal,
+    /// Reaches outside (payments, email).
+    External,
+    /// Cannot be undone.
+    Irreversible,
+}
+
+impl SideEffect {
+    /// The snake_case name used in Cedar entities.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Internal => "internal",
+            Self::External => "external",
+            Self::Irreversible => "irreversible",
+        }
+    }
+}
+
+/// A tool contract as written in `runtime/tools/<name>.yaml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolContract {
+    /// Document format version.
+    pub format_version: u32,
+    /// Tool name (unique in the catalog).
+    pub name: String,
+    /// What the tool does, as shown to the model.
+    pub description: String,
+    /// The pinned approval tier.
+    pub approval_mode: ApprovalMode,
+    /// What its effect reaches.
+    pub side_effect: SideEffect,
+    /// Whether executing twice is harmless.
+    pub idempotent: bool,
+    /// JSON Schema of the arguments.
+    pub input_schema: Value,
+    /// JSON Schema of the result, when pinned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<Value>,
+    /// JSON pointers into a result whose values become memory proposals.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub memory_fields: Vec<String>,
+    /// The tenant that owns the tool, for tenant-private tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_tenant: Option<String>,
+}
+
+/// A contract with its digest and compiled argument validator.
+#[derive(Debug)]
+pub struct LoadedTool {
+    /// The contract.
+    pub contract: ToolContract,
+    /// Digest of the canonical contract.
+    pub digest: Digest,
+    /// The file it came from.
+    pub file: String,
+    validator: jsonschema::Validator,
+}
+
+impl LoadedTool {
+    /// Validates `arguments` against the input schema; each error is `pointer: message`.
+    pub fn validate_arguments(&self, arguments: &Value) -> Result<(), Vec<String>> {
+        let errors: Vec<String> = self
+            .validator
+            .iter_errors(arguments)
+            .map(|e| {
+                let at = e.instance_path().to_string();
+                format!("{}: {e}", if at.is_empty() { "/" } else { &at })
+            })
+            .collect();
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    /// The Cedar entity for this tool (JSON entity format).
+    pub fn cedar_entity(&self) -> Value {
+        let c = &self.contract;
+        let mut attrs = json!({
+            "approval_mode": c.approval_mode.as_str(),
+            "approval_level": c.approval_mode.level(),
+            "side_effect": c.side_effect.as_str(),
+        });
+        if let Some(owner) = &c.owner_tenant {
+            attrs["owner_tenant"] = json!({"type": "Tenant", "id": owner});
+        }
+        json!({ "uid": {"type": "Tool", "id": c.name}, "attrs": attrs, "parents": [] })
+    }
+
+    /// The tool as offered to the model.
+    pub fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: self.contract.name.clone(),
+            description: self.contract.description.clone(),
+            input_schema: self.contract.input_schema.clone(),
+        }
+    }
+}
+
+/// A contract directory that cannot be loaded.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ContractError {
+    /// A file does not parse.
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    /// A file or directory cannot be read.
+    #[error("cannot read {path}: {message}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The I/O error.
+        message: String,
+    },
+}
+
+impl ContractError {
+    /// Always an input error (exit 2).
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::Input
+    }
+}
+
+/// Every tool contract of a deployment, by name.
+#[derive(Debug, Default)]
+pub struct ToolCatalog {
+    tools: BTreeMap<String, LoadedTool>,
+}
+
+impl ToolCatalog {
+    /// Loads every `*.yaml` contract in `dir` (sorted by file name).
+    pub fn load(dir: &Path) -> Result<Self, ContractError> {
+        let shown_dir = dir.display().to_string();
+        let io = |e: std::io::Error| ContractError::Io {
+            path: shown_dir.clone(),
+            message: e.to_string(),
+        };
+        let mut names: Vec<_> = fs::read_dir(dir)
+            .map_err(io)?
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".yaml") || n.ends_with(".yml"))
+            .collect();
+        names.sort();
+        let mut catalog = Self::default();
+        for name in names {
+            let path = dir.join(&name);
+            let shown = path.display().to_string();
+            let text = fs::read_to_string(&path).map_err(|e| ContractError::Io {
+                path: shown.clone(),
+                message: e.to_string(),
+            })?;
+            let contract: ToolContract = parse_yaml(&shown, &text)?;
+            catalog.add(contract, shown)?;
+        }
+        Ok(catalog)
+    }
+
+    /// Adds one contract (checked: format version, unique name, compilable schema, memory pointers).
+    pub fn add(&mut self, contract: ToolContract, file: String) -> Result<(), ContractError> {
+        let fail = |message: String| ContractError::Document(DocumentError::new(&file, message));
+        if contract.format_version != 1 {
+            return Err(fail(format!(
+                "unsupported format_version {}, expected 1",
+                contract.format_version
+            )));
+        }
+        if let Some(first) = self.tools.get(&contract.name) {
+            return Err(fail(format!(
+                "tool {:?} is already defined in {}",
+                contract.name, first.file
+            )));
+        }
+        let validator = jsonschema::validator_for(&contract.input_schema).map_err(|e| {
+            fail(format!(
+                "input_schema of {:?} is not a valid JSON Schema: {e}",
+                contract.name
+            ))
+        })?;
+        if let Some(bad) = contract.memory_fields.iter().find(|p| !p.starts_with('/')) {
+            return Err(fail(format!(
+                "memory_fields entry {bad:?} is not a JSON pointer (it must start with /)"
+            )));
+        }
+        let digest = digest_of(&contract).map_err(|e| fail(e.to_string()))?;
+        self.tools.insert(
+            contract.name.clone(),
+            LoadedTool {
+                contract,
+                digest,
+                file,
+                validator,
+            },
+        );
+        Ok(())
+    }
+
+    /// The tool called `name`.
+    pub fn get(&self, name: &str) -> Option<&LoadedTool> {
+        self.tools.get(name)
+    }
+
+    /// Every tool, by name.
+    pub fn tools(&self) -> impl Iterator<Item = &LoadedTool> {
+        self.tools.values()
+    }
+
+    /// Contract digests by tool name (the replay packet pins them).
+    pub fn digests(&self) -> BTreeMap<String, Digest> {
+        self.tools.iter().map(|(k, v)| (k.clone(), v.digest)).collect()
+    }
+
+    /// Cedar entities of every tool.
+    pub fn cedar_entities(&self) -> Vec<Value> {
+        self.tools.values().map(LoadedTool::cedar_entity).collect()
+    }
+}

@@ -1,0 +1,571 @@
+//! `contextos run | replay | diff | verify | show`: runs, packets and the store.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use contextos_core::{ErrorKind, ExitCode, PolicyOutcome, ReplayPacket};
+use contextos_runtime::{
+    Deployment, EvaluatorConfig, Fixtures, PacketDiff, ReplayOverrides, RequestEnvelope, RunArtifacts, RunError,
+    Script, StoredRun, diff_packets, open_packet, persist, replay, run_on_fixtures, run_scripted, write_fixtures,
+};
+use contextos_store::{Resolved, Store};
+use contextos_trust::SignedEnvelope;
+
+use crate::output::CliError;
+use crate::policy_cmd::Format;
+
+/// Where the deployment and the store are.
+#[derive(Debug, Args)]
+pub struct DeploymentArgs {
+    /// The deployment configuration.
+    #[arg(long, default_value = "runtime/contextos.toml")]
+    pub config: PathBuf,
+    /// The run store [default: the configuration's `paths.store`].
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+}
+
+impl DeploymentArgs {
+    fn deployment(&self) -> Result<Deployment, CliError> {
+        Deployment::load(&self.config).map_err(run_error)
+    }
+
+    fn store_dir(&self, dep: Option<&Deployment>) -> Result<PathBuf, CliError> {
+        if let Some(dir) = &self.store {
+            return Ok(dir.clone());
+        }
+        match dep {
+            Some(dep) => Ok(dep.config.paths.store.clone()),
+            None => Ok(self.deployment()?.config.paths.store.clone()),
+        }
+    }
+}
+
+pub fn run_error(e: RunError) -> CliError {
+    CliError::new(e.kind(), e)
+}
+
+fn store_error(e: contextos_store::StoreError) -> CliError {
+    CliError::new(e.kind(), e)
+}
+
+/// `contextos run`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  contextos run runtime/examples/escalation/request.yaml\n  \
+contextos run req.yaml --fixtures recorded/\n  \
+contextos run req.yaml --script script.yaml --record recorded/   author fixtures from a script"
+)]
+pub struct RunArgs {
+    /// The request envelope (YAML or JSON): request, run_context, started_at.
+    pub request: PathBuf,
+    /// Recorded fixtures [default: `fixtures/` next to the request].
+    #[arg(long, conflicts_with = "script")]
+    pub fixtures: Option<PathBuf>,
+    /// Author fixtures: answer from this script (model responses in order, tool results, approvals)...
+    #[arg(long, requires = "record")]
+    pub script: Option<PathBuf>,
+    /// ...and write the digest-keyed fixtures it produced to this directory.
+    #[arg(long, requires = "script")]
+    pub record: Option<PathBuf>,
+    #[command(flatten)]
+    pub deployment: DeploymentArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+fn read(path: &Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|e| CliError::input(format!("cannot read {}: {e}", path.display())))
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
+    let dep = args.deployment.deployment()?;
+    let shown = args.request.display().to_string();
+    let env = RequestEnvelope::parse(&shown, &read(&args.request)?).map_err(|e| CliError::new(ErrorKind::Input, e))?;
+    let artifacts = match (&args.script, &args.record) {
+        (Some(script_path), Some(record_dir)) => {
+            let script_shown = script_path.display().to_string();
+            let script =
+                Script::parse(&script_shown, &read(script_path)?).map_err(|e| CliError::new(ErrorKind::Input, e))?;
+            let scripted = run_scripted(&dep, &env, &script).map_err(run_error)?;
+            write_fixtures(record_dir, &scripted, &script.approvals).map_err(run_error)?;
+            eprintln!(
+                "recorded {} model and {} tool interactions to {}",
+                scripted.model.len(),
+                scripted.tools.len(),
+                record_dir.display()
+            );
+            scripted.artifacts
+        }
+        _ => {
+            let dir = args
+                .fixtures
+                .clone()
+                .unwrap_or_else(|| args.request.parent().unwrap_or(Path::new(".")).join("fixtures"));
+            let fixtures = Fixtures::load(&dir).map_err(run_error)?;
+            run_on_fixtures(&dep, &env, &fixtures).map_err(run_error)?
+        }
+    };
+    let store = Store::open(&args.deployment.store_dir(Some(&dep))?).map_err(store_error)?;
+    let stored = persist(&store, &artifacts).map_err(run_error)?;
+    match args.format {
+        Format::Json => print_json(&serde_json::json!({
+            "run_id": artifacts.packet.run_id,
+            "packet": stored.packet,
+            "record": stored.record,
+            "decision_record": artifacts.packet.decision_record,
+        }))?,
+        Format::Text => print_operator_view(&artifacts.packet, Some(&stored), &artifacts),
+    }
+    Ok(ExitCode::Success)
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::new(ErrorKind::Bug, miette::MietteDiagnostic::new(e.to_string())))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn short(d: &contextos_core::Digest) -> String {
+    d.to_string()[..19].to_string()
+}
+
+/// The operator view of a run.
+fn print_operator_view(packet: &ReplayPacket, stored: Option<&StoredRun>, artifacts: &RunArtifacts) {
+    let record = &packet.decision_record;
+    let rc = &packet.inputs.run_context;
+    let cc = &packet.compiled_context;
+    println!("run             {}  ({})", packet.run_id, snake(&record.outcome));
+    println!(
+        "approval_mode   {} ceiling, {} safety",
+        rc.approval_mode,
+        rc.safety_mode.as_str()
+    );
+    let packs: Vec<String> = cc.packs.iter().map(|p| p.id.clone()).collect();
+    println!(
+        "context_pack    {}  ({} of {} tokens, {} omitted, {} debt warning{})",
+        if packs.is_empty() {
+            "none".to_string()
+        } else {
+            packs.join(", ")
+        },
+        cc.prompt_tokens,
+        cc.budget.total_tokens,
+        cc.omitted.len(),
+        cc.debt.len(),
+        if cc.debt.len() == 1 { "" } else { "s" }
+    );
+    println!(
+        "tool_policy     allowlist + approval gate  (policy bundle {})",
+        short(&packet.inputs.policy_bundle)
+    );
+    let signer = artifacts
+        .record_envelope
+        .signatures
+        .first()
+        .map_or("unsigned", |s| s.keyid.as_str());
+    match stored {
+        Some(s) => {
+            println!("decision_record {}  (signed {signer})", short(&s.record));
+            println!(
+                "replay_status   ready: {} ({}){}",
+                packet.replay_id,
+                short(&s.packet),
+                if s.already_stored {
+                    ", already stored: identical re-run"
+                } else {
+                    ""
+                }
+            );
+        }
+        None => println!("replay_status   {}", packet.replay_id),
+    }
+    println!("controls_active {}", record.controls_active.join(", "));
+    println!("trace_id        {}", record.trace_id);
+    println!(
+        "usage           {} iterations, {} tool calls, {} tokens",
+        record.usage.iterations, record.usage.tool_calls, record.usage.tokens
+    );
+    if !packet.tool_envelopes.is_empty() {
+        println!("\ntool calls");
+        for (i, env) in packet.tool_envelopes.iter().enumerate() {
+            let decision = record
+                .policy_decisions
+                .iter()
+                .find(|d| d.decision_id == env.policy_decision_id);
+            let first = record.policy_decisions.iter().find(|d| {
+                d.resource == format!("Tool::{:?}", env.tool) && d.outcome == PolicyOutcome::ApprovalRequired
+            });
+            let policy = match (&env.approval, first) {
+                (Some(a), Some(_)) => format!(
+                    "approval_required -> {} ({} by {}, {})",
+                    env.policy_outcome,
+                    snake(&a.verdict),
+                    a.approver,
+                    a.role
+                ),
+                _ => env.policy_outcome.to_string(),
+            };
+            let ids = decision.map(|d| d.determining_policies.join(", ")).unwrap_or_default();
+            println!(
+                "  {:>2}. {:<16} {:<14} {}  [{}]",
+                i + 1,
+                env.tool,
+                snake(&env.status),
+                policy,
+                ids
+            );
+        }
+    }
+    for warning in &cc.debt {
+        println!("debt            {}", warning.message);
+    }
+    if !record.memory_proposals.is_empty() {
+        println!("\nmemory proposals (pending review)");
+        for m in &record.memory_proposals {
+            println!("  - {}", m.statement);
+        }
+    }
+    println!("\nanswer (confidence {:.2})", record.confidence);
+    for line in record.answer.lines() {
+        println!("  {line}");
+    }
+}
+
+/// `contextos replay`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  contextos replay run_escalation_4411                 byte-identical rerun\n  \
+contextos replay run_escalation_4411 --policies candidate-policies/\n  \
+contextos replay packet.json --thresholds strict.yaml --fail-on-change"
+)]
+pub struct ReplayArgs {
+    /// A run id, a packet digest (or unique prefix), or a signed packet file.
+    pub packet: String,
+    /// Replay against this policy bundle.
+    #[arg(long)]
+    pub policies: Option<PathBuf>,
+    /// Replay against these tool contracts.
+    #[arg(long)]
+    pub tools: Option<PathBuf>,
+    /// Replay against the built packs (`*.pack.json`) in this directory.
+    #[arg(long)]
+    pub packs: Option<PathBuf>,
+    /// Replay with these evaluator thresholds (YAML: min_confidence, default_confidence).
+    #[arg(long)]
+    pub thresholds: Option<PathBuf>,
+    /// Exit 1 when the replay differs from the recorded run.
+    #[arg(long)]
+    pub fail_on_change: bool,
+    #[command(flatten)]
+    pub deployment: DeploymentArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// Loads a packet by run id, digest, or file path, verifying its signature.
+fn load_packet(id: &str, dep: &Deployment, store_dir: &Path) -> Result<(ReplayPacket, Vec<u8>), CliError> {
+    let bytes = if Path::new(id).is_file() {
+        std::fs::read(id).map_err(|e| CliError::input(format!("cannot read {id}: {e}")))?
+    } else {
+        let store = Store::open_existing(store_dir).map_err(store_error)?;
+        let digest = match store.resolve(id).map_err(store_error)? {
+            Resolved::Run(entry) => entry.packet,
+            Resolved::Object(d) => d,
+        };
+        store.get_object(&digest).map_err(store_error)?
+    };
+    let envelope: SignedEnvelope = contextos_core::parse_json(id, &String::from_utf8_lossy(&bytes))
+        .map_err(|e| CliError::new(ErrorKind::Input, e))?;
+    let packet = open_packet(&envelope, &dep.keyring).map_err(run_error)?;
+    Ok((packet, bytes))
+}
+
+pub fn replay_cmd(args: ReplayArgs) -> Result<ExitCode, CliError> {
+    let mut dep = args.deployment.deployment()?;
+    let store_dir = args.deployment.store_dir(Some(&dep))?;
+    let (packet, old_bytes) = load_packet(&args.packet, &dep, &store_dir)?;
+    let mut overrides = ReplayOverrides::default();
+    if let Some(dir) = &args.policies {
+        dep = dep.with_policies(dir).map_err(run_error)?;
+        overrides.policies = true;
+    }
+    if let Some(dir) = &args.tools {
+        dep = dep.with_tools(dir).map_err(run_error)?;
+        overrides.tools = true;
+    }
+    if let Some(dir) = &args.packs {
+        dep = dep.with_packs(dir).map_err(run_error)?;
+        overrides.packs = true;
+    }
+    if let Some(file) = &args.thresholds {
+        let shown = file.display().to_string();
+        let t: EvaluatorConfig =
+            contextos_core::parse_yaml(&shown, &read(file)?).map_err(|e| CliError::new(ErrorKind::Input, e))?;
+        overrides.thresholds = Some(t);
+    }
+    let replayed = replay(&dep, &packet, &overrides).map_err(run_error)?;
+    let new_bytes = contextos_runtime::envelope_bytes(&replayed.artifacts.packet_envelope).map_err(run_error)?;
+    let diff = diff_packets(&packet, &replayed.artifacts.packet, &replayed.drift);
+    let identical = new_bytes == old_bytes;
+    let stored = if identical {
+        None
+    } else {
+        let store = Store::open(&store_dir).map_err(store_error)?;
+        Some(persist(&store, &replayed.artifacts).map_err(run_error)?)
+    };
+    match args.format {
+        Format::Json => print_json(&serde_json::json!({
+            "run_id": replayed.artifacts.packet.run_id,
+            "replay_of": packet.run_id,
+            "identical": identical,
+            "packet": stored.as_ref().map(|s| s.packet),
+            "diff": diff,
+        }))?,
+        Format::Text => {
+            if identical {
+                println!(
+                    "replay of {} is byte-identical to the recorded packet ({})",
+                    packet.run_id,
+                    contextos_core::Digest::of_bytes(&new_bytes)
+                );
+            } else {
+                println!(
+                    "replay of {} stored as {}",
+                    packet.run_id, replayed.artifacts.packet.run_id
+                );
+                print_diff(&diff);
+            }
+        }
+    }
+    Ok(if args.fail_on_change && !(identical || diff.is_empty()) {
+        ExitCode::GateFailed
+    } else {
+        ExitCode::Success
+    })
+}
+
+/// The snake_case name a serde enum serializes to.
+fn snake<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn print_diff(diff: &PacketDiff) {
+    if diff.is_empty() {
+        println!("  no difference in outcome, answer, tool calls, approvals or context");
+        return;
+    }
+    if let Some(c) = &diff.policy_bundle {
+        println!("  policy bundle   {} -> {}", short(&c.before), short(&c.after));
+    }
+    if !diff.tool_contracts.is_empty() {
+        println!("  tool contracts  changed: {}", diff.tool_contracts.join(", "));
+    }
+    if let Some(c) = &diff.thresholds {
+        println!("  thresholds      {:?} -> {:?}", c.before, c.after);
+    }
+    if let Some(c) = &diff.prompt {
+        println!("  prompt          {} -> {}", short(&c.before), short(&c.after));
+    }
+    for s in &diff.context_snippets {
+        println!("  context         {s}");
+    }
+    for c in &diff.tool_calls {
+        let side = |s: &Option<contextos_runtime::CallSide>| {
+            s.as_ref()
+                .map_or("-".to_string(), |s| format!("{}/{}", s.policy, snake(&s.status)))
+        };
+        println!(
+            "  tool call       {} {}: {} {} -> {}",
+            c.tool,
+            c.arguments,
+            c.change,
+            side(&c.before),
+            side(&c.after)
+        );
+    }
+    if let Some(c) = &diff.approvals {
+        println!("  approvals       {} -> {}", c.before.len(), c.after.len());
+    }
+    if let Some(c) = &diff.outcome {
+        println!("  outcome         {} -> {}", snake(&c.before), snake(&c.after));
+    }
+    if let Some(c) = &diff.confidence {
+        println!("  confidence      {} -> {}", c.before, c.after);
+    }
+    if let Some(c) = &diff.answer {
+        println!("  answer          {:?}\n               -> {:?}", c.before, c.after);
+    }
+    for (call, pointers) in &diff.model_drift {
+        println!("  model call {call}    request drifted at {}", pointers.join(", "));
+    }
+}
+
+/// `contextos diff`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  contextos diff run_escalation_4411 run_escalation_4411.replay-3f2a9c1b")]
+pub struct DiffArgs {
+    /// First packet: run id, digest, or signed packet file.
+    pub a: String,
+    /// Second packet.
+    pub b: String,
+    #[command(flatten)]
+    pub deployment: DeploymentArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+pub fn diff_cmd(args: DiffArgs) -> Result<ExitCode, CliError> {
+    let dep = args.deployment.deployment()?;
+    let store_dir = args.deployment.store_dir(Some(&dep))?;
+    let (a, _) = load_packet(&args.a, &dep, &store_dir)?;
+    let (b, _) = load_packet(&args.b, &dep, &store_dir)?;
+    let diff = diff_packets(&a, &b, &[]);
+    match args.format {
+        Format::Json => print_json(&diff)?,
+        Format::Text => {
+            println!("{} -> {}", a.run_id, b.run_id);
+            print_diff(&diff);
+        }
+    }
+    Ok(ExitCode::Success)
+}
+
+/// `contextos verify`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  contextos verify                       the whole store: objects, signatures, runs, evidence chain\n  \
+contextos verify runtime/packs/support_escalation-18.pack.json"
+)]
+pub struct VerifyArgs {
+    /// A signed document, or a store directory [default: the configured store].
+    pub path: Option<PathBuf>,
+    /// Trusted public keys [default: the configuration's `paths.keys`].
+    #[arg(long)]
+    pub keys: Option<PathBuf>,
+    #[command(flatten)]
+    pub deployment: DeploymentArgs,
+}
+
+pub fn verify_cmd(args: VerifyArgs) -> Result<ExitCode, CliError> {
+    let (keys_dir, default_store) = match (&args.keys, &args.path) {
+        (Some(k), Some(_)) => (k.clone(), PathBuf::new()),
+        _ => {
+            let dep = args.deployment.deployment()?;
+            (
+                args.keys.clone().unwrap_or(dep.config.paths.keys.clone()),
+                args.deployment.store_dir(Some(&dep))?,
+            )
+        }
+    };
+    let keyring = contextos_trust::Keyring::load_dir(&keys_dir).map_err(CliError::from_signing)?;
+    let path = args.path.clone().unwrap_or(default_store);
+    if path.is_file() {
+        let shown = path.display().to_string();
+        let envelope: SignedEnvelope =
+            contextos_core::parse_json(&shown, &read(&path)?).map_err(|e| CliError::new(ErrorKind::Verification, e))?;
+        keyring
+            .verify(&envelope, &envelope.payload_type)
+            .map_err(|e| CliError::new(ErrorKind::Verification, e))?;
+        println!(
+            "{shown}: signature by {} verifies ({})",
+            envelope.signatures.first().map_or("?", |s| s.keyid.as_str()),
+            envelope.payload_type
+        );
+        return Ok(ExitCode::Success);
+    }
+    let store = Store::open_existing(&path).map_err(store_error)?;
+    let report = store.verify(&keyring).map_err(store_error)?;
+    println!(
+        "{}: {} objects, {} signed envelopes, {} runs, {} evidence entries{}",
+        path.display(),
+        report.objects,
+        report.envelopes,
+        report.runs,
+        report.evidence_entries,
+        if report.orphans > 0 {
+            format!(", {} leftover temp files", report.orphans)
+        } else {
+            String::new()
+        }
+    );
+    if report.is_clean() {
+        println!("ok: every digest, signature and chain link verifies");
+        return Ok(ExitCode::Success);
+    }
+    for p in &report.problems {
+        eprintln!("error: {}: {}", p.path, p.what);
+    }
+    eprintln!("verification failed: {} problem(s)", report.problems.len());
+    Ok(ExitCode::Verification)
+}
+
+/// `contextos show`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  contextos show run_escalation_4411\n  contextos show sha256:3f2a9c1b --format json"
+)]
+pub struct ShowArgs {
+    /// A run id, or an object digest (or unique prefix of at least 8 hex digits).
+    pub id: String,
+    #[command(flatten)]
+    pub deployment: DeploymentArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+pub fn show_cmd(args: ShowArgs) -> Result<ExitCode, CliError> {
+    let dep = args.deployment.deployment()?;
+    let store = Store::open_existing(&args.deployment.store_dir(Some(&dep))?).map_err(store_error)?;
+    match store.resolve(&args.id).map_err(store_error)? {
+        Resolved::Run(entry) => {
+            let bytes = store.get_object(&entry.packet).map_err(store_error)?;
+            let envelope: SignedEnvelope = contextos_core::parse_json(&args.id, &String::from_utf8_lossy(&bytes))
+                .map_err(|e| CliError::new(ErrorKind::Input, e))?;
+            let packet = open_packet(&envelope, &dep.keyring).map_err(run_error)?;
+            match args.format {
+                Format::Json => print_json(&packet)?,
+                Format::Text => {
+                    let record_bytes = store.get_object(&entry.record).map_err(store_error)?;
+                    let record_envelope: SignedEnvelope =
+                        contextos_core::parse_json(&args.id, &String::from_utf8_lossy(&record_bytes))
+                            .map_err(|e| CliError::new(ErrorKind::Input, e))?;
+                    let artifacts = RunArtifacts {
+                        packet: packet.clone(),
+                        packet_envelope: envelope,
+                        record_envelope,
+                        evidence: Vec::new(),
+                    };
+                    let stored = StoredRun {
+                        packet: entry.packet,
+                        record: entry.record,
+                        already_stored: true,
+                    };
+                    print_operator_view(&packet, Some(&stored), &artifacts);
+                }
+            }
+        }
+        Resolved::Object(digest) => {
+            let bytes = store.get_object(&digest).map_err(store_error)?;
+            let value: serde_json::Value = serde_json::from_slice(&bytes)
+                .map_err(|e| CliError::input(format!("object {digest} is not JSON: {e}")))?;
+            // A signed envelope shows its verified payload.
+            let shown = match serde_json::from_value::<SignedEnvelope>(value.clone()) {
+                Ok(env) => {
+                    let payload = dep
+                        .keyring
+                        .verify(&env, &env.payload_type)
+                        .map_err(|e| CliError::new(ErrorKind::Verification, e))?;
+                    serde_json::from_slice(&payload).unwrap_or(value)
+                }
+                Err(_) => value,
+            };
+            print_json(&shown)?;
+        }
+    }
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,143 @@
+//! The context step of a run: load and verify packs, decide pack and layer
+//! use with Cedar, and compile.
+
+use std::sync::Mutex;
+
+use cedar_policy::{Entities, EntityUid};
+use contextos_context::{
+    CompileInput, GateVerdict, LoadOptions, LoadedPack, PackGate, PackRefInfo, compile, load_pack,
+};
+use contextos_core::{CompiledContext, ContextLayer, PolicyDecision, PolicyOutcome};
+use contextos_intelligence::{BudgetLeft, entity_uid, run_attributes};
+use contextos_trust::{Keyring, PolicyEngine, PolicyRequest};
+use serde_json::{Value, json};
+
+use crate::config::RuntimeConfig;
+use crate::envelope::RequestEnvelope;
+use crate::error::RunError;
+use crate::invoke::Deployment;
+
+/// Loads and verifies the packs the configuration names (unsigned packs only in development mode).
+pub fn load_packs(config: &RuntimeConfig, keyring: &Keyring) -> Result<Vec<LoadedPack>, RunError> {
+    let options = LoadOptions {
+        allow_unsigned_dev_packs: config.context.allow_unsigned_dev_packs,
+    };
+    config
+        .context
+        .packs
+        .iter()
+        .map(|path| Ok(load_pack(path, keyring, &options)?))
+        .collect()
+}
+
+/// Cedar entities for packs (`Pack::"name:version"`) and their layers (`Layer::"name:version#layer"`).
+pub fn pack_entities(packs: &[LoadedPack]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for loaded in packs {
+        let pack = loaded.pack();
+        let owner = pack.owner_tenant.as_ref().map(|t| json!({"type": "Tenant", "id": t}));
+        let mut attrs = json!({ "signed": loaded.is_signed() });
+        if let Some(owner) = &owner {
+            attrs["owner_tenant"] = owner.clone();
+        }
+        out.push(json!({ "uid": {"type": "Pack", "id": pack.id}, "attrs": attrs, "parents": [] }));
+        for layer in &pack.layers {
+            let mut attrs = json!({ "kind": layer.layer.as_str() });
+            if let Some(owner) = &owner {
+                attrs["owner_tenant"] = owner.clone();
+            }
+            out.push(json!({
+                "uid": {"type": "Layer", "id": format!("{}#{}", pack.id, layer.layer)},
+                "attrs": attrs,
+                "parents": [{"type": "Pack", "id": pack.id}],
+            }));
+        }
+    }
+    out
+}
+
+/// Cedar `use_pack` decisions for the compiler, kept for the decision record.
+struct CedarPackGate<'a> {
+    policy: &'a PolicyEngine,
+    principal: &'a EntityUid,
+    entities: &'a Entities,
+    env: &'a RequestEnvelope,
+    decisions: Mutex<Vec<PolicyDecision>>,
+}
+
+impl CedarPackGate<'_> {
+    fn decide(&self, resource_type: &str, id: &str) -> GateVerdict {
+        let run = &self.env.run_context;
+        let left = BudgetLeft {
+            tool_calls: u64::from(run.budget.max_tool_calls),
+            tokens: run.budget.max_tokens,
+        };
+        let request = entity_uid("Action", "use_pack").and_then(|action| {
+            Ok(PolicyRequest {
+                principal: self.principal.clone(),
+                action,
+                resource: entity_uid(resource_type, id)?,
+                attributes: run_attributes(run, left)?,
+                approval_role: None,
+            })
+        });
+        let decision = match request {
+            Ok(request) => self.policy.authorize(&request, self.entities),
+            // Fail closed: a request that cannot be built is a denial.
+            Err(e) => {
+                return GateVerdict {
+                    allowed: false,
+                    policy_ids: Vec::new(),
+                    reason: format!("denied: {e}"),
+                };
+            }
+        };
+        let verdict = GateVerdict {
+            allowed: decision.outcome == PolicyOutcome::Allow,
+            policy_ids: decision.determining_policies.clone(),
+            reason: decision.reason.clone(),
+        };
+        if let Ok(mut decisions) = self.decisions.lock() {
+            decisions.push(decision);
+        }
+        verdict
+    }
+}
+
+impl PackGate for CedarPackGate<'_> {
+    fn allow_pack(&self, pack: &PackRefInfo) -> GateVerdict {
+        self.decide("Pack", &pack.id)
+    }
+
+    fn allow_layer(&self, pack: &PackRefInfo, layer: ContextLayer) -> GateVerdict {
+        self.decide("Layer", &pack.layer_id(layer))
+    }
+}
+
+/// Compiles the run's context; returns it with the `use_pack` decisions taken.
+pub(crate) fn compile_for_run(
+    dep: &Deployment,
+    env: &RequestEnvelope,
+    entities: &Entities,
+    principal: &EntityUid,
+) -> Result<(CompiledContext, Vec<PolicyDecision>), RunError> {
+    let gate = CedarPackGate {
+        policy: &dep.policy,
+        principal,
+        entities,
+        env,
+        decisions: Mutex::new(Vec::new()),
+    };
+    let input = CompileInput {
+        packs: &dep.packs,
+        request: &env.request.text,
+        run: &env.run_context,
+        now: env.started_at,
+        token_budget: dep.config.context.budget_tokens,
+        model: &dep.config.model.name,
+        tokens: &dep.tokens,
+    };
+    let compiled = compile(&input, &gate)?;
+    let decisions = gate.decisions.into_inner().unwrap_or_default();
+    Ok((compiled, decisions))
+}

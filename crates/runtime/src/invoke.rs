@@ -1,0 +1,442 @@
+//! `invoke_agent`: one run through every plane, ending in a signed decision
+//! record inside a signed, content-addressed replay packet.
+
+use std::path::{Path, PathBuf};
+
+use cedar_policy::Entities;
+use contextos_action::{
+    Approver, GatewayContext, MemoryIdempotency, RecordedApprover, RecordedTools, Recording, ToolAdapter, ToolCatalog,
+    ToolGateway,
+};
+use contextos_core::{
+    ActionSummary, CompiledContext, DecisionRecord, Digest, FORMAT_VERSION, FixedClock, ModelRequest, ModelResponse,
+    RecordedInteraction, ReplayInputs, ReplayPacket, RunUsage, SequentialIdGen, ToolRequest, ToolResponse,
+    canonical_json, digest_of,
+};
+use contextos_decision::{LoopConfig, LoopInput, ModelProvider, RecordedModel, run_loop};
+use contextos_intelligence::{identity_entities, principal_uid};
+use contextos_store::{RunIndexEntry, Store};
+use contextos_trust::{Keyring, PolicyEngine, SignedEnvelope, SigningKey, sign};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::compile_step::{compile_for_run, load_packs, pack_entities};
+use crate::config::{EvaluatorConfig, RuntimeConfig};
+use crate::envelope::RequestEnvelope;
+use crate::error::RunError;
+
+/// Payload type of a signed decision record.
+pub const DECISION_RECORD_TYPE: &str = "application/vnd.contextos.decision-record+json";
+/// Payload type of a signed replay packet.
+pub const REPLAY_PACKET_TYPE: &str = "application/vnd.contextos.replay-packet+json";
+
+/// Everything a run executes against: configuration, policies, tools, packs, keys.
+#[derive(Debug)]
+pub struct Deployment {
+    /// The configuration (paths resolved).
+    pub config: RuntimeConfig,
+    /// The policy engine.
+    pub policy: PolicyEngine,
+    /// Tool contracts.
+    pub catalog: ToolCatalog,
+    /// Trusted keys.
+    pub keyring: Keyring,
+    /// The key that signs records and packets.
+    pub signing_key: SigningKey,
+    /// Verified context packs.
+    pub packs: Vec<contextos_context::LoadedPack>,
+    /// Token counter for the model's encoding (kept: it caches counts per snippet).
+    pub tokens: contextos_context::TokenCounter,
+}
+
+impl Deployment {
+    /// Loads `runtime/contextos.toml` and everything it names.
+    pub fn load(config_path: &Path) -> Result<Self, RunError> {
+        let shown = config_path.display().to_string();
+        let text = std::fs::read_to_string(config_path).map_err(|e| RunError::io("read", &shown, e))?;
+        let mut config = RuntimeConfig::parse(&shown, &text)?;
+        config.resolve_paths(config_path.parent().unwrap_or(Path::new(".")));
+        Self::from_config(config)
+    }
+
+    /// Loads everything `config` names.
+    pub fn from_config(config: RuntimeConfig) -> Result<Self, RunError> {
+        let policy = PolicyEngine::load(&config.paths.policies)?;
+        let catalog = ToolCatalog::load(&config.paths.tools)?;
+        let keyring = Keyring::load_dir(&config.paths.keys)?;
+        let signing_key = SigningKey::load(&config.paths.signing_key)?;
+        let packs = load_packs(&config, &keyring)?;
+        let tokens = contextos_context::TokenCounter::for_model(&config.model.name)?;
+        Ok(Self {
+            config,
+            policy,
+            catalog,
+            keyring,
+            signing_key,
+            packs,
+            tokens,
+        })
+    }
+
+    /// Replaces the policy bundle (a what-if replay).
+    pub fn with_policies(mut self, dir: &Path) -> Result<Self, RunError> {
+        self.policy = PolicyEngine::load(dir)?;
+        self.config.paths.policies = dir.to_path_buf();
+        Ok(self)
+    }
+
+    /// Replaces the tool contracts.
+    pub fn with_tools(mut self, dir: &Path) -> Result<Self, RunError> {
+        self.catalog = ToolCatalog::load(dir)?;
+        self.config.paths.tools = dir.to_path_buf();
+        Ok(self)
+    }
+
+    /// Replaces the context packs with every `*.pack.json` in `dir`.
+    pub fn with_packs(mut self, dir: &Path) -> Result<Self, RunError> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| RunError::io("read", &dir.display().to_string(), e))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().ends_with(".pack.json"))
+            .collect();
+        files.sort();
+        self.config.context.packs = files;
+        self.packs = load_packs(&self.config, &self.keyring)?;
+        Ok(self)
+    }
+}
+
+/// Recorded fixtures of one run: model responses, tool results, approver decisions.
+#[derive(Debug, Clone)]
+pub struct Fixtures {
+    /// Model responses keyed by request digest.
+    pub model: RecordedModel,
+    /// Tool results keyed by request digest.
+    pub tools: RecordedTools,
+    /// Recorded approver decisions.
+    pub approver: RecordedApprover,
+}
+
+impl Fixtures {
+    /// Loads `DIR/model/*.json`, `DIR/tools/*.json` and `DIR/approvals.yaml`.
+    pub fn load(dir: &Path) -> Result<Self, RunError> {
+        if !dir.is_dir() {
+            return Err(RunError::Input(format!(
+                "fixture directory {} does not exist",
+                dir.display()
+            )));
+        }
+        Ok(Self {
+            model: RecordedModel::new(Recording::load("model", &dir.join("model"))?),
+            tools: RecordedTools::new(Recording::load("tool", &dir.join("tools"))?),
+            approver: RecordedApprover::load(dir)?,
+        })
+    }
+}
+
+/// The products of one run, signed and ready to store.
+#[derive(Debug, Clone)]
+pub struct RunArtifacts {
+    /// The packet.
+    pub packet: ReplayPacket,
+    /// The packet, signed.
+    pub packet_envelope: SignedEnvelope,
+    /// The decision record, signed.
+    pub record_envelope: SignedEnvelope,
+    /// Evidence blobs captured by the gateway.
+    pub evidence: Vec<(Digest, Vec<u8>)>,
+}
+
+/// Where a stored run landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRun {
+    /// Object digest of the signed packet.
+    pub packet: Digest,
+    /// Object digest of the signed decision record.
+    pub record: Digest,
+    /// Whether the store already held this exact run (an idempotent re-run).
+    pub already_stored: bool,
+}
+
+fn interaction<Req: Serialize, Resp: Serialize>(
+    kind: &str,
+    request: &Req,
+    response: &Resp,
+) -> Result<RecordedInteraction, RunError> {
+    let request = serde_json::to_value(request).map_err(RunError::bug)?;
+    Ok(RecordedInteraction {
+        kind: kind.to_string(),
+        request_digest: digest_of(&request).map_err(RunError::bug)?,
+        request,
+        response: serde_json::to_value(response).map_err(RunError::bug)?,
+    })
+}
+
+/// Cedar entities of the run: identities, tools and packs.
+pub fn run_entities(dep: &Deployment, env: &RequestEnvelope) -> Result<Entities, RunError> {
+    let mut entities = identity_entities(&env.run_context);
+    entities.extend(dep.catalog.cedar_entities());
+    entities.extend(pack_entities(&dep.packs));
+    Entities::from_json_value(Value::Array(entities), Some(dep.policy.schema()))
+        .map_err(|e| RunError::Input(format!("run entities do not match the policy schema: {e}")))
+}
+
+/// Runs `env` through every plane with the given model, tools and approver.
+pub fn invoke_agent(
+    dep: &Deployment,
+    env: &RequestEnvelope,
+    provider: &dyn ModelProvider,
+    adapter: &dyn ToolAdapter,
+    approver: &dyn Approver,
+    thresholds: &EvaluatorConfig,
+) -> Result<RunArtifacts, RunError> {
+    let run = &env.run_context;
+    let clock = FixedClock::new(env.started_at, 1);
+    let ids = SequentialIdGen::new(run.run_id.clone());
+    let entities = run_entities(dep, env)?;
+    let principal = principal_uid(run).map_err(RunError::Input)?;
+
+    let (compiled, pack_decisions): (CompiledContext, _) = compile_for_run(dep, env, &entities, &principal)?;
+
+    let config = LoopConfig {
+        model: dep.config.model.name.clone(),
+        params: dep.config.model.params.clone(),
+        min_confidence: thresholds.min_confidence,
+        default_confidence: thresholds.default_confidence,
+    };
+    let idempotency = MemoryIdempotency::default();
+    let gateway = ToolGateway {
+        catalog: &dep.catalog,
+        policy: &dep.policy,
+        adapter,
+        approver,
+        clock: &clock,
+        ids: &ids,
+        idempotency: &idempotency,
+    };
+    let input = LoopInput {
+        run,
+        system_prompt: &compiled.prompt,
+        request_text: &env.request.text,
+        config: &config,
+        catalog: &dep.catalog,
+    };
+    let context_for = |budget_left| GatewayContext {
+        run,
+        principal: principal.clone(),
+        entities: &entities,
+        budget_left,
+    };
+    let result = run_loop(&input, provider, &gateway, &clock, &context_for)?;
+
+    // Inputs and the replay handle.
+    let inputs = ReplayInputs {
+        request: serde_json::to_value(&env.request).map_err(RunError::bug)?,
+        started_at: env.started_at,
+        run_context: run.clone(),
+        policy_bundle: dep.policy.bundle_digest(),
+        packs: compiled.packs.clone(),
+        tool_contracts: dep.catalog.digests(),
+        model_config: serde_json::to_value(&dep.config.model).map_err(RunError::bug)?,
+        thresholds: thresholds.as_map(),
+    };
+    let replay_id = format!("rp_{}", &digest_of(&inputs).map_err(RunError::bug)?.hex()[..16]);
+
+    let mut interactions = Vec::new();
+    for (request, response) in &result.model_interactions {
+        interactions.push(interaction("model", request, response)?);
+    }
+    for call in &result.calls {
+        if let Some((request, response)) = &call.interaction {
+            interactions.push(interaction("tool", request, response)?);
+        }
+    }
+    let envelopes: Vec<_> = result.calls.iter().map(|c| c.envelope.clone()).collect();
+    let evidence: Vec<(Digest, Vec<u8>)> = result.calls.iter().flat_map(|c| c.evidence.iter().cloned()).collect();
+    let mut evidence_refs: Vec<Digest> = evidence.iter().map(|(d, _)| *d).collect();
+    evidence_refs.sort();
+    evidence_refs.dedup();
+
+    let mut controls_active = vec![
+        "budget".to_string(),
+        "policy".into(),
+        "approval".into(),
+        "trace".into(),
+        "eval".into(),
+    ];
+    controls_active.extend(compiled.controls.iter().cloned());
+    controls_active.sort();
+    controls_active.dedup();
+
+    let record = DecisionRecord {
+        format_version: FORMAT_VERSION,
+        run_id: run.run_id.clone(),
+        outcome: result.outcome,
+        answer: contextos_core::redact_text(&result.answer),
+        actions: envelopes
+            .iter()
+            .map(|e| ActionSummary {
+                tool: e.tool.clone(),
+                envelope_id: e.envelope_id.clone(),
+                policy_outcome: e.policy_outcome,
+                status: e.status,
+            })
+            .collect(),
+        citations: result.citations.clone(),
+        evidence_refs,
+        approvals: result.approvals(),
+        controls_active,
+        policy_decisions: pack_decisions.into_iter().chain(result.policy_decisions()).collect(),
+        confidence: result.confidence,
+        memory_proposals: result.memory_proposals.clone(),
+        usage: RunUsage {
+            iterations: result.iterations,
+            tool_calls: result.tool_calls_used,
+            tokens: result.tokens_used,
+        },
+        trace_id: run.trace_id.clone(),
+        replay_id: replay_id.clone(),
+    };
+    let packet = ReplayPacket {
+        format_version: FORMAT_VERSION,
+        run_id: run.run_id.clone(),
+        replay_id,
+        replay_of: None,
+        inputs,
+        compiled_context: compiled,
+        interactions,
+        tool_envelopes: envelopes,
+        critic: result.critic.clone(),
+        decision_record: record.clone(),
+    };
+    let record_envelope = sign(DECISION_RECORD_TYPE, &record, &dep.signing_key)?;
+    let packet_envelope = sign(REPLAY_PACKET_TYPE, &packet, &dep.signing_key)?;
+    Ok(RunArtifacts {
+        packet,
+        packet_envelope,
+        record_envelope,
+        evidence,
+    })
+}
+
+/// Runs `env` on recorded fixtures.
+pub fn run_on_fixtures(dep: &Deployment, env: &RequestEnvelope, fixtures: &Fixtures) -> Result<RunArtifacts, RunError> {
+    invoke_agent(
+        dep,
+        env,
+        &fixtures.model,
+        &fixtures.tools,
+        &fixtures.approver,
+        &dep.config.evaluator,
+    )
+}
+
+/// The canonical bytes of a signed envelope, as stored.
+pub fn envelope_bytes(envelope: &SignedEnvelope) -> Result<Vec<u8>, RunError> {
+    canonical_json(envelope).map_err(RunError::bug)
+}
+
+/// Stores a run: evidence and signed documents as objects, evidence-log
+/// entries, then the run index entry (written last: a run is listed only
+/// once everything it points to is durable).
+pub fn persist(store: &Store, artifacts: &RunArtifacts) -> Result<StoredRun, RunError> {
+    let packet_bytes = envelope_bytes(&artifacts.packet_envelope)?;
+    let record_bytes = envelope_bytes(&artifacts.record_envelope)?;
+    let run_id = &artifacts.packet.run_id;
+    if let Ok(existing) = store.get_run(run_id) {
+        if existing.packet == Digest::of_bytes(&packet_bytes) {
+            return Ok(StoredRun {
+                packet: existing.packet,
+                record: existing.record,
+                already_stored: true,
+            });
+        }
+        return Err(RunError::Input(format!(
+            "run {run_id} is already stored with a different packet ({}); use a new run_id or `contextos replay` to compare",
+            existing.packet
+        )));
+    }
+    for (_, bytes) in &artifacts.evidence {
+        store.put_object(bytes)?;
+    }
+    let record = store.put_object(&record_bytes)?;
+    let packet = store.put_object(&packet_bytes)?;
+    let mut log = store.evidence()?;
+    for envelope in &artifacts.packet.tool_envelopes {
+        log.append("tool_envelope", &serde_json::to_value(envelope).map_err(RunError::bug)?)?;
+    }
+    let record_doc = &artifacts.packet.decision_record;
+    log.append(
+        "decision_record",
+        &serde_json::json!({
+            "run_id": run_id,
+            "record": record,
+            "packet": packet,
+            "outcome": record_doc.outcome,
+            "trace_id": record_doc.trace_id,
+        }),
+    )?;
+    store.put_run(&RunIndexEntry {
+        format_version: FORMAT_VERSION,
+        run_id: run_id.clone(),
+        packet,
+        record,
+        outcome: serde_json::to_value(record_doc.outcome)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        trace_id: record_doc.trace_id.clone(),
+        created_at: artifacts
+            .packet
+            .tool_envelopes
+            .last()
+            .map_or(artifacts.packet.inputs.started_at, |e| e.finished_at),
+        replay_of: artifacts.packet.replay_of.clone(),
+    })?;
+    Ok(StoredRun {
+        packet,
+        record,
+        already_stored: false,
+    })
+}
+
+/// A packet's recorded interactions, decoded: model calls and executed tool calls, in order.
+#[derive(Debug, Clone, Default)]
+pub struct PacketInteractions {
+    /// Model calls.
+    pub model: Vec<(ModelRequest, ModelResponse)>,
+    /// Executed tool calls.
+    pub tools: Vec<(ToolRequest, ToolResponse)>,
+}
+
+/// Model and tool interactions of a packet, decoded.
+pub fn packet_interactions(packet: &ReplayPacket) -> Result<PacketInteractions, RunError> {
+    let mut model = Vec::new();
+    let mut tools = Vec::new();
+    for i in &packet.interactions {
+        let bad = |e: serde_json::Error| {
+            RunError::Input(format!(
+                "packet {}: malformed {} interaction: {e}",
+                packet.run_id, i.kind
+            ))
+        };
+        match i.kind.as_str() {
+            "model" => model.push((
+                serde_json::from_value(i.request.clone()).map_err(bad)?,
+                serde_json::from_value(i.response.clone()).map_err(bad)?,
+            )),
+            "tool" => tools.push((
+                serde_json::from_value(i.request.clone()).map_err(bad)?,
+                serde_json::from_value(i.response.clone()).map_err(bad)?,
+            )),
+            other => {
+                return Err(RunError::Input(format!(
+                    "packet {}: unknown interaction kind {other:?}",
+                    packet.run_id
+                )));
+            }
+        }
+    }
+    Ok(PacketInteractions { model, tools })
+}

@@ -1,0 +1,106 @@
+//! Authoring fixtures from a script: model responses in order, tool results
+//! by tool and arguments, approver decisions. `contextos run --script S
+//! --record DIR` runs the script once and writes digest-keyed fixtures that
+//! `contextos run --fixtures DIR` then replays exactly.
+
+use std::path::Path;
+
+use contextos_action::RecordedPair;
+use contextos_action::{RecordedApproval, RecordedApprover, Recording, RecordingTools, ScriptedResult, ScriptedTools};
+use contextos_core::{DocumentError, ModelRequest, ModelResponse, ToolRequest, ToolResponse, parse_yaml};
+use contextos_decision::{RecordingModel, ScriptedModel};
+use serde::{Deserialize, Serialize};
+
+use crate::envelope::RequestEnvelope;
+use crate::error::RunError;
+use crate::invoke::{Deployment, RunArtifacts, invoke_agent};
+
+/// A fixture-authoring script.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Script {
+    /// Document format version.
+    pub format_version: u32,
+    /// Model responses, in call order.
+    pub model: Vec<ModelResponse>,
+    /// Tool results by tool and arguments.
+    #[serde(default)]
+    pub tools: Vec<ScriptedResult>,
+    /// Approver decisions.
+    #[serde(default)]
+    pub approvals: Vec<RecordedApproval>,
+}
+
+impl Script {
+    /// Parses a script file.
+    pub fn parse(file: &str, text: &str) -> Result<Self, DocumentError> {
+        let script: Self = parse_yaml(file, text)?;
+        if script.format_version != 1 {
+            return Err(DocumentError::new(
+                file,
+                format!("unsupported format_version {}, expected 1", script.format_version),
+            ));
+        }
+        Ok(script)
+    }
+}
+
+/// A scripted run and what it recorded.
+#[derive(Debug, Clone)]
+pub struct ScriptedRun {
+    /// The run.
+    pub artifacts: RunArtifacts,
+    /// Model interactions, in order.
+    pub model: Vec<(ModelRequest, ModelResponse)>,
+    /// Executed tool interactions, in order.
+    pub tools: Vec<(ToolRequest, ToolResponse)>,
+}
+
+/// Runs `env` against `script`, recording every interaction.
+pub fn run_scripted(dep: &Deployment, env: &RequestEnvelope, script: &Script) -> Result<ScriptedRun, RunError> {
+    let provider = RecordingModel::new(ScriptedModel::new(script.model.clone()));
+    let adapter = RecordingTools::new(ScriptedTools::new(script.tools.clone()));
+    let approver = RecordedApprover::new(script.approvals.clone());
+    let artifacts = invoke_agent(dep, env, &provider, &adapter, &approver, &dep.config.evaluator)?;
+    Ok(ScriptedRun {
+        artifacts,
+        model: provider.interactions(),
+        tools: adapter.interactions(),
+    })
+}
+
+/// Writes digest-keyed fixtures: `DIR/model/NNN-<digest>.json`,
+/// `DIR/tools/NNN-<tool>-<digest>.json`, `DIR/approvals.yaml`.
+pub fn write_fixtures(dir: &Path, run: &ScriptedRun, approvals: &[RecordedApproval]) -> Result<(), RunError> {
+    for (i, (request, response)) in run.model.iter().enumerate() {
+        let pair = RecordedPair {
+            request: request.clone(),
+            response: response.clone(),
+        };
+        Recording::<ModelRequest, ModelResponse>::write_pair(&dir.join("model"), &format!("{:03}", i + 1), &pair)?;
+    }
+    for (i, (request, response)) in run.tools.iter().enumerate() {
+        let pair = RecordedPair {
+            request: request.clone(),
+            response: response.clone(),
+        };
+        Recording::<ToolRequest, ToolResponse>::write_pair(
+            &dir.join("tools"),
+            &format!("{:03}-{}", i + 1, request.tool),
+            &pair,
+        )?;
+    }
+    #[derive(Serialize)]
+    struct ApprovalsFile<'a> {
+        format_version: u32,
+        approvals: &'a [RecordedApproval],
+    }
+    let yaml = serde_saphyr::to_string(&ApprovalsFile {
+        format_version: 1,
+        approvals,
+    })
+    .map_err(|e| RunError::Bug(format!("cannot render approvals: {e}")))?;
+    std::fs::write(dir.join("approvals.yaml"), yaml)
+        .map_err(|e| RunError::io("write", &dir.join("approvals.yaml").display().to_string(), e))?;
+    Ok(())
+}

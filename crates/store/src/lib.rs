@@ -1,0 +1,33 @@
+//! The embedded run store: the `.contextos/` directory.
+//!
+//! Owns the on-disk layout of a store and checking it:
+//!
+//! - `objects/<first 2 hex>/<64 hex>`: content-addressed blobs, each named by
+//!   the sha256 of its exact bytes, written crash-safely and idempotently and
+//!   re-hashed on every read;
+//! - `runs/<run_id>.json`: the run index, one canonical-JSON
+//!   [`RunIndexEntry`] per run, pointing at its packet and record objects;
+//! - `evidence.log` (+ `evidence.log.head`): where the evidence log lives;
+//! - resolving the ids people type (run id, `sha256:` digest, hex prefix) and
+//!   [`Store::verify`], which re-checks all of the above and reports every
+//!   problem rather than the first.
+//!
+//! It does not decide what a packet or record holds (the runtime does), does
+//! not read the clock (timestamps come from callers), and implements neither
+//! signatures nor the hash chain: those are `contextos-trust`, which this
+//! crate calls. A server-backed store (Postgres indexes, object storage)
+//! would be another implementation of the same operations, not this crate.
+
+#![deny(missing_docs)]
+
+mod error;
+mod resolve;
+mod runs;
+mod store;
+mod verify;
+
+pub use error::StoreError;
+pub use resolve::{MIN_PREFIX_HEX_DIGITS, Resolved};
+pub use runs::RunIndexEntry;
+pub use store::{MAX_OBJECT_BYTES, Store};
+pub use verify::{StoreProblem, StoreReport};
