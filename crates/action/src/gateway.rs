@@ -9,8 +9,8 @@ use std::sync::Mutex;
 
 use cedar_policy::{Entities, EntityUid};
 use contextos_core::{
-    ApprovalRecord, ApprovalVerdict, Clock, Digest, ErrorKind, IdGen, PolicyDecision, PolicyOutcome, RunContext,
-    ToolCall, ToolCallStatus, ToolEnvelope, ToolRequest, ToolResponse, canonical_json, digest_of, redact,
+    ApprovalRecord, ApprovalVerdict, Clock, Digest, ErrorKind, IdGen, PolicyDecision, PolicyOutcome, RecordedRequest,
+    RunContext, ToolCall, ToolCallStatus, ToolEnvelope, ToolRequest, ToolResponse, canonical_json, digest_of, redact,
 };
 use contextos_intelligence::{BudgetLeft, entity_uid, run_attributes};
 use contextos_trust::{PolicyEngine, PolicyRequest};
@@ -308,6 +308,18 @@ impl ToolGateway<'_> {
             .authorize(&self.policy_request(tool, ctx, None)?, ctx.entities))
     }
 
+    /// Decides `req` and keeps the request with the decision, so policy
+    /// impact can re-evaluate it (a context that cannot be recorded only
+    /// leaves it out; impact reports such decisions as skipped).
+    fn decide_recorded(&self, req: PolicyRequest, ctx: &GatewayContext<'_>) -> PolicyDecision {
+        let mut decision = self.policy.authorize(&req, ctx.entities);
+        decision.request = req.context_json().ok().map(|context| RecordedRequest {
+            context,
+            approval_role: req.approval_role,
+        });
+        decision
+    }
+
     /// Runs one tool call through the whole gateway.
     pub fn call(&self, call: &ToolCall, ctx: &GatewayContext<'_>) -> Result<GatewayCall, GatewayError> {
         let tool = self
@@ -328,7 +340,7 @@ impl ToolGateway<'_> {
         };
         let idempotency_key = idempotency_key(&ctx.run.tenant_id, &request);
 
-        let first = self.preview(&call.name, ctx)?;
+        let first = self.decide_recorded(self.policy_request(&call.name, ctx, None)?, ctx);
         let mut decisions = vec![first.clone()];
         let mut approval = None;
         let mut governing = first.clone();
@@ -348,9 +360,7 @@ impl ToolGateway<'_> {
                     channel: answer.channel.clone(),
                 });
                 if answer.verdict == ApprovalVerdict::Granted {
-                    let with = self
-                        .policy
-                        .authorize(&self.policy_request(&call.name, ctx, Some(answer.role))?, ctx.entities);
+                    let with = self.decide_recorded(self.policy_request(&call.name, ctx, Some(answer.role))?, ctx);
                     governing = with.clone();
                     decisions.push(with);
                 }

@@ -1,6 +1,7 @@
 //! `contextos`: argument parsing and rendering. Every verb calls one library
 //! function; this crate holds no domain logic.
 
+mod eval_cmd;
 mod output;
 mod pack_cmd;
 mod policy_cmd;
@@ -16,6 +17,7 @@ use crate::output::CliError;
 
 const AFTER_HELP: &str = "\
 Examples:
+  contextos eval                                  run the bundled suite, print the scorecard
   contextos policy validate                       check policies/ against its schema
   contextos policy test                           run policies/tests/*.yaml
   contextos policy explain --request req.yaml     why is this call allowed or denied?
@@ -40,6 +42,24 @@ enum Command {
     /// Validate, test and explain Cedar policies.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
+    /// Run a scenario suite on recorded fixtures and print its scorecard (exit 1 when a gate fails).
+    Eval(eval_cmd::EvalArgs),
+    /// Record and check scenario suites.
+    #[command(subcommand)]
+    Scenario(eval_cmd::ScenarioCommand),
+    /// Check or accept golden replay packets.
+    #[command(subcommand)]
+    Golden(eval_cmd::GoldenCommand),
+    /// Merge sharded scorecards.
+    #[command(subcommand)]
+    Scorecard(eval_cmd::ScorecardCommand),
+    /// Turn a stored run into a golden scenario case.
+    Promote(eval_cmd::PromoteArgs),
+    /// Print the JSON Schema of scenario or suite files.
+    Schema {
+        #[arg(value_enum)]
+        kind: eval_cmd::SchemaKind,
+    },
     /// Run a request through every plane and store its signed replay packet.
     Run(run_cmd::RunArgs),
     /// Rerun a stored run from its recorded interactions, as it was or with overrides.
@@ -76,6 +96,12 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Pack(cmd) => pack_cmd::run(cmd),
+        Command::Eval(args) => eval_cmd::eval(args),
+        Command::Scenario(cmd) => eval_cmd::scenario(cmd),
+        Command::Golden(cmd) => eval_cmd::golden(cmd),
+        Command::Scorecard(cmd) => eval_cmd::scorecard(cmd),
+        Command::Promote(args) => eval_cmd::promote(args),
+        Command::Schema { kind } => eval_cmd::schema(kind),
         Command::Run(args) => run_cmd::run(args),
         Command::Replay(args) => run_cmd::replay_cmd(args),
         Command::Diff(args) => run_cmd::diff_cmd(args),

@@ -1,9 +1,11 @@
-//! `contextos policy …`: validate, test, explain.
+//! `contextos policy …`: validate, test, explain, impact, coverage.
 
 use std::path::{Path, PathBuf};
 
 use clap::{Subcommand, ValueEnum};
 use contextos_core::{ExitCode, PolicyDecision, PolicyOutcome, parse_document};
+use contextos_harness::{Corpus, CoverageReport, ImpactChange, ImpactReport, policy_coverage, policy_impact};
+use contextos_runtime::Deployment;
 use contextos_trust::{PolicyEngine, RequestDocument, run_policy_tests};
 
 use crate::output::CliError;
@@ -45,6 +47,57 @@ The request file (YAML or JSON) has principal, action, resource, context and ent
         request: PathBuf,
         #[arg(long, default_value = "policies")]
         policies: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Re-evaluate every recorded policy decision of a corpus under a candidate bundle and list the
+    /// outcomes that change. Exit 1 on any change unless --allow-changes.
+    #[command(after_help = "Examples:\n  contextos policy impact --candidate candidate/\n  \
+contextos policy impact --candidate candidate/ --corpus goldens/escalation --allow-changes --format json\n\n\
+The corpus is a directory tree of signed replay packets (<suite>/<case>.packet.json), verified with\n\
+the deployment's trusted keys (exit 3 if one does not verify). Each recorded request is decided again\n\
+under the baseline and the candidate, with the run's identities and the deployment's tools and packs\n\
+as entities. Decisions recorded without their request (older packets) are skipped and counted.")]
+    Impact {
+        /// The candidate bundle: schema.cedarschema, *.cedar files, approvers.yaml.
+        #[arg(long)]
+        candidate: PathBuf,
+        /// The bundle to compare with.
+        #[arg(long, default_value = "policies")]
+        baseline: PathBuf,
+        /// Directory tree of signed replay packets.
+        #[arg(long, default_value = "goldens")]
+        corpus: PathBuf,
+        /// The deployment: trusted keys, tool contracts and packs.
+        #[arg(long, default_value = "runtime/contextos.toml")]
+        config: PathBuf,
+        /// Report changes but exit 0 (reviewing an intended change).
+        #[arg(long)]
+        allow_changes: bool,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Share of enforced policies that determine at least one outcome over a corpus of recorded
+    /// runs; lists the policies no run exercises. Exit 1 when below --min.
+    #[command(
+        after_help = "Examples:\n  contextos policy coverage\n  contextos policy coverage --policies candidate/ --min 0.5 --format json\n\n\
+Every recorded request is decided again under --policies, so a candidate bundle can be measured on\n\
+the same corpus. Shadow policies never decide: they are listed with how many outcomes they would\n\
+have changed and do not count towards coverage."
+    )]
+    Coverage {
+        /// Directory tree of signed replay packets.
+        #[arg(long, default_value = "goldens")]
+        corpus: PathBuf,
+        /// The bundle to measure.
+        #[arg(long, default_value = "policies")]
+        policies: PathBuf,
+        /// The deployment: trusted keys, tool contracts and packs.
+        #[arg(long, default_value = "runtime/contextos.toml")]
+        config: PathBuf,
+        /// Minimum share of enforced policies exercised, in [0, 1].
+        #[arg(long, default_value_t = 0.9)]
+        min: f64,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -126,6 +179,192 @@ pub fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
             }
             Ok(ExitCode::Success)
         }
+        PolicyCommand::Impact {
+            candidate,
+            baseline,
+            corpus,
+            config,
+            allow_changes,
+            format,
+        } => {
+            let (dep, corpus) = load_corpus(&config, &corpus)?;
+            let baseline = load(&baseline)?;
+            let candidate = load(&candidate)?;
+            let report = policy_impact(&corpus, &dep, &baseline, &candidate).map_err(|e| CliError::new(e.kind(), e))?;
+            match format {
+                Format::Json => println!("{}", to_json(&report)?),
+                Format::Text => print_impact(&report, allow_changes),
+            }
+            Ok(if report.is_unchanged() || allow_changes {
+                ExitCode::Success
+            } else {
+                ExitCode::GateFailed
+            })
+        }
+        PolicyCommand::Coverage {
+            corpus,
+            policies,
+            config,
+            min,
+            format,
+        } => {
+            if !(0.0..=1.0).contains(&min) {
+                return Err(CliError::input(format!("--min {min} is not a share in [0, 1]")));
+            }
+            let (dep, corpus) = load_corpus(&config, &corpus)?;
+            let engine = load(&policies)?;
+            let report = policy_coverage(&corpus, &dep, &engine).map_err(|e| CliError::new(e.kind(), e))?;
+            match format {
+                Format::Json => println!("{}", to_json(&report)?),
+                Format::Text => print_coverage(&report, min),
+            }
+            Ok(if report.meets(min) {
+                ExitCode::Success
+            } else {
+                ExitCode::GateFailed
+            })
+        }
+    }
+}
+
+/// The deployment (keys, tools, packs) and the verified corpus.
+fn load_corpus(config: &Path, corpus: &Path) -> Result<(Deployment, Corpus), CliError> {
+    let dep = Deployment::load(config).map_err(|e| CliError::new(e.kind(), e))?;
+    let corpus = Corpus::load(corpus, &dep.keyring).map_err(|e| CliError::new(e.kind(), e))?;
+    Ok((dep, corpus))
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn policy_list(ids: &[String]) -> String {
+    if ids.is_empty() {
+        "no policy".to_string()
+    } else {
+        ids.join(", ")
+    }
+}
+
+fn print_impact(r: &ImpactReport, allow_changes: bool) {
+    println!("baseline:  {}", r.baseline_bundle);
+    println!("candidate: {}", r.candidate_bundle);
+    println!(
+        "{} in {} re-evaluated: {} changed",
+        plural(r.decisions, "decision", "decisions"),
+        plural(r.packets, "packet", "packets"),
+        r.changes.len()
+    );
+    if r.skipped > 0 {
+        println!(
+            "  skipped {} recorded without their request (older packets)",
+            plural(r.skipped, "decision", "decisions")
+        );
+    }
+    if r.recorded_mismatch > 0 {
+        println!(
+            "  note: {} differ from the recorded outcome under the baseline (recorded under other policies?)",
+            plural(r.recorded_mismatch, "decision", "decisions")
+        );
+    }
+    let line = |c: &ImpactChange| {
+        format!(
+            "  {}/{} #{}  {}  {} -> {}  (by {}; was {})",
+            c.suite,
+            c.case,
+            c.index,
+            c.resource,
+            c.before,
+            c.after,
+            policy_list(&c.after_policies),
+            policy_list(&c.before_policies)
+        )
+    };
+    if !r.changes.is_empty() {
+        println!("\nchanged outcomes:");
+        for c in &r.changes {
+            println!("{}", line(c));
+        }
+    }
+    if !r.reasons_changed.is_empty() {
+        println!("\nsame outcome, other determining policies:");
+        for c in &r.reasons_changed {
+            println!("{}", line(c));
+        }
+    }
+    if !r.by_resource.is_empty() {
+        println!("\nby resource:");
+        for (resource, n) in &r.by_resource {
+            let parts: Vec<String> = [
+                (n.newly_denied, "newly denied"),
+                (n.newly_allowed, "newly allowed"),
+                (n.now_needs_approval, "now need approval"),
+                (n.other, "now approvable"),
+            ]
+            .iter()
+            .filter(|(count, _)| *count > 0)
+            .map(|(count, label)| format!("{count} {label}"))
+            .collect();
+            println!("  {resource}  {}", parts.join(", "));
+        }
+    }
+    if !r.by_policy.is_empty() {
+        println!("\nby policy (changed outcomes it determined, before or after):");
+        for (policy, n) in &r.by_policy {
+            println!("  {policy}  {n}");
+        }
+    }
+    if !r.changes.is_empty() && !allow_changes {
+        println!("\nthe candidate changes outcomes; review them and pass --allow-changes to accept");
+    }
+}
+
+fn print_coverage(r: &CoverageReport, min: f64) {
+    println!(
+        "coverage {}/{} enforced policies ({:.1}%) over {} in {}",
+        r.enforced_exercised,
+        r.enforced_total,
+        r.coverage * 100.0,
+        plural(r.decisions, "decision", "decisions"),
+        plural(r.packets, "packet", "packets")
+    );
+    if r.skipped > 0 {
+        println!(
+            "  skipped {} recorded without their request (older packets)",
+            plural(r.skipped, "decision", "decisions")
+        );
+    }
+    if !r.exercised.is_empty() {
+        println!("\nexercised (outcomes determined):");
+        for (id, n) in &r.exercised {
+            println!("  {id}  {n}");
+        }
+    }
+    if !r.never_exercised.is_empty() {
+        println!("\nnever exercised:");
+        for p in &r.never_exercised {
+            println!("  {} {}  ({}:{})", p.effect, p.id, p.file, p.line);
+        }
+    }
+    if !r.shadow.is_empty() {
+        println!("\nshadow (evaluated, never enforced):");
+        for s in &r.shadow {
+            println!(
+                "  {} {}  would have changed {}  ({}:{})",
+                s.policy.effect,
+                s.policy.id,
+                plural(s.would_change, "outcome", "outcomes"),
+                s.policy.file,
+                s.policy.line
+            );
+        }
+    }
+    if !r.meets(min) {
+        println!(
+            "\ncoverage {:.1}% is below the minimum {:.1}%",
+            r.coverage * 100.0,
+            min * 100.0
+        );
     }
 }
 

@@ -265,7 +265,7 @@ pub struct ReplayArgs {
 }
 
 /// Loads a packet by run id, digest, or file path, verifying its signature.
-fn load_packet(id: &str, dep: &Deployment, store_dir: &Path) -> Result<(ReplayPacket, Vec<u8>), CliError> {
+pub fn load_packet(id: &str, dep: &Deployment, store_dir: &Path) -> Result<(ReplayPacket, Vec<u8>), CliError> {
     let bytes = if Path::new(id).is_file() {
         std::fs::read(id).map_err(|e| CliError::input(format!("cannot read {id}: {e}")))?
     } else {

@@ -29,6 +29,23 @@ pub fn digest_of<T: Serialize + ?Sized>(value: &T) -> Result<Digest, CanonicalEr
     Ok(Digest::of_bytes(&canonical_json(value)?))
 }
 
+/// Deep-merges `over` into `base`: objects merge key by key, recursively;
+/// anything else in `over` replaces what `base` had. Used for defaults
+/// (policy tests, scenario cases).
+pub fn merge_json(
+    base: &mut serde_json::Map<String, serde_json::Value>,
+    over: &serde_json::Map<String, serde_json::Value>,
+) {
+    for (k, v) in over {
+        match (base.get_mut(k), v) {
+            (Some(serde_json::Value::Object(b)), serde_json::Value::Object(o)) => merge_json(b, o),
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
 /// A sha256 content digest, rendered and parsed as `sha256:<64 lowercase hex>`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Digest([u8; 32]);

@@ -21,7 +21,7 @@ pub mod live;
 mod primitives;
 mod redact;
 
-pub use canonical::{CanonicalError, Digest, DigestParseError, canonical_json, digest_of};
+pub use canonical::{CanonicalError, Digest, DigestParseError, canonical_json, digest_of, merge_json};
 pub use clock::{Clock, FixedClock, Timestamp};
 pub use context::*;
 pub use document::{DocumentError, MAX_DOCUMENT_BYTES, parse_document, parse_json, parse_yaml};

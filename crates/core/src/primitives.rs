@@ -227,6 +227,24 @@ pub struct PolicyDecision {
     pub errors: Vec<String>,
     /// A sentence a person can read.
     pub reason: String,
+    /// The request as it was decided, recorded where decisions are taken for
+    /// a run (gateway, pack gate) so a policy change can be re-evaluated over
+    /// recorded runs (`contextos policy impact`). Absent in older packets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RecordedRequest>,
+}
+
+/// The part of an authorization request a [`PolicyDecision`] does not already
+/// name (principal, action and resource are there): enough, with the run's
+/// entities, to evaluate the same request against another policy set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedRequest {
+    /// The Cedar context as Cedar JSON, without the `approval` attribute
+    /// (the engine builds it from `approval_role`).
+    pub context: Value,
+    /// The role of the approver whose granted approval the request carried, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_role: Option<String>,
 }
 
 /// Whether an approver granted or refused.

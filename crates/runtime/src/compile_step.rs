@@ -7,7 +7,7 @@ use cedar_policy::{Entities, EntityUid};
 use contextos_context::{
     CompileInput, GateVerdict, LoadOptions, LoadedPack, PackGate, PackRefInfo, compile, load_pack,
 };
-use contextos_core::{CompiledContext, ContextLayer, PolicyDecision, PolicyOutcome};
+use contextos_core::{CompiledContext, ContextLayer, PolicyDecision, PolicyOutcome, RecordedRequest};
 use contextos_intelligence::{BudgetLeft, entity_uid, run_attributes};
 use contextos_trust::{Keyring, PolicyEngine, PolicyRequest};
 use serde_json::{Value, json};
@@ -82,7 +82,15 @@ impl CedarPackGate<'_> {
             })
         });
         let decision = match request {
-            Ok(request) => self.policy.authorize(&request, self.entities),
+            Ok(request) => {
+                let mut decision = self.policy.authorize(&request, self.entities);
+                // Kept so policy impact can re-evaluate it (see ToolGateway::call).
+                decision.request = request.context_json().ok().map(|context| RecordedRequest {
+                    context,
+                    approval_role: None,
+                });
+                decision
+            }
             // Fail closed: a request that cannot be built is a denial.
             Err(e) => {
                 return GateVerdict {

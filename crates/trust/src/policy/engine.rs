@@ -31,6 +31,18 @@ pub struct PolicyRequest {
     pub approval_role: Option<String>,
 }
 
+impl PolicyRequest {
+    /// The context attributes (everything but `approval`) as Cedar JSON, for
+    /// recording the request with its decision. Kept off the `authorize`
+    /// path: converting to JSON costs more than evaluating.
+    pub fn context_json(&self) -> Result<Value, String> {
+        Context::from_pairs(self.attributes.clone())
+            .map_err(|e| miette_text(&e))?
+            .to_json_value()
+            .map_err(|e| miette_text(&e))
+    }
+}
+
 /// An authorization request as a document (`contextos policy explain --request`,
 /// policy tests): Cedar uids as strings, the context and entities as Cedar JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -323,6 +335,7 @@ impl PolicyEngine {
             shadow,
             errors,
             reason,
+            request: None,
         }
     }
 

@@ -138,17 +138,6 @@ impl PolicyTestError {
     }
 }
 
-fn merge(base: &mut serde_json::Map<String, Value>, over: &serde_json::Map<String, Value>) {
-    for (k, v) in over {
-        match (base.get_mut(k), v) {
-            (Some(Value::Object(b)), Value::Object(o)) => merge(b, o),
-            _ => {
-                base.insert(k.clone(), v.clone());
-            }
-        }
-    }
-}
-
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
@@ -239,7 +228,7 @@ pub fn run_policy_tests(engine: &PolicyEngine, dir: &Path) -> Result<PolicyTestR
         shared.extend(file.entities.iter().cloned());
         for case in file.tests {
             let mut context = file.defaults.context.clone();
-            merge(&mut context, &case.context);
+            contextos_core::merge_json(&mut context, &case.context);
             let mut entities = shared.clone();
             entities.extend(case.entities);
             let doc = RequestDocument {

@@ -1,0 +1,586 @@
+//! `contextos eval`, `scenario record`, `golden check|accept`, `scorecard merge`, `promote`, `schema`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand, ValueEnum};
+use contextos_core::{ErrorKind, ExitCode};
+use contextos_harness::{
+    CaseRun, GateOptions, HarnessError, RunOptions, Scorecard, Selection, Suite, accept_goldens, check_goldens,
+    evaluate_gates, load_suite, parse_partition, record_case, render_html, render_junit, render_markdown, run_suite,
+    scaffold_case, stale_goldens, write_case, write_packet_fixtures,
+};
+use contextos_runtime::{Deployment, RunError};
+
+use crate::output::CliError;
+use crate::policy_cmd::Format;
+
+fn harness_error(e: HarnessError) -> CliError {
+    CliError::new(e.kind(), e)
+}
+
+fn run_error(e: RunError) -> CliError {
+    CliError::new(e.kind(), e)
+}
+
+const DEFAULT_SUITE: &str = "scenarios/customer-escalation";
+
+/// `contextos eval`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  contextos eval                                   the bundled customer-escalation suite\n  \
+contextos eval scenarios/customer-escalation --jobs 2 --filter tag:approval\n  \
+contextos eval --partition 1/4 --json shard1.json   one CI shard (merge with `contextos scorecard merge`)\n  \
+contextos eval --baseline goldens/customer-escalation/baseline.scorecard.json --max-regression 0.02\n  \
+contextos eval --junit report.xml --markdown comment.md --html report.html"
+)]
+pub struct EvalArgs {
+    /// The suite directory (suite.yaml + cases/).
+    #[arg(default_value = DEFAULT_SUITE)]
+    pub suite: PathBuf,
+    /// Parallel jobs [default: the number of cores].
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Stop starting cases after the first failure.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Run only cases whose name contains this, or `tag:<tag>` (repeatable; any match runs).
+    #[arg(long)]
+    pub filter: Vec<String>,
+    /// Run shard I of N (1-based), for CI fan-out.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Deployment configuration [default: the suite's `config`].
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Golden packets root.
+    #[arg(long, default_value = "goldens")]
+    pub goldens: PathBuf,
+    /// Minimum overall pass rate in [0, 1] (overrides the suite).
+    #[arg(long)]
+    pub min_pass_rate: Option<f64>,
+    /// Minimum pass rate for a tag, as TAG=RATE (repeatable).
+    #[arg(long, value_parser = parse_rate)]
+    pub min_tag: Vec<(String, f64)>,
+    /// Minimum pass rate for an assertion kind, as KIND=RATE (repeatable).
+    #[arg(long, value_parser = parse_rate)]
+    pub min_kind: Vec<(String, f64)>,
+    /// A baseline scorecard: fail when a passing case fails or a rate drops.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// How far a rate may drop against the baseline (0.02 = two points).
+    #[arg(long, default_value_t = 0.0)]
+    pub max_regression: f64,
+    /// Write the scorecard JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write JUnit XML here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Write a Markdown pull-request comment here.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Write a self-contained HTML report here.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// Standard output: a summary (text) or the scorecard (json).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+fn parse_rate(text: &str) -> Result<(String, f64), String> {
+    let (name, rate) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not NAME=RATE"))?;
+    let rate: f64 = rate.parse().map_err(|_| format!("{rate:?} is not a number"))?;
+    if !(0.0..=1.0).contains(&rate) {
+        return Err(format!("rate {rate} is outside [0, 1]"));
+    }
+    Ok((name.to_string(), rate))
+}
+
+fn deployment_for(suite: &Suite, config: &Option<PathBuf>) -> Result<Deployment, CliError> {
+    let path = config.clone().unwrap_or_else(|| suite.config_path());
+    Deployment::load(&path).map_err(run_error)
+}
+
+fn write(path: &Path, text: &str) -> Result<(), CliError> {
+    std::fs::write(path, text).map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))
+}
+
+fn with_jobs<T: Send>(jobs: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T, CliError> {
+    match jobs {
+        None => Ok(f()),
+        Some(0) => Err(CliError::input("--jobs must be at least 1")),
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .map(|pool| pool.install(f))
+            .map_err(|e| CliError::input(format!("cannot start {n} worker threads: {e}"))),
+    }
+}
+
+fn progress(total: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(Some(total as u64), indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} cases  {msg}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// Runs the selected cases with a progress bar.
+fn run_cases(
+    dep: &Deployment,
+    suite: &Suite,
+    selection: &Selection,
+    partition: Option<String>,
+    jobs: Option<usize>,
+    fail_fast: bool,
+    goldens: &Path,
+) -> Result<(Vec<CaseRun>, Scorecard), CliError> {
+    let cases = selection.apply(&suite.cases);
+    if cases.is_empty() {
+        return Err(CliError::input(format!(
+            "no case of {} matches the filters",
+            suite.dir.display()
+        )));
+    }
+    let bar = progress(cases.len());
+    let on_case = |r: &contextos_harness::CaseResult| {
+        bar.inc(1);
+        if !r.passed {
+            bar.set_message(format!("last failure: {}", r.name));
+        }
+    };
+    let options = RunOptions {
+        fail_fast,
+        on_case: Some(&on_case),
+        goldens: Some(goldens),
+    };
+    let out = with_jobs(jobs, || run_suite(dep, suite, &cases, partition, &options))?;
+    bar.finish_and_clear();
+    Ok(out)
+}
+
+fn print_summary(card: &Scorecard, failures: &[String]) {
+    println!(
+        "suite {}{}",
+        card.suite,
+        card.partition
+            .as_ref()
+            .map(|p| format!(" (shard {p})"))
+            .unwrap_or_default()
+    );
+    for case in &card.cases {
+        let outcome = case.outcome.map(|o| {
+            serde_json::to_value(o)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        });
+        println!(
+            "  {}  {:<40} {:.3}  {}",
+            if case.passed { "PASS" } else { "FAIL" },
+            case.name,
+            case.score,
+            outcome.unwrap_or_else(|| "error".to_string())
+        );
+        if let Some(e) = &case.error {
+            println!("        error: {e}");
+        }
+        for a in case.assertions.iter().filter(|a| !a.passed) {
+            println!("        x {}: {}", a.kind, a.message);
+        }
+    }
+    let tally = |m: &BTreeMap<String, contextos_harness::Tally>| {
+        m.iter()
+            .map(|(k, t)| format!("{k} {}/{}", t.passed, t.total))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!("\nby tag:   {}", tally(&card.by_tag));
+    println!("by kind:  {}", tally(&card.by_kind));
+    println!(
+        "score:    {}/{} cases passed ({:.1}%), mean score {:.3}",
+        card.overall.passed,
+        card.overall.total,
+        card.overall.pass_rate * 100.0,
+        card.mean_score
+    );
+    if failures.is_empty() {
+        println!("gates:    all passed");
+    } else {
+        println!("gates:    {} failed", failures.len());
+        for f in failures {
+            println!("  - {f}");
+        }
+    }
+}
+
+fn load_scorecard(path: &Path) -> Result<Scorecard, CliError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::input(format!("cannot read {shown}: {e}")))?;
+    contextos_core::parse_json(&shown, &text).map_err(|e| CliError::new(ErrorKind::Input, e))
+}
+
+pub fn eval(args: EvalArgs) -> Result<ExitCode, CliError> {
+    let suite = load_suite(&args.suite).map_err(harness_error)?;
+    let dep = deployment_for(&suite, &args.config)?;
+    let partition = args
+        .partition
+        .as_deref()
+        .map(parse_partition)
+        .transpose()
+        .map_err(CliError::input)?;
+    let selection = Selection {
+        filters: args.filter.clone(),
+        partition,
+    };
+    let (_, card) = run_cases(
+        &dep,
+        &suite,
+        &selection,
+        args.partition.clone(),
+        args.jobs,
+        args.fail_fast,
+        &args.goldens,
+    )?;
+    let options = GateOptions {
+        min_pass_rate: args.min_pass_rate,
+        min_tag: args.min_tag.iter().cloned().collect(),
+        min_kind: args.min_kind.iter().cloned().collect(),
+        baseline: args.baseline.as_deref().map(load_scorecard).transpose()?,
+        max_regression: args.max_regression,
+    };
+    let failures = evaluate_gates(&card, &suite.file.thresholds, &options);
+    let json = serde_json::to_string_pretty(&card)
+        .map_err(|e| CliError::new(ErrorKind::Bug, miette::MietteDiagnostic::new(e.to_string())))?;
+    if let Some(p) = &args.json {
+        write(p, &format!("{json}\n"))?;
+    }
+    if let Some(p) = &args.junit {
+        write(p, &render_junit(&card).map_err(|e| CliError::new(e.kind(), e))?)?;
+    }
+    if let Some(p) = &args.markdown {
+        write(p, &render_markdown(&card, &failures))?;
+    }
+    if let Some(p) = &args.html {
+        write(p, &render_html(&card, &failures))?;
+    }
+    match args.format {
+        Format::Json => println!("{json}"),
+        Format::Text => print_summary(&card, &failures),
+    }
+    Ok(if failures.is_empty() {
+        ExitCode::Success
+    } else {
+        ExitCode::GateFailed
+    })
+}
+
+/// `contextos scenario …`.
+#[derive(Debug, Subcommand)]
+pub enum ScenarioCommand {
+    /// Record each case's fixtures from its authoring script (scripts/<case>.yaml).
+    #[command(
+        after_help = "Examples:\n  contextos scenario record scenarios/customer-escalation\n  contextos scenario record scenarios/customer-escalation --case refund-approved"
+    )]
+    Record {
+        /// The suite directory.
+        #[arg(default_value = DEFAULT_SUITE)]
+        suite: PathBuf,
+        /// Only these cases (repeatable).
+        #[arg(long)]
+        case: Vec<String>,
+        /// Deployment configuration [default: the suite's].
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Load and check a suite without running it (file, line, column on errors).
+    Check {
+        /// The suite directory.
+        #[arg(default_value = DEFAULT_SUITE)]
+        suite: PathBuf,
+    },
+}
+
+pub fn scenario(cmd: ScenarioCommand) -> Result<ExitCode, CliError> {
+    match cmd {
+        ScenarioCommand::Record { suite, case, config } => {
+            let suite = load_suite(&suite).map_err(harness_error)?;
+            let dep = deployment_for(&suite, &config)?;
+            for name in &case {
+                if !suite.cases.iter().any(|c| &c.file.name == name) {
+                    return Err(CliError::input(format!(
+                        "no case named {name:?} in {}",
+                        suite.dir.display()
+                    )));
+                }
+            }
+            let mut recorded = 0;
+            for c in suite
+                .cases
+                .iter()
+                .filter(|c| case.is_empty() || case.contains(&c.file.name))
+            {
+                if c.script.is_none() {
+                    println!("skip   {} (no script)", c.file.name);
+                    continue;
+                }
+                let r = record_case(&dep, &suite, c).map_err(harness_error)?;
+                println!(
+                    "record {}: {} model, {} tool, {} judge interaction(s) -> {}",
+                    r.case,
+                    r.model,
+                    r.tools,
+                    r.judge,
+                    c.fixtures.display()
+                );
+                recorded += 1;
+            }
+            println!("recorded {recorded} case(s)");
+            Ok(ExitCode::Success)
+        }
+        ScenarioCommand::Check { suite } => {
+            let suite = load_suite(&suite).map_err(harness_error)?;
+            println!("suite {} is valid: {} cases", suite.file.name, suite.cases.len());
+            Ok(ExitCode::Success)
+        }
+    }
+}
+
+/// `contextos golden …`.
+#[derive(Debug, Subcommand)]
+pub enum GoldenCommand {
+    /// Run every suite and compare each case's packet with its golden (exit 1 on a mismatch).
+    #[command(after_help = "Example:\n  contextos golden check")]
+    Check(GoldenArgs),
+    /// Run every suite and write each case's packet as its golden (review the diff before committing).
+    #[command(after_help = "Example:\n  contextos golden accept scenarios/customer-escalation")]
+    Accept(GoldenArgs),
+}
+
+/// Which suites, and where goldens live.
+#[derive(Debug, Args)]
+pub struct GoldenArgs {
+    /// Suite directories [default: every suite under scenarios/].
+    pub suites: Vec<PathBuf>,
+    /// Golden packets root.
+    #[arg(long, default_value = "goldens")]
+    pub goldens: PathBuf,
+    /// Parallel jobs.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+}
+
+fn suites(args: &GoldenArgs) -> Result<Vec<PathBuf>, CliError> {
+    if !args.suites.is_empty() {
+        return Ok(args.suites.clone());
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir("scenarios")
+        .map_err(|e| CliError::input(format!("cannot read scenarios/: {e}")))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("suite.yaml").is_file())
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+pub fn golden(cmd: GoldenCommand) -> Result<ExitCode, CliError> {
+    let (accept, args) = match cmd {
+        GoldenCommand::Check(a) => (false, a),
+        GoldenCommand::Accept(a) => (true, a),
+    };
+    let mut mismatches = 0;
+    let mut checked = 0;
+    for dir in suites(&args)? {
+        let suite = load_suite(&dir).map_err(harness_error)?;
+        let dep = deployment_for(&suite, &None)?;
+        let (runs, _) = run_cases(
+            &dep,
+            &suite,
+            &Selection::default(),
+            None,
+            args.jobs,
+            false,
+            &args.goldens,
+        )?;
+        checked += runs.len();
+        if accept {
+            let written = accept_goldens(&runs, &suite.file.name, &args.goldens).map_err(harness_error)?;
+            println!(
+                "suite {}: {} golden(s) written, {} unchanged",
+                suite.file.name,
+                written.len(),
+                runs.len() - written.len()
+            );
+            for p in written {
+                println!("  wrote {}", p.display());
+            }
+        } else {
+            let bad = check_goldens(&runs, &suite.file.name, &args.goldens, &dep.keyring);
+            for m in &bad {
+                println!("MISMATCH {} ({})\n{}", m.case, m.path.display(), m.diff);
+            }
+            mismatches += bad.len();
+            println!(
+                "suite {}: {} of {} golden(s) match",
+                suite.file.name,
+                runs.len() - bad.len(),
+                runs.len()
+            );
+        }
+        for stale in stale_goldens(&runs, &suite.file.name, &args.goldens) {
+            println!("  stale golden (no such case): {}", stale.display());
+        }
+    }
+    if !accept && mismatches > 0 {
+        println!(
+            "golden check failed: {mismatches} of {checked} packet(s) differ; review, then `cargo xtask goldens --accept`"
+        );
+        return Ok(ExitCode::GateFailed);
+    }
+    Ok(ExitCode::Success)
+}
+
+/// `contextos scorecard …`.
+#[derive(Debug, Subcommand)]
+pub enum ScorecardCommand {
+    /// Merge shard scorecards (from `eval --partition I/N --json F`) into one.
+    #[command(after_help = "Example:\n  contextos scorecard merge shard1.json shard2.json --out scorecard.json")]
+    Merge {
+        /// Shard scorecards.
+        #[arg(required = true)]
+        parts: Vec<PathBuf>,
+        /// Write the merged scorecard here [default: standard output].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+pub fn scorecard(cmd: ScorecardCommand) -> Result<ExitCode, CliError> {
+    let ScorecardCommand::Merge { parts, out } = cmd;
+    let cards = parts.iter().map(|p| load_scorecard(p)).collect::<Result<Vec<_>, _>>()?;
+    let merged = Scorecard::merge(cards).map_err(CliError::input)?;
+    let json = serde_json::to_string_pretty(&merged)
+        .map_err(|e| CliError::new(ErrorKind::Bug, miette::MietteDiagnostic::new(e.to_string())))?;
+    match out {
+        Some(p) => write(&p, &format!("{json}\n"))?,
+        None => println!("{json}"),
+    }
+    Ok(ExitCode::Success)
+}
+
+/// `contextos promote`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  contextos promote run_escalation_4411 --suite scenarios/customer-escalation --case double-charge-refund"
+)]
+pub struct PromoteArgs {
+    /// A stored run id, packet digest, or signed packet file.
+    pub run: String,
+    /// The suite to add the case to.
+    #[arg(long, default_value = DEFAULT_SUITE)]
+    pub suite: PathBuf,
+    /// The new case's name (kebab-case).
+    #[arg(long)]
+    pub case: String,
+    /// Golden packets root.
+    #[arg(long, default_value = "goldens")]
+    pub goldens: PathBuf,
+    #[command(flatten)]
+    pub deployment: crate::run_cmd::DeploymentArgs,
+}
+
+pub fn promote(args: PromoteArgs) -> Result<ExitCode, CliError> {
+    if args.case.is_empty()
+        || !args
+            .case
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(CliError::input(format!(
+            "case name {:?} must be kebab-case (a-z, 0-9, -)",
+            args.case
+        )));
+    }
+    let dep = Deployment::load(&args.deployment.config).map_err(run_error)?;
+    let store_dir = args.deployment.store.clone().unwrap_or(dep.config.paths.store.clone());
+    let (packet, _) = crate::run_cmd::load_packet(&args.run, &dep, &store_dir)?;
+    let case = scaffold_case(&packet, &args.case).map_err(harness_error)?;
+    let fixtures = args.suite.join("fixtures").join(&args.case);
+    if fixtures.exists() {
+        return Err(CliError::input(format!(
+            "{} already exists; pick another --case name",
+            fixtures.display()
+        )));
+    }
+    let case_path = write_case(&case, &args.suite).map_err(harness_error)?;
+    write_packet_fixtures(&packet, &fixtures).map_err(harness_error)?;
+    println!("wrote {}", case_path.display());
+    println!(
+        "wrote {}/ (model, tools, approvals from the packet)",
+        fixtures.display()
+    );
+    // Run the new case once and keep its packet as the golden.
+    let suite = load_suite(&args.suite).map_err(harness_error)?;
+    let selection = Selection {
+        filters: vec![args.case.clone()],
+        partition: None,
+    };
+    let cases: Vec<_> = selection
+        .apply(&suite.cases)
+        .into_iter()
+        .filter(|c| c.file.name == args.case)
+        .collect();
+    let (runs, card) = run_suite(
+        &dep,
+        &suite,
+        &cases,
+        None,
+        &RunOptions {
+            goldens: None,
+            ..RunOptions::default()
+        },
+    );
+    if let Some(run) = runs.first() {
+        if let Some(e) = &run.result.error {
+            return Err(CliError::input(format!("the promoted case does not run: {e}")));
+        }
+        let written = accept_goldens(&runs, &suite.file.name, &args.goldens).map_err(harness_error)?;
+        for p in written {
+            println!("wrote {} (golden)", p.display());
+        }
+    }
+    let failing: Vec<_> = card
+        .cases
+        .iter()
+        .flat_map(|c| c.assertions.iter().filter(|a| !a.passed && a.kind != "golden"))
+        .collect();
+    for a in &failing {
+        println!("note: scaffolded {} does not hold yet: {}", a.kind, a.message);
+    }
+    println!("edit the assertions, then `contextos eval {}`", args.suite.display());
+    Ok(ExitCode::Success)
+}
+
+/// Which schema to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    /// A scenario case file (`cases/*.yaml`).
+    Scenario,
+    /// A suite file (`suite.yaml`).
+    Suite,
+}
+
+pub fn schema(kind: SchemaKind) -> Result<ExitCode, CliError> {
+    let value = match kind {
+        SchemaKind::Scenario => contextos_harness::case_schema(),
+        SchemaKind::Suite => contextos_harness::suite_schema(),
+    };
+    let text = serde_json::to_string_pretty(&value)
+        .map_err(|e| CliError::new(ErrorKind::Bug, miette::MietteDiagnostic::new(e.to_string())))?;
+    println!("{text}");
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,172 @@
+//! `contextos policy impact` and `contextos policy coverage` through the real
+//! binary, over a corpus recorded from the bundled example.
+
+#![expect(clippy::unwrap_used, reason = "a test fails loudly on broken fixtures")]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use assert_cmd::Command;
+use contextos_runtime::{Deployment, Fixtures, RequestEnvelope, envelope_bytes, run_on_fixtures};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn example_packet_bytes() -> &'static [u8] {
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    BYTES.get_or_init(|| {
+        let dep = Deployment::load(&repo().join("runtime/contextos.toml")).unwrap();
+        let dir = repo().join("runtime/examples/escalation");
+        let text = fs::read_to_string(dir.join("request.yaml")).unwrap();
+        let env = RequestEnvelope::parse("request.yaml", &text).unwrap();
+        let fixtures = Fixtures::load(&dir.join("fixtures")).unwrap();
+        envelope_bytes(&run_on_fixtures(&dep, &env, &fixtures).unwrap().packet_envelope).unwrap()
+    })
+}
+
+/// A scratch directory with `goldens/escalation/example.packet.json`, a copy
+/// of the shipped bundle in `policies/` and a candidate in `candidate/`
+/// (the shipped bundle plus `extra`, when given).
+fn workspace(extra: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let golden = dir.path().join("goldens/escalation");
+    fs::create_dir_all(&golden).unwrap();
+    fs::write(golden.join("example.packet.json"), example_packet_bytes()).unwrap();
+    for bundle in ["policies", "candidate"] {
+        let to = dir.path().join(bundle);
+        fs::create_dir_all(&to).unwrap();
+        for entry in fs::read_dir(repo().join("policies")).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+            }
+        }
+    }
+    if let Some(text) = extra {
+        fs::write(dir.path().join("candidate/extra.cedar"), text).unwrap();
+    }
+    dir
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn contextos(dir: &Path, args: &[&str]) -> Run {
+    let config = repo().join("runtime/contextos.toml");
+    let out = Command::cargo_bin("contextos")
+        .unwrap()
+        .current_dir(dir)
+        .args(args)
+        .args(["--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap(),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+/// Bundle digests change with every policy edit; the rest is stable.
+fn without_digests(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.contains("sha256:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+const REFUND_FREEZE: &str = "@id(\"tools.refund-freeze\")\n\
+forbid (principal, action == Action::\"call_tool\", resource == Tool::\"issue_refund\");\n";
+
+#[test]
+fn impact_of_an_unchanged_bundle_passes() {
+    let dir = workspace(None);
+    let r = contextos(dir.path(), &["policy", "impact", "--candidate", "candidate"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("in 1 packet re-evaluated: 0 changed"), "{}", r.stdout);
+}
+
+#[test]
+fn impact_of_a_refund_freeze_fails_and_lists_the_changes() {
+    let dir = workspace(Some(REFUND_FREEZE));
+    let r = contextos(dir.path(), &["policy", "impact", "--candidate", "candidate"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    insta::assert_snapshot!(without_digests(&r.stdout));
+
+    let allowed = contextos(
+        dir.path(),
+        &["policy", "impact", "--candidate", "candidate", "--allow-changes"],
+    );
+    assert_eq!(allowed.code, 0, "{}", allowed.stderr);
+    assert!(!allowed.stdout.contains("--allow-changes"), "{}", allowed.stdout);
+}
+
+#[test]
+fn impact_json_is_the_report() {
+    let dir = workspace(Some(REFUND_FREEZE));
+    let r = contextos(
+        dir.path(),
+        &["policy", "impact", "--candidate", "candidate", "--format", "json"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["changes"].as_array().unwrap().len(), 2);
+    assert_eq!(report["by_resource"]["Tool::\"issue_refund\""]["newly_denied"], 2);
+    assert_eq!(report["skipped"], 0);
+}
+
+#[test]
+fn impact_input_and_verification_errors_have_their_exit_codes() {
+    let dir = workspace(None);
+    let r = contextos(dir.path(), &["policy", "impact", "--candidate", "nowhere"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let r = contextos(
+        dir.path(),
+        &["policy", "impact", "--candidate", "candidate", "--corpus", "nowhere"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("corpus directory nowhere does not exist"),
+        "{}",
+        r.stderr
+    );
+
+    // A packet whose payload was edited after signing.
+    let path = dir.path().join("goldens/escalation/example.packet.json");
+    let mut envelope: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    let sig = envelope["signatures"][0]["sig"].as_str().unwrap().to_string();
+    let flipped = if sig.starts_with('A') { "B" } else { "A" };
+    envelope["signatures"][0]["sig"] = format!("{flipped}{}", &sig[1..]).into();
+    fs::write(&path, serde_json::to_vec(&envelope).unwrap()).unwrap();
+    let r = contextos(dir.path(), &["policy", "impact", "--candidate", "candidate"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("example.packet.json"), "{}", r.stderr);
+}
+
+#[test]
+fn coverage_lists_never_exercised_policies_and_gates_on_min() {
+    let dir = workspace(None);
+    let r = contextos(dir.path(), &["policy", "coverage", "--min", "0.2"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    insta::assert_snapshot!(r.stdout);
+
+    let r = contextos(dir.path(), &["policy", "coverage"]);
+    assert_eq!(r.code, 1, "the default minimum is 0.9: {}", r.stdout);
+    assert!(r.stdout.contains("is below the minimum 90.0%"), "{}", r.stdout);
+
+    let r = contextos(dir.path(), &["policy", "coverage", "--format", "json", "--min", "0"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(report["exercised"]["tools.destructive-guard"].as_u64().unwrap() > 0);
+
+    let r = contextos(dir.path(), &["policy", "coverage", "--min", "1.5"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}

@@ -1,0 +1,324 @@
+//! Deterministic assertions and the model-graded one, scored in [0, 1].
+
+use contextos_core::{ApprovalVerdict, Message, ModelRequest, PolicyOutcome, ReplayPacket, Role, RunOutcome};
+use contextos_decision::ModelProvider;
+use serde_json::{Value, json};
+
+use crate::scenario::{Assertion, ExpectedOutcome, ExpectedPolicy, ExpectedVerdict, SequenceMode};
+use crate::scorecard::AssertionResult;
+
+/// What assertions look at.
+pub struct Evidence<'a> {
+    /// The run's packet.
+    pub packet: &'a ReplayPacket,
+    /// The signed packet's bytes.
+    pub packet_bytes: &'a [u8],
+    /// The golden's bytes (`None` when there is no golden yet).
+    pub golden: Option<&'a [u8]>,
+    /// The judge for `graded` assertions (recorded fixtures).
+    pub judge: &'a dyn ModelProvider,
+    /// The judge model name.
+    pub judge_model: Option<&'a str>,
+}
+
+impl std::fmt::Debug for Evidence<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evidence")
+            .field("run_id", &self.packet.run_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The judge's request for grading `answer` against `rubric`.
+pub fn judge_request(model: &str, rubric: &str, answer: &str) -> ModelRequest {
+    let text = |role, content: String| Message {
+        role,
+        content,
+        tool_calls: Vec::new(),
+        tool_call_id: None,
+    };
+    ModelRequest {
+        model: model.to_string(),
+        params: [("temperature".to_string(), json!(0))].into_iter().collect(),
+        tools: Vec::new(),
+        messages: vec![
+            text(
+                Role::System,
+                format!(
+                    "You grade a support agent's answer against a rubric. Reply with JSON only: \
+                     {{\"score\": <number from 0 to 1>, \"reason\": \"<one sentence>\"}}.\n\nRubric: {rubric}"
+                ),
+            ),
+            text(Role::User, answer.to_string()),
+        ],
+    }
+}
+
+/// A case-stopping problem inside an assertion (a judge fixture miss).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("graded assertion: {0}")]
+pub struct GradeError(#[from] pub contextos_decision::ProviderError);
+
+fn outcome_name(o: RunOutcome) -> &'static str {
+    match o {
+        RunOutcome::Completed => "completed",
+        RunOutcome::Escalated => "escalated",
+        RunOutcome::Rejected => "rejected",
+    }
+}
+
+fn subset(expected: &Value, actual: &Value) -> bool {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => e.iter().all(|(k, v)| a.get(k).is_some_and(|av| subset(v, av))),
+        _ => expected == actual,
+    }
+}
+
+fn verdict(passed: bool, found: String) -> (f64, bool, String) {
+    (if passed { 1.0 } else { 0.0 }, passed, found)
+}
+
+/// Scores one assertion.
+pub fn check(assertion: &Assertion, ev: &Evidence<'_>) -> Result<AssertionResult, GradeError> {
+    let record = &ev.packet.decision_record;
+    let envelopes = &ev.packet.tool_envelopes;
+    let answer = &record.answer;
+    let tools: Vec<&str> = envelopes.iter().map(|e| e.tool.as_str()).collect();
+    let (score, passed, message) = match assertion {
+        Assertion::AnswerContains { text, .. } => verdict(
+            answer.contains(text.as_str()),
+            format!(
+                "answer {} {text:?}",
+                if answer.contains(text.as_str()) {
+                    "contains"
+                } else {
+                    "does not contain"
+                }
+            ),
+        ),
+        Assertion::AnswerRegex { pattern, .. } => match regex::Regex::new(pattern) {
+            Ok(re) => verdict(
+                re.is_match(answer),
+                format!(
+                    "answer {} /{pattern}/",
+                    if re.is_match(answer) {
+                        "matches"
+                    } else {
+                        "does not match"
+                    }
+                ),
+            ),
+            Err(e) => verdict(false, format!("invalid pattern /{pattern}/: {e}")),
+        },
+        Assertion::AnswerEquals { text, .. } => verdict(answer == text, format!("answer is {answer:?}")),
+        Assertion::AnswerJson { pointer, equals, .. } => match serde_json::from_str::<Value>(answer) {
+            Ok(v) => {
+                let found = v.pointer(pointer);
+                verdict(
+                    found == Some(equals),
+                    format!("{pointer} is {}", found.map_or("missing".to_string(), Value::to_string)),
+                )
+            }
+            Err(e) => verdict(false, format!("answer is not JSON: {e}")),
+        },
+        Assertion::Outcome { is, .. } => {
+            let want = match is {
+                ExpectedOutcome::Completed => RunOutcome::Completed,
+                ExpectedOutcome::Escalated => RunOutcome::Escalated,
+                ExpectedOutcome::Rejected => RunOutcome::Rejected,
+            };
+            verdict(record.outcome == want, format!("run {}", outcome_name(record.outcome)))
+        }
+        Assertion::ToolCalled { tool, times, .. } => {
+            let n = u32::try_from(tools.iter().filter(|t| **t == tool.as_str()).count()).unwrap_or(u32::MAX);
+            let ok = match times {
+                Some(t) => n == *t,
+                None => n > 0,
+            };
+            verdict(ok, format!("{tool} called {n} time(s)"))
+        }
+        Assertion::ToolNotCalled { tool, .. } => {
+            let n = tools.iter().filter(|t| **t == tool.as_str()).count();
+            verdict(n == 0, format!("{tool} called {n} time(s)"))
+        }
+        Assertion::ToolSequence { tools: want, mode, .. } => {
+            let ok = match mode {
+                SequenceMode::Exact => tools.iter().copied().eq(want.iter().map(String::as_str)),
+                SequenceMode::InOrder => {
+                    let mut it = tools.iter();
+                    want.iter().all(|w| it.any(|t| *t == w.as_str()))
+                }
+            };
+            verdict(ok, format!("calls were [{}]", tools.join(", ")))
+        }
+        Assertion::ToolArguments { tool, arguments, .. } => {
+            let calls: Vec<&Value> = envelopes
+                .iter()
+                .filter(|e| &e.tool == tool)
+                .map(|e| &e.arguments)
+                .collect();
+            let ok = calls.iter().any(|a| subset(arguments, a));
+            verdict(
+                ok,
+                format!(
+                    "{tool} called with {}",
+                    calls.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" | ")
+                ),
+            )
+        }
+        Assertion::MaxSteps { steps, .. } => verdict(
+            record.usage.iterations <= *steps,
+            format!("{} iteration(s)", record.usage.iterations),
+        ),
+        Assertion::Policy {
+            tool,
+            outcome,
+            policy_id,
+            ..
+        } => {
+            let resource = format!("Tool::{tool:?}");
+            match record.policy_decisions.iter().find(|d| d.resource == resource) {
+                None => verdict(false, format!("no policy decision on {tool}")),
+                Some(d) => {
+                    let want = match outcome {
+                        ExpectedPolicy::Allow => PolicyOutcome::Allow,
+                        ExpectedPolicy::Deny => PolicyOutcome::Deny,
+                        ExpectedPolicy::ApprovalRequired => PolicyOutcome::ApprovalRequired,
+                    };
+                    let id_ok = policy_id.as_ref().is_none_or(|id| d.determining_policies.contains(id));
+                    verdict(
+                        d.outcome == want && id_ok,
+                        format!("{tool}: {} by [{}]", d.outcome, d.determining_policies.join(", ")),
+                    )
+                }
+            }
+        }
+        Assertion::Approval {
+            tool,
+            role,
+            verdict: want,
+            ..
+        } => {
+            let asked: Vec<_> = envelopes
+                .iter()
+                .filter(|e| &e.tool == tool)
+                .filter_map(|e| e.approval.as_ref())
+                .collect();
+            let ok = asked.iter().any(|a| {
+                role.as_ref().is_none_or(|r| &a.role == r)
+                    && want.is_none_or(|v| {
+                        a.verdict
+                            == match v {
+                                ExpectedVerdict::Granted => ApprovalVerdict::Granted,
+                                ExpectedVerdict::Refused => ApprovalVerdict::Refused,
+                            }
+                    })
+            });
+            let found: Vec<String> = asked
+                .iter()
+                .map(|a| format!("{:?} by {} ({})", a.verdict, a.approver, a.role).to_lowercase())
+                .collect();
+            verdict(
+                ok,
+                if found.is_empty() {
+                    format!("no approval asked for {tool}")
+                } else {
+                    found.join("; ")
+                },
+            )
+        }
+        Assertion::Budget {
+            max_tokens,
+            max_tool_calls,
+            max_iterations,
+            ..
+        } => {
+            let u = &record.usage;
+            let ok = max_tokens.is_none_or(|m| u.tokens <= m)
+                && max_tool_calls.is_none_or(|m| u.tool_calls <= m)
+                && max_iterations.is_none_or(|m| u.iterations <= m);
+            verdict(
+                ok,
+                format!(
+                    "{} tokens, {} tool calls, {} iterations",
+                    u.tokens, u.tool_calls, u.iterations
+                ),
+            )
+        }
+        Assertion::ContextLayer { layer, included, .. } => {
+            let present = ev
+                .packet
+                .compiled_context
+                .manifest
+                .iter()
+                .any(|l| l.layer.as_str() == layer.as_str() && l.tokens > 0);
+            verdict(
+                present == *included,
+                format!("layer {layer} {}", if present { "included" } else { "not included" }),
+            )
+        }
+        Assertion::DebtWarning { warning, present, .. } => {
+            let kinds: Vec<String> = ev
+                .packet
+                .compiled_context
+                .debt
+                .iter()
+                .map(|d| {
+                    serde_json::to_value(d.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                })
+                .collect();
+            let found = kinds.iter().any(|k| k == warning);
+            verdict(found == *present, format!("debt warnings: [{}]", kinds.join(", ")))
+        }
+        Assertion::Critic {
+            verdict: want, stage, ..
+        } => {
+            let notes = &ev.packet.critic;
+            let ok = notes
+                .iter()
+                .any(|n| &n.verdict == want && stage.as_ref().is_none_or(|s| &n.stage == s));
+            let seen: Vec<String> = notes.iter().map(|n| format!("{}:{}", n.stage, n.verdict)).collect();
+            verdict(ok, format!("critic said [{}]", seen.join(", ")))
+        }
+        Assertion::Golden { .. } => match ev.golden {
+            None => verdict(false, "no golden yet: run `contextos golden accept`".to_string()),
+            Some(g) => verdict(
+                g == ev.packet_bytes,
+                if g == ev.packet_bytes {
+                    "packet equals the golden".into()
+                } else {
+                    "packet differs from the golden (`contextos golden check` shows the diff)".into()
+                },
+            ),
+        },
+        Assertion::Graded { rubric, min_score, .. } => {
+            let model = ev.judge_model.unwrap_or("judge");
+            let response = ev.judge.complete(&judge_request(model, rubric, answer))?;
+            match serde_json::from_str::<Value>(&response.content) {
+                Ok(v) => match v.get("score").and_then(Value::as_f64) {
+                    Some(s) => {
+                        let s = s.clamp(0.0, 1.0);
+                        let reason = v.get("reason").and_then(Value::as_str).unwrap_or("");
+                        (
+                            s,
+                            s >= *min_score,
+                            format!("judge scored {s} (min {min_score}): {reason}"),
+                        )
+                    }
+                    None => verdict(false, format!("judge reply has no numeric score: {}", response.content)),
+                },
+                Err(e) => verdict(false, format!("judge reply is not JSON ({e}): {}", response.content)),
+            }
+        }
+    };
+    Ok(AssertionResult {
+        kind: assertion.kind().to_string(),
+        weight: assertion.weight(),
+        score,
+        passed,
+        message,
+    })
+}

@@ -1,0 +1,287 @@
+//! Corpora of recorded runs: a directory tree of signed replay packets
+//! (`<suite>/<case>.packet.json`, default `goldens/`), verified with the
+//! deployment's keyring, and the re-evaluation of their recorded policy
+//! requests under another policy set (shared by impact and coverage).
+
+use std::path::{Path, PathBuf};
+
+use cedar_policy::Entities;
+use contextos_core::{
+    DocumentError, ErrorKind, PolicyDecision, PolicyOutcome, RecordedRequest, ReplayPacket, ShadowEffect, parse_json,
+};
+use contextos_intelligence::identity_entities;
+use contextos_runtime::{Deployment, REPLAY_PACKET_TYPE, pack_entities};
+use contextos_trust::{Keyring, PolicyEngine, RequestDocument, SignedEnvelope, VerifyError};
+use rayon::prelude::*;
+use serde_json::{Value, json};
+
+/// The file-name suffix of a signed replay packet in a corpus.
+const PACKET_SUFFIX: &str = ".packet.json";
+
+/// A corpus that could not be loaded or evaluated.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum CorpusError {
+    /// The corpus directory is missing or not a directory.
+    #[error("corpus directory {dir} does not exist")]
+    #[diagnostic(help("record runs into it (one `<suite>/<case>.packet.json` per run) or pass --corpus"))]
+    Missing {
+        /// The directory as given.
+        dir: String,
+    },
+    /// The corpus holds no packets: nothing would be checked.
+    #[error("corpus directory {dir} holds no *{PACKET_SUFFIX} files")]
+    #[diagnostic(help("a corpus is a tree of signed replay packets named `<suite>/<case>.packet.json`"))]
+    Empty {
+        /// The directory as given.
+        dir: String,
+    },
+    /// A file or directory could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A packet file is not a signed envelope.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Document(#[from] DocumentError),
+    /// A packet's signature, payload type or canonical form did not verify.
+    #[error("packet {file} does not verify")]
+    Verification {
+        /// The packet file.
+        file: String,
+        /// Why.
+        #[source]
+        #[diagnostic_source]
+        source: VerifyError,
+    },
+    /// A run's identities, tools or packs do not fit a policy bundle's schema.
+    #[error("packet {file}: the run's entities do not match the {bundle} policy schema: {message}")]
+    #[diagnostic(help("a schema change that rejects recorded identities, tools or packs would refuse every such run"))]
+    Entities {
+        /// The packet file.
+        file: String,
+        /// `baseline`, `candidate` or the bundle directory.
+        bundle: String,
+        /// Cedar's message.
+        message: String,
+    },
+}
+
+impl CorpusError {
+    /// Exit-code kind: a packet that does not verify is a verification
+    /// failure (exit 3); everything else is bad input (exit 2).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Verification { source, .. } => source.kind(),
+            Self::Missing { .. } | Self::Empty { .. } | Self::Io { .. } | Self::Document(_) | Self::Entities { .. } => {
+                ErrorKind::Input
+            }
+        }
+    }
+}
+
+/// One verified packet of a corpus.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CorpusPacket {
+    /// The file, as shown to the user.
+    pub file: String,
+    /// The parent directory's name.
+    pub suite: String,
+    /// The file name without `.packet.json`.
+    pub case: String,
+    /// The verified packet.
+    pub packet: ReplayPacket,
+}
+
+/// Every packet of a corpus directory, verified, sorted by path.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Corpus {
+    /// The directory, as given.
+    pub dir: String,
+    /// The packets, in path order.
+    pub packets: Vec<CorpusPacket>,
+}
+
+impl Corpus {
+    /// Loads every `*.packet.json` under `dir` (recursively, sorted by path)
+    /// and verifies each against `keyring` as a replay packet. Fails on the
+    /// first bad packet in path order, whatever the thread count; an empty
+    /// corpus is an error (a check over nothing would pass silently).
+    pub fn load(dir: &Path, keyring: &Keyring) -> Result<Self, CorpusError> {
+        let shown = dir.to_string_lossy().replace('\\', "/");
+        if !dir.is_dir() {
+            return Err(CorpusError::Missing { dir: shown });
+        }
+        let mut files = Vec::new();
+        packet_files(dir, &mut files)?;
+        files.sort();
+        if files.is_empty() {
+            return Err(CorpusError::Empty { dir: shown });
+        }
+        let loaded: Vec<Result<CorpusPacket, CorpusError>> =
+            files.par_iter().map(|path| load_packet(path, keyring)).collect();
+        let packets = loaded.into_iter().collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { dir: shown, packets })
+    }
+
+    /// How many policy decisions the corpus records.
+    pub fn decisions(&self) -> u64 {
+        self.packets
+            .iter()
+            .map(|p| p.packet.decision_record.policy_decisions.len() as u64)
+            .sum()
+    }
+}
+
+fn packet_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CorpusError> {
+    let io = |source| CorpusError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let path = entry.path();
+        if entry.file_type().map_err(io)?.is_dir() {
+            packet_files(&path, out)?;
+        } else if path.to_string_lossy().ends_with(PACKET_SUFFIX) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn load_packet(path: &Path, keyring: &Keyring) -> Result<CorpusPacket, CorpusError> {
+    let file = path.to_string_lossy().replace('\\', "/");
+    let text = std::fs::read_to_string(path).map_err(|source| CorpusError::Io {
+        path: file.clone(),
+        source,
+    })?;
+    let envelope: SignedEnvelope = parse_json(&file, &text)?;
+    let packet = keyring
+        .verify_as(&envelope, REPLAY_PACKET_TYPE)
+        .map_err(|source| CorpusError::Verification {
+            file: file.clone(),
+            source,
+        })?;
+    let name = |p: Option<&std::ffi::OsStr>| p.map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = name(path.file_name());
+    Ok(CorpusPacket {
+        suite: name(path.parent().and_then(Path::file_name)),
+        case: file_name.strip_suffix(PACKET_SUFFIX).unwrap_or(&file_name).to_string(),
+        file,
+        packet,
+    })
+}
+
+/// The outcome of one recorded request under a policy set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Evaluated {
+    pub outcome: PolicyOutcome,
+    pub determining: Vec<String>,
+    pub shadow: Vec<ShadowEffect>,
+    pub reason: String,
+}
+
+impl From<PolicyDecision> for Evaluated {
+    fn from(d: PolicyDecision) -> Self {
+        Self {
+            outcome: d.outcome,
+            determining: d.determining_policies,
+            shadow: d.shadow,
+            reason: d.reason,
+        }
+    }
+}
+
+/// Re-evaluates recorded requests: the tool and pack entities come from the
+/// deployment, the identities from each packet's run context.
+#[derive(Debug)]
+pub(crate) struct Reevaluator {
+    shared_entities: Vec<Value>,
+}
+
+/// A policy set to evaluate under, with the name errors use for it.
+pub(crate) struct NamedEngine<'a> {
+    pub name: &'a str,
+    pub engine: &'a PolicyEngine,
+}
+
+impl Reevaluator {
+    pub fn new(deployment: &Deployment) -> Self {
+        let mut shared_entities = deployment.catalog.cedar_entities();
+        shared_entities.extend(pack_entities(&deployment.packs));
+        Self { shared_entities }
+    }
+
+    /// Every decision of `packet`, in record order, re-evaluated under each
+    /// engine (`None` for a decision recorded without its request).
+    pub fn packet(
+        &self,
+        packet: &CorpusPacket,
+        engines: &[NamedEngine<'_>],
+    ) -> Result<Vec<Option<Vec<Evaluated>>>, CorpusError> {
+        let mut json = identity_entities(&packet.packet.inputs.run_context);
+        json.extend(self.shared_entities.iter().cloned());
+        let json = Value::Array(json);
+        let entities = engines
+            .iter()
+            .map(|e| {
+                Entities::from_json_value(json.clone(), Some(e.engine.schema())).map_err(|err| CorpusError::Entities {
+                    file: packet.file.clone(),
+                    bundle: e.name.to_string(),
+                    message: err.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(packet
+            .packet
+            .decision_record
+            .policy_decisions
+            .iter()
+            .map(|d| {
+                let request = d.request.as_ref()?;
+                Some(
+                    engines
+                        .iter()
+                        .zip(&entities)
+                        .map(|(e, entities)| evaluate(e.engine, d, request, entities))
+                        .collect(),
+                )
+            })
+            .collect())
+    }
+}
+
+/// One recorded request under `engine`, as the runtime would decide it:
+/// a request that no longer fits the schema denies (fail closed).
+fn evaluate(engine: &PolicyEngine, d: &PolicyDecision, request: &RecordedRequest, entities: &Entities) -> Evaluated {
+    let deny = |message: String| Evaluated {
+        outcome: PolicyOutcome::Deny,
+        determining: Vec::new(),
+        shadow: Vec::new(),
+        reason: format!("denied because policy evaluation failed (fail closed): {message}"),
+    };
+    let Value::Object(context) = &request.context else {
+        return deny("the recorded context is not a record".to_string());
+    };
+    let mut context = context.clone();
+    let role = request.approval_role.as_deref();
+    context.insert(
+        "approval".to_string(),
+        json!({ "granted": role.is_some(), "role": role.unwrap_or("") }),
+    );
+    let doc = RequestDocument {
+        principal: d.principal.clone(),
+        action: d.action.clone(),
+        resource: d.resource.clone(),
+        context,
+        entities: Vec::new(),
+    };
+    match engine.request_from_document(&doc) {
+        Ok((req, _)) => engine.authorize(&req, entities).into(),
+        Err(e) => deny(format!("request does not match the schema: {e}")),
+    }
+}

@@ -1,0 +1,173 @@
+//! `contextos promote`: turn a stored run into a golden case, with fixtures
+//! copied from its packet and assertions scaffolded from what happened.
+
+use std::path::Path;
+
+use contextos_action::{RecordedApproval, RecordedPair, Recording};
+use contextos_core::{ModelRequest, ModelResponse, PolicyOutcome, ReplayPacket, ToolRequest, ToolResponse};
+use contextos_runtime::{PacketInteractions, Request, packet_interactions};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::scenario::{
+    Assertion, CaseFile, CaseRequest, ExpectedOutcome, ExpectedPolicy, ExpectedVerdict, SequenceMode,
+};
+use crate::suite::HarnessError;
+
+fn policy(outcome: PolicyOutcome) -> ExpectedPolicy {
+    match outcome {
+        PolicyOutcome::Allow => ExpectedPolicy::Allow,
+        PolicyOutcome::Deny => ExpectedPolicy::Deny,
+        PolicyOutcome::ApprovalRequired => ExpectedPolicy::ApprovalRequired,
+    }
+}
+
+/// The case file a packet becomes: the request, the full run context (its run
+/// id included, so the case reproduces the run), and assertions describing
+/// what happened, for the user to edit.
+pub fn scaffold_case(packet: &ReplayPacket, name: &str) -> Result<CaseFile, HarnessError> {
+    let request: Request = serde_json::from_value(packet.inputs.request.clone())
+        .map_err(|e| HarnessError::Usage(format!("packet {}: malformed request: {e}", packet.run_id)))?;
+    let record = &packet.decision_record;
+    let mut assertions = vec![Assertion::Outcome {
+        is: match record.outcome {
+            contextos_core::RunOutcome::Completed => ExpectedOutcome::Completed,
+            contextos_core::RunOutcome::Escalated => ExpectedOutcome::Escalated,
+            contextos_core::RunOutcome::Rejected => ExpectedOutcome::Rejected,
+        },
+        weight: None,
+    }];
+    if !packet.tool_envelopes.is_empty() {
+        assertions.push(Assertion::ToolSequence {
+            tools: packet.tool_envelopes.iter().map(|e| e.tool.clone()).collect(),
+            mode: SequenceMode::Exact,
+            weight: None,
+        });
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for d in &record.policy_decisions {
+        let Some(tool) = d.resource.strip_prefix("Tool::\"").and_then(|t| t.strip_suffix('"')) else {
+            continue;
+        };
+        if seen.insert(tool.to_string()) {
+            assertions.push(Assertion::Policy {
+                tool: tool.to_string(),
+                outcome: policy(d.outcome),
+                policy_id: d.determining_policies.first().cloned(),
+                weight: None,
+            });
+        }
+    }
+    for e in &packet.tool_envelopes {
+        if let Some(a) = &e.approval {
+            assertions.push(Assertion::Approval {
+                tool: e.tool.clone(),
+                role: Some(a.role.clone()),
+                verdict: Some(match a.verdict {
+                    contextos_core::ApprovalVerdict::Granted => ExpectedVerdict::Granted,
+                    contextos_core::ApprovalVerdict::Refused => ExpectedVerdict::Refused,
+                }),
+                weight: None,
+            });
+        }
+    }
+    let excerpt: String = record.answer.chars().take(60).collect();
+    let excerpt = excerpt
+        .rsplit_once(' ')
+        .map_or(excerpt.clone(), |(head, _)| head.to_string());
+    if !excerpt.is_empty() {
+        assertions.push(Assertion::AnswerContains {
+            text: excerpt,
+            weight: None,
+        });
+    }
+    assertions.push(Assertion::Golden { weight: None });
+    let run_context =
+        serde_json::to_value(&packet.inputs.run_context).map_err(|e| HarnessError::Usage(e.to_string()))?;
+    Ok(CaseFile {
+        format_version: 1,
+        name: name.to_string(),
+        description: format!(
+            "promoted from run {} (review and edit the scaffolded assertions)",
+            packet.run_id
+        ),
+        tags: vec!["promoted".to_string()],
+        request: CaseRequest {
+            id: Some(request.id),
+            channel: Some(request.channel),
+            text: request.text,
+        },
+        run_context,
+        started_at: Some(packet.inputs.started_at.0),
+        fixtures: None,
+        script: None,
+        assertions,
+    })
+}
+
+/// Writes the packet's recorded interactions as the case's fixtures.
+pub fn write_packet_fixtures(packet: &ReplayPacket, dir: &Path) -> Result<(), HarnessError> {
+    let PacketInteractions { model, tools } = packet_interactions(packet)?;
+    for (i, (request, response)) in model.into_iter().enumerate() {
+        Recording::<ModelRequest, ModelResponse>::write_pair(
+            &dir.join("model"),
+            &format!("{:03}", i + 1),
+            &RecordedPair { request, response },
+        )
+        .map_err(contextos_runtime::RunError::from)?;
+    }
+    for (i, (request, response)) in tools.into_iter().enumerate() {
+        let prefix = format!("{:03}-{}", i + 1, request.tool);
+        Recording::<ToolRequest, ToolResponse>::write_pair(
+            &dir.join("tools"),
+            &prefix,
+            &RecordedPair { request, response },
+        )
+        .map_err(contextos_runtime::RunError::from)?;
+    }
+    let approvals: Vec<RecordedApproval> = packet
+        .tool_envelopes
+        .iter()
+        .filter_map(|e| {
+            e.approval.as_ref().map(|a| RecordedApproval {
+                tool: e.tool.clone(),
+                arguments: Some(e.arguments.clone()),
+                verdict: a.verdict,
+                approver: a.approver.clone(),
+                role: a.role.clone(),
+            })
+        })
+        .collect();
+    #[derive(Serialize)]
+    struct ApprovalsFile {
+        format_version: u32,
+        approvals: Vec<RecordedApproval>,
+    }
+    let yaml = serde_saphyr::to_string(&ApprovalsFile {
+        format_version: 1,
+        approvals,
+    })
+    .map_err(|e| HarnessError::Usage(e.to_string()))?;
+    let path = dir.join("approvals.yaml");
+    std::fs::write(&path, yaml).map_err(|e| HarnessError::io("write", &path, e))?;
+    Ok(())
+}
+
+/// Writes `case` as YAML to `suite_dir/cases/<name>.yaml`; refuses to overwrite.
+pub fn write_case(case: &CaseFile, suite_dir: &Path) -> Result<std::path::PathBuf, HarnessError> {
+    let path = suite_dir.join("cases").join(format!("{}.yaml", case.name));
+    if path.exists() {
+        return Err(HarnessError::Usage(format!(
+            "{} already exists; pick another --case name",
+            path.display()
+        )));
+    }
+    let value: Value = serde_json::to_value(case).map_err(|e| HarnessError::Usage(e.to_string()))?;
+    let yaml = serde_saphyr::to_string(&value).map_err(|e| HarnessError::Usage(e.to_string()))?;
+    let header = "# Promoted from a stored run. The assertions were scaffolded from what happened:\n# keep the ones that matter, loosen or drop the rest.\n";
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| HarnessError::io("create", dir, e))?;
+    }
+    std::fs::write(&path, format!("{header}{yaml}")).map_err(|e| HarnessError::io("write", &path, e))?;
+    Ok(path)
+}

@@ -1,0 +1,83 @@
+//! JUnit XML through `quick-junit`: one test suite per scorecard, one test
+//! case per scenario case. Times and timestamps stay unset so the XML is a
+//! function of the scorecard alone.
+
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+
+use super::{ReportError, Verdict};
+use crate::{CaseResult, Scorecard};
+
+/// Renders a scorecard as JUnit XML: a suite named after the scorecard's suite
+/// (and partition), a test case per case with class name `contextos.<suite>`,
+/// a `failure` listing each failed assertion as `kind: message`, an `error`
+/// for a run that errored, and `mean_score` and `pass_rate` as properties.
+pub fn render_junit(card: &Scorecard) -> Result<String, ReportError> {
+    let suite_name = match &card.partition {
+        Some(partition) => format!("{} ({partition})", card.suite),
+        None => card.suite.clone(),
+    };
+    let classname = format!("contextos.{}", card.suite);
+    let mut suite = TestSuite::new(suite_name);
+    suite.add_properties([
+        Property::new("mean_score", card.mean_score.to_string()),
+        Property::new("pass_rate", card.overall.pass_rate.to_string()),
+    ]);
+    for case in &card.cases {
+        let mut test_case = TestCase::new(case.name.as_str(), status(case));
+        test_case
+            .set_classname(classname.as_str())
+            .set_assertions(case.assertions.len());
+        suite.add_test_case(test_case);
+    }
+    let mut report = Report::new("contextos");
+    report.add_test_suite(suite);
+    report.to_string().map_err(|source| ReportError::Junit {
+        suite: card.suite.clone(),
+        source,
+    })
+}
+
+fn status(case: &CaseResult) -> TestCaseStatus {
+    let failed: Vec<_> = case.assertions.iter().filter(|a| !a.passed).collect();
+    let listing = failed
+        .iter()
+        .map(|a| format!("{}: {}", a.kind, a.message))
+        .collect::<Vec<_>>()
+        .join("\n");
+    match Verdict::of(case) {
+        Verdict::Pass => TestCaseStatus::success(),
+        Verdict::Error => {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+            status
+                .set_message(case.error.as_deref().unwrap_or_default())
+                .set_type("run_error");
+            if !listing.is_empty() {
+                status.set_description(listing);
+            }
+            status
+        }
+        Verdict::Fail => {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            match failed.first() {
+                Some(first) => {
+                    let noun = if case.assertions.len() == 1 {
+                        "assertion"
+                    } else {
+                        "assertions"
+                    };
+                    status
+                        .set_message(format!("{} of {} {noun} failed", failed.len(), case.assertions.len()))
+                        .set_type(first.kind.as_str())
+                        .set_description(listing);
+                }
+                // Failed with every assertion passing: the case's own bar (its score) was not met.
+                None => {
+                    status
+                        .set_message(format!("case failed with score {}", super::score(case.score)))
+                        .set_type("case");
+                }
+            }
+            status
+        }
+    }
+}

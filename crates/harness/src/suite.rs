@@ -1,0 +1,338 @@
+//! Loading a suite directory into runnable cases.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use contextos_core::{DocumentError, ErrorKind, ModelResponse, RunContext, Timestamp, merge_json, parse_yaml};
+use contextos_runtime::{Request, RequestEnvelope};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::scenario::{CaseFile, SuiteFile};
+
+/// A suite that cannot be loaded or run.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum HarnessError {
+    /// A file does not parse or is inconsistent.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Document(#[from] DocumentError),
+    /// A file or directory cannot be read or written.
+    #[error("cannot {action} {path}: {message}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: String,
+        /// The error.
+        message: String,
+    },
+    /// The runtime failed outside a case (deployment, keys).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Run(#[from] contextos_runtime::RunError),
+    /// Usage error.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl HarnessError {
+    /// Exit-code kind.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Run(e) => e.kind(),
+            _ => ErrorKind::Input,
+        }
+    }
+
+    pub(crate) fn io(action: &'static str, path: &Path, e: std::io::Error) -> Self {
+        Self::Io {
+            action,
+            path: path.display().to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// One case ready to run.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// The parsed file.
+    pub file: CaseFile,
+    /// Where it came from, as shown to the user.
+    pub path: String,
+    /// The request envelope the runtime receives.
+    pub envelope: RequestEnvelope,
+    /// The recorded fixtures.
+    pub fixtures: PathBuf,
+    /// The authoring script, when present.
+    pub script: Option<PathBuf>,
+}
+
+/// A loaded suite.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    /// The suite directory.
+    pub dir: PathBuf,
+    /// `suite.yaml`.
+    pub file: SuiteFile,
+    /// Cases, sorted by name.
+    pub cases: Vec<Case>,
+}
+
+impl Suite {
+    /// The deployment configuration path.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join(&self.file.config)
+    }
+
+    /// Where goldens of this suite live: `<repo>/goldens/<suite>/`, with the
+    /// repository root taken as the parent of the suite's `scenarios/` folder.
+    pub fn golden_dir(&self, goldens_root: &Path) -> PathBuf {
+        goldens_root.join(&self.file.name)
+    }
+}
+
+fn read(path: &Path) -> Result<String, HarnessError> {
+    fs::read_to_string(path).map_err(|e| HarnessError::io("read", path, e))
+}
+
+/// A run id made from suite and case names: letters, digits, `_`, `-`, `.`.
+pub fn case_run_id(suite: &str, case: &str) -> String {
+    let clean = |s: &str| {
+        s.chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .collect::<String>()
+    };
+    format!("run_{}_{}", clean(suite), clean(case))
+}
+
+fn envelope(suite: &SuiteFile, case: &CaseFile, shown: &str) -> Result<RequestEnvelope, HarnessError> {
+    let fail = |message: String| HarnessError::Document(DocumentError::new(shown, message));
+    let mut run_context = match &suite.defaults.run_context {
+        Value::Object(m) => m.clone(),
+        _ => return Err(fail("suite defaults.run_context must be a mapping".into())),
+    };
+    match &case.run_context {
+        Value::Object(over) => merge_json(&mut run_context, over),
+        Value::Null => {}
+        _ => return Err(fail("run_context must be a mapping".into())),
+    }
+    run_context
+        .entry("run_id")
+        .or_insert_with(|| Value::String(case_run_id(&suite.name, &case.name)));
+    let run_context: RunContext = serde_json::from_value(Value::Object(run_context))
+        .map_err(|e| fail(format!("run_context (suite defaults merged with the case): {e}")))?;
+    let env = RequestEnvelope {
+        format_version: 1,
+        request: Request {
+            id: case.request.id.clone().unwrap_or_else(|| format!("req-{}", case.name)),
+            channel: case
+                .request
+                .channel
+                .clone()
+                .unwrap_or_else(|| suite.defaults.channel.clone()),
+            text: case.request.text.clone(),
+        },
+        run_context,
+        started_at: Timestamp(case.started_at.unwrap_or(suite.defaults.started_at)),
+    };
+    // The same checks as a request file gets (trace id, ids, budget).
+    let text = serde_json::to_string(&env).map_err(|e| fail(e.to_string()))?;
+    RequestEnvelope::parse(&format!("{shown} (merged envelope).json"), &text)?;
+    Ok(env)
+}
+
+/// Loads `dir/suite.yaml` and every `dir/cases/*.yaml`.
+pub fn load_suite(dir: &Path) -> Result<Suite, HarnessError> {
+    let suite_path = dir.join("suite.yaml");
+    let shown = suite_path.display().to_string();
+    let file: SuiteFile = parse_yaml(&shown, &read(&suite_path)?)?;
+    if file.format_version != 1 {
+        return Err(DocumentError::new(
+            &shown,
+            format!("unsupported format_version {}, expected 1", file.format_version),
+        )
+        .into());
+    }
+    let cases_dir = dir.join("cases");
+    let mut names: Vec<PathBuf> = fs::read_dir(&cases_dir)
+        .map_err(|e| HarnessError::io("read", &cases_dir, e))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    names.sort();
+    let mut cases = Vec::new();
+    for path in names {
+        let shown = path.display().to_string();
+        let case: CaseFile = parse_yaml(&shown, &read(&path)?)?;
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if case.format_version != 1 {
+            return Err(DocumentError::new(
+                &shown,
+                format!("unsupported format_version {}, expected 1", case.format_version),
+            )
+            .into());
+        }
+        if case.name != stem {
+            return Err(DocumentError::new(
+                &shown,
+                format!("name {:?} must equal the file name {stem:?}", case.name),
+            )
+            .into());
+        }
+        if case.assertions.is_empty() {
+            return Err(DocumentError::new(&shown, "a case needs at least one assertion").into());
+        }
+        for a in &case.assertions {
+            if !(a.weight() > 0.0 && a.weight().is_finite()) {
+                return Err(DocumentError::new(
+                    &shown,
+                    format!(
+                        "{} assertion has weight {}, expected a positive number",
+                        a.kind(),
+                        a.weight()
+                    ),
+                )
+                .into());
+            }
+        }
+        let within = |rel: &str, field: &str| -> Result<PathBuf, HarnessError> {
+            if rel.starts_with('/') || rel.split('/').any(|c| c == "..") {
+                return Err(DocumentError::new(
+                    &shown,
+                    format!("{field} {rel:?} must be a path inside the suite directory"),
+                )
+                .into());
+            }
+            Ok(dir.join(rel))
+        };
+        let fixtures = within(
+            case.fixtures.as_deref().unwrap_or(&format!("fixtures/{}", case.name)),
+            "fixtures",
+        )?;
+        let script = match &case.script {
+            Some(rel) => Some(within(rel, "script")?),
+            None => Some(dir.join("scripts").join(format!("{}.yaml", case.name))).filter(|p| p.is_file()),
+        };
+        let envelope = envelope(&file, &case, &shown)?;
+        cases.push(Case {
+            file: case,
+            path: shown,
+            envelope,
+            fixtures,
+            script,
+        });
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for case in &cases {
+        if !seen.insert(case.envelope.run_context.run_id.clone()) {
+            return Err(DocumentError::new(
+                &case.path,
+                format!("run_id {:?} is used by two cases", case.envelope.run_context.run_id),
+            )
+            .into());
+        }
+    }
+    Ok(Suite {
+        dir: dir.to_path_buf(),
+        file,
+        cases,
+    })
+}
+
+/// Which cases to run.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Case-name substrings or `tag:<tag>`; a case runs if any matches (all run when empty).
+    pub filters: Vec<String>,
+    /// `(index, count)`: run every case whose position (by name) is `index - 1` modulo `count`.
+    pub partition: Option<(usize, usize)>,
+}
+
+impl Selection {
+    /// The selected cases, in name order.
+    pub fn apply<'a>(&self, cases: &'a [Case]) -> Vec<&'a Case> {
+        cases
+            .iter()
+            .filter(|c| {
+                self.filters.is_empty()
+                    || self.filters.iter().any(|f| match f.strip_prefix("tag:") {
+                        Some(tag) => c.file.tags.iter().any(|t| t == tag),
+                        None => c.file.name.contains(f.as_str()),
+                    })
+            })
+            .enumerate()
+            .filter(|(i, _)| self.partition.is_none_or(|(index, count)| i % count == index - 1))
+            .map(|(_, c)| c)
+            .collect()
+    }
+}
+
+/// Parses `I/N` (1-based shard of N).
+pub fn parse_partition(text: &str) -> Result<(usize, usize), String> {
+    let (i, n) = text
+        .split_once('/')
+        .ok_or_else(|| format!("partition {text:?} is not I/N (for example 2/4)"))?;
+    let i: usize = i
+        .trim()
+        .parse()
+        .map_err(|_| format!("partition index {i:?} is not a number"))?;
+    let n: usize = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("partition count {n:?} is not a number"))?;
+    if n == 0 || i == 0 || i > n {
+        return Err(format!("partition {text:?} must satisfy 1 <= I <= N"));
+    }
+    Ok((i, n))
+}
+
+/// A case's authoring script: the runtime script plus the judge's responses.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseScript {
+    /// Document format version.
+    pub format_version: u32,
+    /// Model responses in call order.
+    pub model: Vec<ModelResponse>,
+    /// Tool results.
+    #[serde(default)]
+    pub tools: Vec<contextos_action::ScriptedResult>,
+    /// Approver decisions.
+    #[serde(default)]
+    pub approvals: Vec<contextos_action::RecordedApproval>,
+    /// Judge responses, one per `graded` assertion, in order.
+    #[serde(default)]
+    pub judge: Vec<ModelResponse>,
+}
+
+impl CaseScript {
+    /// Parses a script file.
+    pub fn load(path: &Path) -> Result<Self, HarnessError> {
+        let shown = path.display().to_string();
+        let script: Self = parse_yaml(&shown, &read(path)?)?;
+        if script.format_version != 1 {
+            return Err(DocumentError::new(
+                shown,
+                format!("unsupported format_version {}, expected 1", script.format_version),
+            )
+            .into());
+        }
+        Ok(script)
+    }
+
+    /// The runtime part.
+    pub fn runtime_script(&self) -> contextos_runtime::Script {
+        contextos_runtime::Script {
+            format_version: 1,
+            model: self.model.clone(),
+            tools: self.tools.clone(),
+            approvals: self.approvals.clone(),
+        }
+    }
+}
