@@ -3,6 +3,7 @@
 
 mod lexer;
 mod steps;
+mod suite_bench;
 mod tidy;
 
 use std::env;
@@ -24,6 +25,8 @@ COMMANDS:
                          file size, #[expect] over #[allow]
     bench [ARGS...]      cargo bench --workspace --locked, ARGS passed through
     goldens [--accept]   check golden replay packets, or accept the new output
+    bench-suite [N]      time `contextos eval` on a generated N-case suite (default
+                         10000) at 1 and 2 jobs: wall time, cases/s, peak memory
     help                 print this help
 
 EXAMPLES:
@@ -65,6 +68,16 @@ fn run(args: &[String]) -> Result<(), String> {
             tidy::run(&root)
         }
         "bench" => steps::bench(&root, rest),
+        "bench-suite" => {
+            let cases = match rest {
+                [] => 10_000,
+                [n] => n
+                    .parse()
+                    .map_err(|_| format!("`bench-suite` takes a case count, got `{n}`"))?,
+                _ => return Err("`bench-suite` takes at most one argument, the case count".to_owned()),
+            };
+            suite_bench::run(&root, cases)
+        }
         "goldens" => match rest {
             [] => steps::goldens(&root, false),
             [flag] if flag == "--accept" => steps::goldens(&root, true),

@@ -135,8 +135,7 @@ fn run_cases(
     selection: &Selection,
     partition: Option<String>,
     jobs: Option<usize>,
-    fail_fast: bool,
-    goldens: &Path,
+    template: RunOptions<'_>,
 ) -> Result<(Vec<CaseRun>, Scorecard), CliError> {
     let cases = selection.apply(&suite.cases);
     if cases.is_empty() {
@@ -153,9 +152,8 @@ fn run_cases(
         }
     };
     let options = RunOptions {
-        fail_fast,
         on_case: Some(&on_case),
-        goldens: Some(goldens),
+        ..template
     };
     let out = with_jobs(jobs, || run_suite(dep, suite, &cases, partition, &options))?;
     bar.finish_and_clear();
@@ -236,15 +234,14 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode, CliError> {
         filters: args.filter.clone(),
         partition,
     };
-    let (_, card) = run_cases(
-        &dep,
-        &suite,
-        &selection,
-        args.partition.clone(),
-        args.jobs,
-        args.fail_fast,
-        &args.goldens,
-    )?;
+    // The HTML report drills into every case; otherwise only failing cases carry details.
+    let template = RunOptions {
+        fail_fast: args.fail_fast,
+        goldens: Some(&args.goldens),
+        all_details: args.html.is_some(),
+        ..RunOptions::default()
+    };
+    let (_, card) = run_cases(&dep, &suite, &selection, args.partition.clone(), args.jobs, template)?;
     let options = GateOptions {
         min_pass_rate: args.min_pass_rate,
         min_tag: args.min_tag.iter().cloned().collect(),
@@ -397,15 +394,12 @@ pub fn golden(cmd: GoldenCommand) -> Result<ExitCode, CliError> {
     for dir in suites(&args)? {
         let suite = load_suite(&dir).map_err(harness_error)?;
         let dep = deployment_for(&suite, &None)?;
-        let (runs, _) = run_cases(
-            &dep,
-            &suite,
-            &Selection::default(),
-            None,
-            args.jobs,
-            false,
-            &args.goldens,
-        )?;
+        let template = RunOptions {
+            goldens: Some(&args.goldens),
+            keep_packets: true,
+            ..RunOptions::default()
+        };
+        let (runs, _) = run_cases(&dep, &suite, &Selection::default(), None, args.jobs, template)?;
         checked += runs.len();
         if accept {
             let written = accept_goldens(&runs, &suite.file.name, &args.goldens).map_err(harness_error)?;
@@ -540,7 +534,7 @@ pub fn promote(args: PromoteArgs) -> Result<ExitCode, CliError> {
         &cases,
         None,
         &RunOptions {
-            goldens: None,
+            keep_packets: true,
             ..RunOptions::default()
         },
     );

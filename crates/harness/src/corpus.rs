@@ -241,23 +241,19 @@ impl Reevaluator {
             .decision_record
             .policy_decisions
             .iter()
-            .map(|d| {
-                let request = d.request.as_ref()?;
-                Some(
-                    engines
-                        .iter()
-                        .zip(&entities)
-                        .map(|(e, entities)| evaluate(e.engine, d, request, entities))
-                        .collect(),
-                )
-            })
+            .map(|d| Some(evaluate(d, d.request.as_ref()?, engines, &entities)))
             .collect())
     }
 }
 
-/// One recorded request under `engine`, as the runtime would decide it:
-/// a request that no longer fits the schema denies (fail closed).
-fn evaluate(engine: &PolicyEngine, d: &PolicyDecision, request: &RecordedRequest, entities: &Entities) -> Evaluated {
+/// One recorded request under each engine, as the runtime would decide it:
+/// a request that does not fit an engine's schema denies (fail closed).
+fn evaluate(
+    d: &PolicyDecision,
+    request: &RecordedRequest,
+    engines: &[NamedEngine<'_>],
+    entities: &[Entities],
+) -> Vec<Evaluated> {
     let deny = |message: String| Evaluated {
         outcome: PolicyOutcome::Deny,
         determining: Vec::new(),
@@ -265,7 +261,10 @@ fn evaluate(engine: &PolicyEngine, d: &PolicyDecision, request: &RecordedRequest
         reason: format!("denied because policy evaluation failed (fail closed): {message}"),
     };
     let Value::Object(context) = &request.context else {
-        return deny("the recorded context is not a record".to_string());
+        return engines
+            .iter()
+            .map(|_| deny("the recorded context is not a record".to_string()))
+            .collect();
     };
     let mut context = context.clone();
     let role = request.approval_role.as_deref();
@@ -280,8 +279,26 @@ fn evaluate(engine: &PolicyEngine, d: &PolicyDecision, request: &RecordedRequest
         context,
         entities: Vec::new(),
     };
-    match engine.request_from_document(&doc) {
-        Ok((req, _)) => engine.authorize(&req, entities).into(),
-        Err(e) => deny(format!("request does not match the schema: {e}")),
-    }
+    // Building the Cedar context from JSON costs more than deciding, so a
+    // request built for one engine is reused for the next: the recorded
+    // context is explicit Cedar JSON (entity and extension escapes), which
+    // reads the same under any schema, and `authorize` still validates the
+    // request against each engine's own schema.
+    let mut built = None;
+    engines
+        .iter()
+        .zip(entities)
+        .map(|(e, entities)| {
+            if built.is_none() {
+                match e.engine.request_from_document(&doc) {
+                    Ok((req, _)) => built = Some(req),
+                    Err(err) => return deny(format!("request does not match the schema: {err}")),
+                }
+            }
+            match &built {
+                Some(req) => e.engine.authorize(req, entities).into(),
+                None => deny("the request could not be built".to_string()),
+            }
+        })
+        .collect()
 }

@@ -34,6 +34,11 @@ pub struct RunOptions<'a> {
     pub on_case: Option<&'a (dyn Fn(&CaseResult) + Sync)>,
     /// Where goldens live (`goldens/<suite>/<case>.packet.json`).
     pub goldens: Option<&'a Path>,
+    /// Keep each case's artifacts and packet bytes (goldens, promotion need them;
+    /// a large eval does not, and memory stays flat without them).
+    pub keep_packets: bool,
+    /// Put a drill-down in every case result, not only in failing ones.
+    pub all_details: bool,
 }
 
 impl std::fmt::Debug for RunOptions<'_> {
@@ -94,7 +99,8 @@ fn errored(case: &Case, error: String) -> CaseRun {
 }
 
 /// Runs one case on its recorded fixtures and scores it.
-pub fn run_case(dep: &Deployment, suite: &Suite, case: &Case, goldens: Option<&Path>) -> CaseRun {
+pub fn run_case(dep: &Deployment, suite: &Suite, case: &Case, options: &RunOptions<'_>) -> CaseRun {
+    let goldens = options.goldens;
     let fixtures = match Fixtures::load(&case.fixtures) {
         Ok(f) => f,
         Err(e) => return errored(case, format!("{e}")),
@@ -133,20 +139,29 @@ pub fn run_case(dep: &Deployment, suite: &Suite, case: &Case, goldens: Option<&P
         1.0
     };
     let outcome: RunOutcome = artifacts.packet.decision_record.outcome;
+    let passed = results.iter().all(|r| r.passed);
     let result = CaseResult {
         name: case.file.name.clone(),
         tags: case.file.tags.clone(),
-        passed: results.iter().all(|r| r.passed),
+        passed,
         score: (score * 1e6).round() / 1e6,
         outcome: Some(outcome),
         error: None,
         assertions: results,
-        detail: Some(detail(&artifacts.packet, &packet_bytes)),
+        detail: (options.all_details || !passed).then(|| detail(&artifacts.packet, &packet_bytes)),
     };
-    CaseRun {
-        result,
-        artifacts: Some(artifacts),
-        packet_bytes: Some(packet_bytes),
+    if options.keep_packets {
+        CaseRun {
+            result,
+            artifacts: Some(artifacts),
+            packet_bytes: Some(packet_bytes),
+        }
+    } else {
+        CaseRun {
+            result,
+            artifacts: None,
+            packet_bytes: None,
+        }
     }
 }
 
@@ -165,7 +180,7 @@ pub fn run_suite(
             if options.fail_fast && stop.load(Ordering::Relaxed) {
                 return None;
             }
-            let run = run_case(dep, suite, case, options.goldens);
+            let run = run_case(dep, suite, case, options);
             if !run.result.passed {
                 stop.store(true, Ordering::Relaxed);
             }

@@ -107,10 +107,7 @@ fn run(dir: &Path, threads: usize, goldens: Option<&Path>) -> (Vec<contextos_har
                 &suite,
                 &cases,
                 None,
-                &RunOptions {
-                    goldens,
-                    ..RunOptions::default()
-                },
+                &RunOptions { goldens, keep_packets: true, ..RunOptions::default() },
             )
         })
 }
