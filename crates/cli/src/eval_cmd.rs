@@ -170,12 +170,7 @@ fn print_summary(card: &Scorecard, failures: &[String]) {
             .unwrap_or_default()
     );
     for case in &card.cases {
-        let outcome = case.outcome.map(|o| {
-            serde_json::to_value(o)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default()
-        });
+        let outcome = case.outcome.map(|o| o.to_string());
         println!(
             "  {}  {:<40} {:.3}  {}",
             if case.passed { "PASS" } else { "FAIL" },

@@ -136,7 +136,7 @@ fn print_operator_view(packet: &ReplayPacket, stored: Option<&StoredRun>, artifa
     let record = &packet.decision_record;
     let rc = &packet.inputs.run_context;
     let cc = &packet.compiled_context;
-    println!("run             {}  ({})", packet.run_id, snake(&record.outcome));
+    println!("run             {}  ({})", packet.run_id, record.outcome);
     println!(
         "approval_mode   {} ceiling, {} safety",
         rc.approval_mode,
@@ -200,10 +200,7 @@ fn print_operator_view(packet: &ReplayPacket, stored: Option<&StoredRun>, artifa
             let policy = match (&env.approval, first) {
                 (Some(a), Some(_)) => format!(
                     "approval_required -> {} ({} by {}, {})",
-                    env.policy_outcome,
-                    snake(&a.verdict),
-                    a.approver,
-                    a.role
+                    env.policy_outcome, a.verdict, a.approver, a.role
                 ),
                 _ => env.policy_outcome.to_string(),
             };
@@ -212,7 +209,7 @@ fn print_operator_view(packet: &ReplayPacket, stored: Option<&StoredRun>, artifa
                 "  {:>2}. {:<16} {:<14} {}  [{}]",
                 i + 1,
                 env.tool,
-                snake(&env.status),
+                env.status,
                 policy,
                 ids
             );
@@ -346,14 +343,6 @@ pub fn replay_cmd(args: ReplayArgs) -> Result<ExitCode, CliError> {
     })
 }
 
-/// The snake_case name a serde enum serializes to.
-fn snake<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 fn print_diff(diff: &PacketDiff) {
     if diff.is_empty() {
         println!("  no difference in outcome, answer, tool calls, approvals or context");
@@ -377,7 +366,7 @@ fn print_diff(diff: &PacketDiff) {
     for c in &diff.tool_calls {
         let side = |s: &Option<contextos_runtime::CallSide>| {
             s.as_ref()
-                .map_or("-".to_string(), |s| format!("{}/{}", s.policy, snake(&s.status)))
+                .map_or("-".to_string(), |s| format!("{}/{}", s.policy, s.status))
         };
         println!(
             "  tool call       {} {}: {} {} -> {}",
@@ -392,7 +381,7 @@ fn print_diff(diff: &PacketDiff) {
         println!("  approvals       {} -> {}", c.before.len(), c.after.len());
     }
     if let Some(c) = &diff.outcome {
-        println!("  outcome         {} -> {}", snake(&c.before), snake(&c.after));
+        println!("  outcome         {} -> {}", c.before, c.after);
     }
     if let Some(c) = &diff.confidence {
         println!("  confidence      {} -> {}", c.before, c.after);

@@ -73,7 +73,7 @@ impl ContextLayer {
 
 impl fmt::Display for ContextLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -213,7 +213,7 @@ impl OmitReason {
 
 impl fmt::Display for OmitReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -313,7 +313,7 @@ impl DebtKind {
 
 impl fmt::Display for DebtKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 

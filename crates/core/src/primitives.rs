@@ -58,7 +58,7 @@ impl ApprovalMode {
 
 impl fmt::Display for ApprovalMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -187,7 +187,7 @@ impl PolicyOutcome {
 
 impl fmt::Display for PolicyOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -257,6 +257,22 @@ pub enum ApprovalVerdict {
     Refused,
 }
 
+impl ApprovalVerdict {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Granted => "granted",
+            Self::Refused => "refused",
+        }
+    }
+}
+
+impl fmt::Display for ApprovalVerdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// Who approved (or refused) an effect, and when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalRecord {
@@ -284,6 +300,24 @@ pub enum ToolCallStatus {
     Deduplicated,
     /// Executed and failed.
     Failed,
+}
+
+impl ToolCallStatus {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Executed => "executed",
+            Self::Denied => "denied",
+            Self::Deduplicated => "deduplicated",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for ToolCallStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// The typed record of one external effect.
@@ -335,6 +369,23 @@ pub enum RunOutcome {
     Escalated,
     /// The critic rejected the plan outright.
     Rejected,
+}
+
+impl RunOutcome {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Escalated => "escalated",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+impl fmt::Display for RunOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// One action the run took, as summarized in its decision record.

@@ -1,10 +1,12 @@
 //! Deterministic assertions and the model-graded one, scored in [0, 1].
 
-use contextos_core::{ApprovalVerdict, Message, ModelRequest, PolicyOutcome, ReplayPacket, Role, RunOutcome};
+use contextos_core::{
+    ApprovalVerdict, Message, ModelRequest, PolicyOutcome, ReplayPacket, Role, RunOutcome, ToolCallStatus,
+};
 use contextos_decision::ModelProvider;
 use serde_json::{Value, json};
 
-use crate::scenario::{Assertion, ExpectedOutcome, ExpectedPolicy, ExpectedVerdict, SequenceMode};
+use crate::scenario::{Assertion, ExpectedOutcome, ExpectedPolicy, ExpectedStatus, ExpectedVerdict, SequenceMode};
 use crate::scorecard::AssertionResult;
 
 /// What assertions look at.
@@ -58,14 +60,6 @@ pub fn judge_request(model: &str, rubric: &str, answer: &str) -> ModelRequest {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 #[error("graded assertion: {0}")]
 pub struct GradeError(#[from] pub contextos_decision::ProviderError);
-
-fn outcome_name(o: RunOutcome) -> &'static str {
-    match o {
-        RunOutcome::Completed => "completed",
-        RunOutcome::Escalated => "escalated",
-        RunOutcome::Rejected => "rejected",
-    }
-}
 
 fn subset(expected: &Value, actual: &Value) -> bool {
     match (expected, actual) {
@@ -127,7 +121,7 @@ pub fn check(assertion: &Assertion, ev: &Evidence<'_>) -> Result<AssertionResult
                 ExpectedOutcome::Escalated => RunOutcome::Escalated,
                 ExpectedOutcome::Rejected => RunOutcome::Rejected,
             };
-            verdict(record.outcome == want, format!("run {}", outcome_name(record.outcome)))
+            verdict(record.outcome == want, format!("run {}", record.outcome))
         }
         Assertion::ToolCalled { tool, times, .. } => {
             let n = u32::try_from(tools.iter().filter(|t| **t == tool.as_str()).count()).unwrap_or(u32::MAX);
@@ -140,6 +134,23 @@ pub fn check(assertion: &Assertion, ev: &Evidence<'_>) -> Result<AssertionResult
         Assertion::ToolNotCalled { tool, .. } => {
             let n = tools.iter().filter(|t| **t == tool.as_str()).count();
             verdict(n == 0, format!("{tool} called {n} time(s)"))
+        }
+        Assertion::ToolStatus { tool, status, .. } => {
+            let want = match status {
+                ExpectedStatus::Executed => ToolCallStatus::Executed,
+                ExpectedStatus::Denied => ToolCallStatus::Denied,
+                ExpectedStatus::Deduplicated => ToolCallStatus::Deduplicated,
+                ExpectedStatus::Failed => ToolCallStatus::Failed,
+            };
+            let seen: Vec<&str> = envelopes
+                .iter()
+                .filter(|e| &e.tool == tool)
+                .map(|e| e.status.as_str())
+                .collect();
+            verdict(
+                envelopes.iter().any(|e| &e.tool == tool && e.status == want),
+                format!("{tool} calls ended [{}]", seen.join(", ")),
+            )
         }
         Assertion::ToolSequence { tools: want, mode, .. } => {
             let ok = match mode {

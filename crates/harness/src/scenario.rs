@@ -150,6 +150,20 @@ pub enum ExpectedVerdict {
     Refused,
 }
 
+/// A tool call's status, for `tool_status` assertions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpectedStatus {
+    /// Executed.
+    Executed,
+    /// Refused by policy or approval.
+    Denied,
+    /// Returned a stored result.
+    Deduplicated,
+    /// Executed and failed.
+    Failed,
+}
+
 /// Tool-sequence matching.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -222,6 +236,16 @@ pub enum Assertion {
     ToolNotCalled {
         /// Tool name.
         tool: String,
+        /// Weight.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        weight: Option<f64>,
+    },
+    /// Some call of the tool ended with this status.
+    ToolStatus {
+        /// Tool name.
+        tool: String,
+        /// Expected status.
+        status: ExpectedStatus,
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
@@ -362,6 +386,7 @@ impl Assertion {
             Self::Outcome { .. } => "outcome",
             Self::ToolCalled { .. } => "tool_called",
             Self::ToolNotCalled { .. } => "tool_not_called",
+            Self::ToolStatus { .. } => "tool_status",
             Self::ToolSequence { .. } => "tool_sequence",
             Self::ToolArguments { .. } => "tool_arguments",
             Self::MaxSteps { .. } => "max_steps",
@@ -386,6 +411,7 @@ impl Assertion {
             | Self::Outcome { weight, .. }
             | Self::ToolCalled { weight, .. }
             | Self::ToolNotCalled { weight, .. }
+            | Self::ToolStatus { weight, .. }
             | Self::ToolSequence { weight, .. }
             | Self::ToolArguments { weight, .. }
             | Self::MaxSteps { weight, .. }

@@ -107,7 +107,11 @@ fn run(dir: &Path, threads: usize, goldens: Option<&Path>) -> (Vec<contextos_har
                 &suite,
                 &cases,
                 None,
-                &RunOptions { goldens, keep_packets: true, ..RunOptions::default() },
+                &RunOptions {
+                    goldens,
+                    keep_packets: true,
+                    ..RunOptions::default()
+                },
             )
         })
 }

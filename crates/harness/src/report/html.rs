@@ -9,7 +9,7 @@ use std::fmt::{self, Write as _};
 use contextos_core::{ApprovalVerdict, PolicyDecision, PolicyOutcome, RunOutcome, ToolCallStatus, ToolEnvelope};
 use serde_json::Value;
 
-use super::{Verdict, escape_html as esc, outcome_name, percent, score, status_name, verdict_name};
+use super::{Verdict, escape_html as esc, percent, score};
 use crate::{CaseDetail, CaseResult, Scorecard, Tally};
 
 /// Renders a scorecard and the failed gates as one self-contained HTML page:
@@ -182,9 +182,9 @@ fn badge(class: &'static str, text: &str) -> String {
 
 fn outcome_badge(outcome: Option<RunOutcome>) -> String {
     match outcome {
-        Some(o @ RunOutcome::Completed) => badge("pass", outcome_name(o)),
-        Some(o @ RunOutcome::Escalated) => badge("warn", outcome_name(o)),
-        Some(o @ RunOutcome::Rejected) => badge("fail", outcome_name(o)),
+        Some(o @ RunOutcome::Completed) => badge("pass", o.as_str()),
+        Some(o @ RunOutcome::Escalated) => badge("warn", o.as_str()),
+        Some(o @ RunOutcome::Rejected) => badge("fail", o.as_str()),
         None => badge("neutral", "none"),
     }
 }
@@ -203,7 +203,7 @@ fn approval_badge(verdict: ApprovalVerdict) -> String {
         ApprovalVerdict::Granted => "pass",
         ApprovalVerdict::Refused => "fail",
     };
-    badge(class, verdict_name(verdict))
+    badge(class, verdict.as_str())
 }
 
 fn status_badge(status: ToolCallStatus) -> String {
@@ -212,7 +212,7 @@ fn status_badge(status: ToolCallStatus) -> String {
         ToolCallStatus::Denied | ToolCallStatus::Failed => "fail",
         ToolCallStatus::Deduplicated => "neutral",
     };
-    badge(class, status_name(status))
+    badge(class, status.as_str())
 }
 
 fn case_table(out: &mut String, cases: &[CaseResult]) -> fmt::Result {

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{Verdict, escape_html, outcome_name, percent, score};
+use super::{Verdict, escape_html, percent, score};
 use crate::{CaseResult, Scorecard, Tally};
 
 /// The most bytes [`render_markdown`] produces. GitHub refuses comments over
@@ -170,7 +170,7 @@ fn case_row(case: &CaseResult) -> String {
         Verdict::Fail => "❌ fail",
         Verdict::Error => "💥 error",
     };
-    let outcome = case.outcome.map_or("—", outcome_name);
+    let outcome = case.outcome.map_or("—", contextos_core::RunOutcome::as_str);
     let failed: Vec<String> = case
         .assertions
         .iter()

@@ -9,7 +9,7 @@ mod html;
 mod junit;
 mod markdown;
 
-use contextos_core::{ApprovalVerdict, ErrorKind, RunOutcome, ToolCallStatus};
+use contextos_core::ErrorKind;
 
 pub use html::render_html;
 pub use junit::render_junit;
@@ -54,33 +54,6 @@ fn escape_html(text: &str) -> String {
         }
     }
     out
-}
-
-/// The snake_case name of a run outcome, as in documents.
-fn outcome_name(outcome: RunOutcome) -> &'static str {
-    match outcome {
-        RunOutcome::Completed => "completed",
-        RunOutcome::Escalated => "escalated",
-        RunOutcome::Rejected => "rejected",
-    }
-}
-
-/// The snake_case name of a tool-call status, as in documents.
-fn status_name(status: ToolCallStatus) -> &'static str {
-    match status {
-        ToolCallStatus::Executed => "executed",
-        ToolCallStatus::Denied => "denied",
-        ToolCallStatus::Deduplicated => "deduplicated",
-        ToolCallStatus::Failed => "failed",
-    }
-}
-
-/// The snake_case name of an approval verdict, as in documents.
-fn verdict_name(verdict: ApprovalVerdict) -> &'static str {
-    match verdict {
-        ApprovalVerdict::Granted => "granted",
-        ApprovalVerdict::Refused => "refused",
-    }
 }
 
 /// How a case ended, for every renderer: an error beats failed assertions.
