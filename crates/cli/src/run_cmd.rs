@@ -88,7 +88,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             let script =
                 Script::parse(&script_shown, &read(script_path)?).map_err(|e| CliError::new(ErrorKind::Input, e))?;
             let scripted = run_scripted(&dep, &env, &script).map_err(run_error)?;
-            write_fixtures(record_dir, &scripted, &script.approvals).map_err(run_error)?;
+            write_fixtures(record_dir, &scripted.model, &scripted.tools, &script.approvals).map_err(run_error)?;
             eprintln!(
                 "recorded {} model and {} tool interactions to {}",
                 scripted.model.len(),

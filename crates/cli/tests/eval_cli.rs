@@ -35,3 +35,132 @@ fn committed_schemas_match_the_code() {
         );
     }
 }
+
+#[test]
+fn eval_is_identical_for_any_job_count_and_writes_every_report() {
+    let out = tempfile::tempdir().unwrap();
+    let o = |name: &str| out.path().join(name).to_str().unwrap().to_string();
+    let (code, one, stderr) = contextos(&["eval", "--jobs", "1", "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, two, _) = contextos(&[
+        "eval",
+        "--jobs",
+        "2",
+        "--format",
+        "json",
+        "--junit",
+        &o("r.xml"),
+        "--markdown",
+        &o("r.md"),
+        "--html",
+        &o("r.html"),
+    ]);
+    assert_eq!(code, 0);
+    let strip = |s: &str| {
+        // The HTML run keeps every case's drill-down; compare the totals and per-case verdicts.
+        let v: serde_json::Value = serde_json::from_str(s).unwrap();
+        let cases: Vec<_> = v["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["name"].clone(), c["passed"].clone(), c["score"].clone()))
+            .collect();
+        (cases, v["overall"].clone(), v["by_tag"].clone(), v["by_kind"].clone())
+    };
+    assert_eq!(strip(&one), strip(&two));
+    let card: serde_json::Value = serde_json::from_str(&one).unwrap();
+    assert!(card["cases"].as_array().unwrap().len() >= 12);
+    let junit = std::fs::read_to_string(out.path().join("r.xml")).unwrap();
+    assert!(junit.contains("refund-approved-by-support-lead"));
+    let html = std::fs::read_to_string(out.path().join("r.html")).unwrap();
+    assert!(html.contains("<details") && html.contains("tools.destructive-guard"));
+    assert!(
+        std::fs::read_to_string(out.path().join("r.md"))
+            .unwrap()
+            .contains("refund-approved-by-support-lead")
+    );
+}
+
+#[test]
+fn a_failing_gate_exits_1_with_the_reason() {
+    let (code, stdout, _) = contextos(&["eval", "--filter", "order-status-lookup", "--min-tag", "refund=1.0"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("tag refund has no results"), "{stdout}");
+}
+
+#[test]
+fn shards_merge_into_the_full_scorecard() {
+    let out = tempfile::tempdir().unwrap();
+    let p = |n: &str| out.path().join(n).to_str().unwrap().to_string();
+    let (_, full, _) = contextos(&["eval", "--format", "json"]);
+    for i in 1..=2 {
+        let (code, _, stderr) = contextos(&[
+            "eval",
+            "--partition",
+            &format!("{i}/2"),
+            "--json",
+            &p(&format!("s{i}.json")),
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+    }
+    let (code, merged, stderr) = contextos(&["scorecard", "merge", &p("s1.json"), &p("s2.json")]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(merged.trim(), full.trim());
+}
+
+#[test]
+fn promote_turns_a_stored_run_into_a_passing_golden_case() {
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let suite = work.path().join("suite");
+    let goldens = work.path().join("goldens");
+    std::fs::create_dir_all(suite.join("cases")).unwrap();
+    let config = repo().join("runtime/contextos.toml").canonicalize().unwrap();
+    // The bundled suite's settings, without its per-tag thresholds (this suite has one case).
+    let bundled = std::fs::read_to_string(repo().join("scenarios/customer-escalation/suite.yaml")).unwrap();
+    let mut suite_yaml: serde_json::Value = serde_saphyr::from_str(&bundled).unwrap();
+    suite_yaml["config"] = serde_json::json!(config.display().to_string());
+    suite_yaml["thresholds"] = serde_json::json!({ "overall": 1.0 });
+    let suite_yaml = serde_json::to_string(&suite_yaml).unwrap();
+    std::fs::write(suite.join("suite.yaml"), suite_yaml).unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (code, _, stderr) = contextos(&["run", "runtime/examples/escalation/request.yaml", "--store", &s(&store)]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = contextos(&[
+        "promote",
+        "run_escalation_4411",
+        "--suite",
+        &s(&suite),
+        "--case",
+        "double-charge",
+        "--goldens",
+        &s(&goldens),
+        "--store",
+        &s(&store),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(suite.join("cases/double-charge.yaml").is_file());
+    assert!(goldens.join("customer-escalation/double-charge.packet.json").is_file());
+    let case = std::fs::read_to_string(suite.join("cases/double-charge.yaml")).unwrap();
+    assert!(
+        case.contains("tools.destructive-guard") && case.contains("support_lead"),
+        "{case}"
+    );
+    let (code, stdout, stderr) = contextos(&["eval", &s(&suite), "--goldens", &s(&goldens)]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("PASS  double-charge"), "{stdout}");
+    // The same name twice is refused.
+    let (code, _, _) = contextos(&[
+        "promote",
+        "run_escalation_4411",
+        "--suite",
+        &s(&suite),
+        "--case",
+        "double-charge",
+        "--goldens",
+        &s(&goldens),
+        "--store",
+        &s(&store),
+    ]);
+    assert_eq!(code, 2);
+}

@@ -22,7 +22,7 @@ const PACKET_SUFFIX: &str = ".packet.json";
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum CorpusError {
     /// The corpus directory is missing or not a directory.
-    #[error("corpus directory {dir} does not exist")]
+    #[error("corpus directory {dir} does not exist or is not a directory")]
     #[diagnostic(help("record runs into it (one `<suite>/<case>.packet.json` per run) or pass --corpus"))]
     Missing {
         /// The directory as given.
@@ -63,7 +63,7 @@ pub enum CorpusError {
     Entities {
         /// The packet file.
         file: String,
-        /// `baseline`, `candidate` or the bundle directory.
+        /// Which policy set: `baseline`, `candidate` or `measured` (coverage).
         bundle: String,
         /// Cedar's message.
         message: String,

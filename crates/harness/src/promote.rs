@@ -3,10 +3,8 @@
 
 use std::path::Path;
 
-use contextos_action::{RecordedApproval, RecordedPair, Recording};
-use contextos_core::{ModelRequest, ModelResponse, PolicyOutcome, ReplayPacket, ToolRequest, ToolResponse};
-use contextos_runtime::{PacketInteractions, Request, packet_interactions};
-use serde::Serialize;
+use contextos_core::{PolicyOutcome, ReplayPacket};
+use contextos_runtime::{PacketInteractions, Request, packet_approvals, packet_interactions, write_fixtures};
 use serde_json::Value;
 
 use crate::scenario::{
@@ -105,51 +103,10 @@ pub fn scaffold_case(packet: &ReplayPacket, name: &str) -> Result<CaseFile, Harn
     })
 }
 
-/// Writes the packet's recorded interactions as the case's fixtures.
+/// Writes the packet's recorded interactions and approvals as the case's fixtures.
 pub fn write_packet_fixtures(packet: &ReplayPacket, dir: &Path) -> Result<(), HarnessError> {
     let PacketInteractions { model, tools } = packet_interactions(packet)?;
-    for (i, (request, response)) in model.into_iter().enumerate() {
-        Recording::<ModelRequest, ModelResponse>::write_pair(
-            &dir.join("model"),
-            &format!("{:03}", i + 1),
-            &RecordedPair { request, response },
-        )
-        .map_err(contextos_runtime::RunError::from)?;
-    }
-    for (i, (request, response)) in tools.into_iter().enumerate() {
-        let prefix = format!("{:03}-{}", i + 1, request.tool);
-        Recording::<ToolRequest, ToolResponse>::write_pair(
-            &dir.join("tools"),
-            &prefix,
-            &RecordedPair { request, response },
-        )
-        .map_err(contextos_runtime::RunError::from)?;
-    }
-    let approvals: Vec<RecordedApproval> = packet
-        .tool_envelopes
-        .iter()
-        .filter_map(|e| {
-            e.approval.as_ref().map(|a| RecordedApproval {
-                tool: e.tool.clone(),
-                arguments: Some(e.arguments.clone()),
-                verdict: a.verdict,
-                approver: a.approver.clone(),
-                role: a.role.clone(),
-            })
-        })
-        .collect();
-    #[derive(Serialize)]
-    struct ApprovalsFile {
-        format_version: u32,
-        approvals: Vec<RecordedApproval>,
-    }
-    let yaml = serde_saphyr::to_string(&ApprovalsFile {
-        format_version: 1,
-        approvals,
-    })
-    .map_err(|e| HarnessError::Usage(e.to_string()))?;
-    let path = dir.join("approvals.yaml");
-    std::fs::write(&path, yaml).map_err(|e| HarnessError::io("write", &path, e))?;
+    write_fixtures(dir, &model, &tools, &packet_approvals(packet))?;
     Ok(())
 }
 

@@ -39,7 +39,7 @@ pub fn record_case(dep: &Deployment, suite: &Suite, case: &Case) -> Result<Recor
             std::fs::remove_dir_all(&p).map_err(|e| HarnessError::io("clear", &p, e))?;
         }
     }
-    write_fixtures(dir, &run, &script.approvals)?;
+    write_fixtures(dir, &run.model, &run.tools, &script.approvals)?;
     let answer = run.artifacts.packet.decision_record.answer.clone();
     let rubrics: Vec<&String> = case
         .file

@@ -1,7 +1,7 @@
 //! Replay: rerun a packet from its recorded interactions, as it was or
 //! against changed policies, tools, packs or evaluator thresholds.
 
-use contextos_action::{RecordedApproval, RecordedApprover, ReplayTools};
+use contextos_action::{RecordedApprover, ReplayTools};
 use contextos_core::{Digest, ReplayPacket, digest_of};
 use contextos_decision::{RequestDrift, SequenceReplayModel};
 use contextos_trust::{Keyring, SignedEnvelope};
@@ -108,21 +108,7 @@ pub fn replay(dep: &Deployment, packet: &ReplayPacket, overrides: &ReplayOverrid
     let recorded = packet_interactions(packet)?;
     let provider = SequenceReplayModel::new(recorded.model);
     let adapter = ReplayTools::new(recorded.tools);
-    let approver = RecordedApprover::new(
-        packet
-            .tool_envelopes
-            .iter()
-            .filter_map(|e| {
-                e.approval.as_ref().map(|a| RecordedApproval {
-                    tool: e.tool.clone(),
-                    arguments: Some(e.arguments.clone()),
-                    verdict: a.verdict,
-                    approver: a.approver.clone(),
-                    role: a.role.clone(),
-                })
-            })
-            .collect(),
-    );
+    let approver = RecordedApprover::new(crate::script::packet_approvals(packet));
     let thresholds = match (
         &overrides.thresholds,
         packet.inputs.thresholds.get("min_confidence"),

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use contextos_action::RecordedPair;
 use contextos_action::{RecordedApproval, RecordedApprover, Recording, RecordingTools, ScriptedResult, ScriptedTools};
-use contextos_core::{DocumentError, ModelRequest, ModelResponse, ToolRequest, ToolResponse, parse_yaml};
+use contextos_core::{DocumentError, ModelRequest, ModelResponse, ReplayPacket, ToolRequest, ToolResponse, parse_yaml};
 use contextos_decision::{RecordingModel, ScriptedModel};
 use serde::{Deserialize, Serialize};
 
@@ -69,17 +69,40 @@ pub fn run_scripted(dep: &Deployment, env: &RequestEnvelope, script: &Script) ->
     })
 }
 
+/// The approver decisions recorded in a packet's envelopes, as fixtures
+/// (replays and promotion answer approvals exactly as they were given).
+pub fn packet_approvals(packet: &ReplayPacket) -> Vec<RecordedApproval> {
+    packet
+        .tool_envelopes
+        .iter()
+        .filter_map(|e| {
+            e.approval.as_ref().map(|a| RecordedApproval {
+                tool: e.tool.clone(),
+                arguments: Some(e.arguments.clone()),
+                verdict: a.verdict,
+                approver: a.approver.clone(),
+                role: a.role.clone(),
+            })
+        })
+        .collect()
+}
+
 /// Writes digest-keyed fixtures: `DIR/model/NNN-<digest>.json`,
 /// `DIR/tools/NNN-<tool>-<digest>.json`, `DIR/approvals.yaml`.
-pub fn write_fixtures(dir: &Path, run: &ScriptedRun, approvals: &[RecordedApproval]) -> Result<(), RunError> {
-    for (i, (request, response)) in run.model.iter().enumerate() {
+pub fn write_fixtures(
+    dir: &Path,
+    model: &[(ModelRequest, ModelResponse)],
+    tools: &[(ToolRequest, ToolResponse)],
+    approvals: &[RecordedApproval],
+) -> Result<(), RunError> {
+    for (i, (request, response)) in model.iter().enumerate() {
         let pair = RecordedPair {
             request: request.clone(),
             response: response.clone(),
         };
         Recording::<ModelRequest, ModelResponse>::write_pair(&dir.join("model"), &format!("{:03}", i + 1), &pair)?;
     }
-    for (i, (request, response)) in run.tools.iter().enumerate() {
+    for (i, (request, response)) in tools.iter().enumerate() {
         let pair = RecordedPair {
             request: request.clone(),
             response: response.clone(),
