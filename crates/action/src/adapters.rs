@@ -4,12 +4,12 @@
 
 use std::sync::Mutex;
 
-use contextos_core::{ToolRequest, ToolResponse};
+use contextos_core::{ToolRequest, ToolResponse, redact};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::contract::LoadedTool;
-use crate::gateway::{AdapterError, ToolAdapter};
+use crate::gateway::{AdapterError, ToolAdapter, redact_request, redact_response};
 use crate::recording::Recording;
 
 /// Answers from recorded tool interactions keyed by request digest; a miss is an error.
@@ -32,7 +32,7 @@ impl ToolAdapter for RecordedTools {
         request: &ToolRequest,
         _traceparent: &str,
     ) -> Result<ToolResponse, AdapterError> {
-        Ok(self.recording.lookup(request)?.1)
+        Ok(self.recording.lookup(&redact_request(request))?.1)
     }
 }
 
@@ -71,7 +71,7 @@ impl ToolAdapter for ScriptedTools {
     ) -> Result<ToolResponse, AdapterError> {
         self.results
             .iter()
-            .find(|r| r.tool == request.tool && r.arguments == request.arguments)
+            .find(|r| r.tool == request.tool && redact(&r.arguments) == redact(&request.arguments))
             .map(|r| r.response.clone())
             .ok_or_else(|| {
                 AdapterError::Transport(format!(
@@ -111,7 +111,7 @@ impl ToolAdapter for ReplayTools {
         Ok(self
             .recorded
             .iter()
-            .find(|(r, _)| r.tool == request.tool && r.arguments == request.arguments)
+            .find(|(r, _)| r.tool == request.tool && r.arguments == redact(&request.arguments))
             .map(|(_, resp)| resp.clone())
             .unwrap_or_else(|| ToolResponse::Error(NOT_RECORDED.to_string())))
     }
@@ -143,7 +143,8 @@ impl<A: ToolAdapter> ToolAdapter for RecordingTools<A> {
     fn call(&self, tool: &LoadedTool, request: &ToolRequest, traceparent: &str) -> Result<ToolResponse, AdapterError> {
         let response = self.inner.call(tool, request, traceparent)?;
         if let Ok(mut log) = self.log.lock() {
-            log.push((request.clone(), response.clone()));
+            // Recordings never hold secrets.
+            log.push((redact_request(request), redact_response(&response)));
         }
         Ok(response)
     }

@@ -272,6 +272,22 @@ pub fn idempotency_key(tenant: &str, request: &ToolRequest) -> String {
     }
 }
 
+/// A request with its secrets redacted: what recordings are keyed by and records hold.
+pub fn redact_request(request: &ToolRequest) -> ToolRequest {
+    ToolRequest {
+        arguments: redact(&request.arguments),
+        ..request.clone()
+    }
+}
+
+/// A response with its secrets redacted.
+pub fn redact_response(response: &ToolResponse) -> ToolResponse {
+    match response {
+        ToolResponse::Ok(v) => ToolResponse::Ok(redact(v)),
+        ToolResponse::Error(e) => ToolResponse::Error(contextos_core::redact_text(e)),
+    }
+}
+
 /// A W3C `traceparent` for a span derived deterministically from `span_seed`.
 pub fn traceparent(trace_id: &str, span_seed: &str) -> String {
     let span = Digest::of_bytes(span_seed.as_bytes()).hex();
@@ -387,9 +403,15 @@ impl ToolGateway<'_> {
                     (ToolCallStatus::Failed, Some(error), None)
                 }
                 Attempt::Fresh | Attempt::InFlight => {
+                    // The tool gets the real arguments; records, evidence and
+                    // recordings only ever hold the redacted ones.
+                    let live = ToolRequest {
+                        arguments: call.arguments.clone(),
+                        ..request.clone()
+                    };
                     let outcome = self
                         .adapter
-                        .call(tool, &request, &traceparent(&ctx.run.trace_id, &envelope_id));
+                        .call(tool, &live, &traceparent(&ctx.run.trace_id, &envelope_id));
                     let response = match outcome {
                         Ok(r) => r,
                         Err(e) => {
@@ -404,10 +426,7 @@ impl ToolGateway<'_> {
                             return Err(e.into());
                         }
                     };
-                    let response = match response {
-                        ToolResponse::Ok(v) => ToolResponse::Ok(redact(&v)),
-                        ToolResponse::Error(e) => ToolResponse::Error(contextos_core::redact_text(&e)),
-                    };
+                    let response = redact_response(&response);
                     let status = match &response {
                         ToolResponse::Ok(_) => {
                             self.idempotency

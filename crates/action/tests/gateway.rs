@@ -265,6 +265,35 @@ fn secrets_in_arguments_and_results_are_redacted() {
 }
 
 #[test]
+fn the_tool_gets_real_arguments_while_records_hold_redacted_ones() {
+    let w = world();
+    #[derive(Default)]
+    struct Capture(Mutex<Option<Value>>);
+    impl ToolAdapter for Capture {
+        fn call(&self, _: &LoadedTool, request: &ToolRequest, _: &str) -> Result<ToolResponse, AdapterError> {
+            *self.0.lock().unwrap() = Some(request.arguments.clone());
+            Ok(ToolResponse::Ok(json!({"ok": true})))
+        }
+    }
+    let secret = "use token sk-abcdefghijklmnopqrstuvwx to retry";
+    let call = ToolCall {
+        id: "c".into(),
+        name: "update_ticket".into(),
+        arguments: json!({"ticket_id": "T-1", "note": secret}),
+    };
+    let tool = Capture::default();
+    let out = call_once(&w, &tool, &MemoryIdempotency::default(), &call).unwrap();
+    assert_eq!(
+        tool.0.lock().unwrap().as_ref().unwrap()["note"],
+        secret,
+        "the live tool needs the real value"
+    );
+    assert_eq!(out.envelope.arguments["note"], "use token [redacted] to retry");
+    let (recorded, _) = out.interaction.unwrap();
+    assert_eq!(recorded.arguments["note"], "use token [redacted] to retry");
+}
+
+#[test]
 fn ambiguous_transport_failure_of_a_non_idempotent_tool_is_never_retried() {
     let w = world();
     let dir = tempfile::tempdir().unwrap();

@@ -6,6 +6,7 @@ mod output;
 mod pack_cmd;
 mod policy_cmd;
 mod run_cmd;
+mod tools_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode as ProcessExit;
@@ -76,6 +77,9 @@ enum Command {
     /// Build, sign, verify, inspect and diff context packs.
     #[command(subcommand)]
     Pack(pack_cmd::PackCommand),
+    /// List, pin and check MCP tools against their contracts.
+    #[command(subcommand)]
+    Tools(tools_cmd::ToolsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +100,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Pack(cmd) => pack_cmd::run(cmd),
+        Command::Tools(cmd) => tools_cmd::run(cmd),
         Command::Eval(args) => eval_cmd::eval(args),
         Command::Scenario(cmd) => eval_cmd::scenario(cmd),
         Command::Golden(cmd) => eval_cmd::golden(cmd),

@@ -1,0 +1,323 @@
+//! The MCP client against the real reference servers pinned in `tests/peers`
+//! (installed by `cargo xtask test`), and through the real gateway with the
+//! shipped Cedar policies. One server process per test: node starts in ~0.7 s.
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use cedar_policy::Entities;
+use contextos_action::{
+    GatewayContext, GatewayError, MemoryIdempotency, RecordedApprover, ToolAdapter, ToolCatalog, ToolContract,
+    ToolGateway,
+};
+use contextos_core::{
+    AgentRef, ApprovalMode, FixedClock, RunBudget, RunContext, SafetyMode, SequentialIdGen, Timestamp, ToolCall,
+    ToolCallStatus, ToolResponse, UserRef, parse_yaml,
+};
+use contextos_intelligence::{BudgetLeft, identity_entities, principal_uid};
+use contextos_mcp::{
+    DiscoveredTool, McpClient, McpError, McpServerSpec, McpTools, check_drift, conservative_mode, contract_for, pin,
+};
+use contextos_trust::PolicyEngine;
+use serde_json::{Value, json};
+
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The entry point of a pinned peer server; fails (never skips) when the peers are not installed.
+fn peer(package: &str) -> String {
+    let entry = repo()
+        .join("tests/peers/node_modules/@modelcontextprotocol")
+        .join(package)
+        .join("dist/index.js");
+    assert!(
+        entry.is_file(),
+        "{} is missing: the MCP peer servers are not installed; run `cargo xtask test` (it installs tests/peers)",
+        entry.display()
+    );
+    entry.display().to_string()
+}
+
+fn spec(name: &str, package: &str, args: &[&str], env: &[(&str, &str)]) -> McpServerSpec {
+    McpServerSpec {
+        name: name.into(),
+        command: "node".into(),
+        args: std::iter::once(peer(package))
+            .chain(args.iter().map(|a| a.to_string()))
+            .collect(),
+        env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        timeout_secs: 30,
+    }
+}
+
+fn tool<'a>(tools: &'a [DiscoveredTool], name: &str) -> &'a DiscoveredTool {
+    tools.iter().find(|t| t.name == name).unwrap()
+}
+
+#[test]
+fn everything_lists_tools_and_echoes_with_a_traceparent() {
+    // `tee` keeps a copy of what the client writes, to check the `_meta` on the wire.
+    let dir = tempfile::tempdir().unwrap();
+    let wire = dir.path().join("wire.jsonl");
+    let mut everything = spec("everything", "server-everything", &[], &[("PROBE", "only-me")]);
+    everything.env.insert("WIRE".into(), wire.display().to_string());
+    everything.env.insert("ENTRY".into(), everything.args.remove(0));
+    everything.command = "sh".into();
+    everything.args = vec!["-c".into(), r#"tee "$WIRE" | exec node "$ENTRY""#.into()];
+    let client = McpClient::connect_stdio(&everything).unwrap();
+    let tools = client.list_tools().unwrap();
+    let echo = tool(&tools, "echo");
+    assert_eq!(echo.input_schema["properties"]["message"]["type"], "string");
+    assert_eq!(conservative_mode(&echo.annotations), ApprovalMode::ReadOnly);
+
+    let meta = json!({ "traceparent": format!("00-{TRACE_ID}-00f067aa0ba902b7-01") });
+    let response = client
+        .call("echo", json!({ "message": "hello" }), meta.clone())
+        .unwrap();
+    assert_eq!(response, ToolResponse::Ok(json!("Echo: hello")));
+    let sent = fs::read_to_string(&wire).unwrap();
+    let request: Value = serde_json::from_str(sent.lines().find(|l| l.contains("tools/call")).unwrap()).unwrap();
+    assert_eq!(
+        request["params"]["_meta"]["traceparent"], meta["traceparent"],
+        "the traceparent travels in _meta: {request}"
+    );
+
+    // The server sees the spec's environment and nothing else.
+    let ToolResponse::Ok(Value::String(env)) = client.call("get-env", Value::Null, Value::Null).unwrap() else {
+        unreachable!("get-env answers with text")
+    };
+    let env: BTreeMap<String, String> = serde_json::from_str(&env).unwrap();
+    assert_eq!(env.get("PROBE").map(String::as_str), Some("only-me"));
+    assert!(!env.contains_key("HOME") && !env.contains_key("PATH"), "{env:?}");
+
+    // A JSON-RPC refusal is a tool error; malformed requests never leave the process.
+    let unknown = client.call("no-such-tool", json!({}), Value::Null).unwrap();
+    assert!(
+        matches!(unknown, ToolResponse::Error(ref e) if e.contains("no-such-tool")),
+        "{unknown:?}"
+    );
+    let invalid = client.call("echo", json!("hello"), Value::Null).unwrap_err();
+    assert!(matches!(invalid, McpError::InvalidRequest { .. }), "{invalid}");
+}
+
+#[test]
+fn a_server_that_cannot_start_is_a_clear_error() {
+    let mut bad = spec("everything", "server-everything", &[], &[]);
+    bad.command = "/nonexistent/node".into();
+    let err = McpClient::connect_stdio(&bad).unwrap_err().to_string();
+    assert!(err.contains("cannot start MCP server \"everything\""), "{err}");
+}
+
+struct World {
+    policy: PolicyEngine,
+    catalog: ToolCatalog,
+    entities: Entities,
+    run: RunContext,
+}
+
+/// The shipped policies, the given contracts and a standard run of tenant acme.
+fn world(catalog: ToolCatalog) -> World {
+    let policy = PolicyEngine::load(&repo().join("policies")).unwrap();
+    let run = RunContext {
+        format_version: 1,
+        run_id: "run_mcp_test".into(),
+        trace_id: TRACE_ID.into(),
+        session_id: "s".into(),
+        tenant_id: "acme".into(),
+        user: UserRef {
+            id: "alice".into(),
+            roles: vec!["support_agent".into()],
+        },
+        agent: AgentRef {
+            id: "triage-bot".into(),
+            workload: "spiffe://acme.example/agents/triage-bot".into(),
+        },
+        delegation_chain: vec![],
+        safety_mode: SafetyMode::Standard,
+        approval_mode: ApprovalMode::Destructive,
+        budget: RunBudget {
+            max_iterations: 5,
+            max_tool_calls: 10,
+            max_tokens: 10_000,
+            deadline: None,
+        },
+    };
+    let mut entities = identity_entities(&run);
+    entities.extend(catalog.cedar_entities());
+    let entities = Entities::from_json_value(Value::Array(entities), Some(policy.schema())).unwrap();
+    World {
+        policy,
+        catalog,
+        entities,
+        run,
+    }
+}
+
+fn through_gateway(
+    w: &World,
+    adapter: &dyn ToolAdapter,
+    name: &str,
+    arguments: Value,
+) -> Result<contextos_action::GatewayCall, GatewayError> {
+    let clock = FixedClock::new(Timestamp(1_000), 1);
+    let ids = SequentialIdGen::new("t");
+    let approver = RecordedApprover::new(vec![]);
+    let idempotency = MemoryIdempotency::default();
+    let gateway = ToolGateway {
+        catalog: &w.catalog,
+        policy: &w.policy,
+        adapter,
+        approver: &approver,
+        clock: &clock,
+        ids: &ids,
+        idempotency: &idempotency,
+    };
+    let ctx = GatewayContext {
+        run: &w.run,
+        principal: principal_uid(&w.run).unwrap(),
+        entities: &w.entities,
+        budget_left: BudgetLeft {
+            tool_calls: 5,
+            tokens: 5_000,
+        },
+    };
+    let call = ToolCall {
+        id: format!("call_{name}"),
+        name: name.into(),
+        arguments,
+    };
+    gateway.call(&call, &ctx)
+}
+
+#[test]
+fn filesystem_hints_pins_gateway_calls_and_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    fs::create_dir_all(&root).unwrap();
+    let root = root.canonicalize().unwrap();
+    let note = root.join("note.txt");
+    fs::write(&note, "hello from the tempdir").unwrap();
+    let client = McpClient::connect_stdio(&spec(
+        "filesystem",
+        "server-filesystem",
+        &[&root.display().to_string()],
+        &[],
+    ))
+    .unwrap();
+    let mcp = McpTools::new(client).unwrap();
+    let served: Vec<DiscoveredTool> = mcp.served().cloned().collect();
+
+    // Annotations become conservative modes.
+    let mode = |name: &str| conservative_mode(&tool(&served, name).annotations);
+    assert_eq!(mode("read_text_file"), ApprovalMode::ReadOnly);
+    assert_eq!(mode("write_file"), ApprovalMode::Destructive);
+    assert_eq!(mode("move_file"), ApprovalMode::Destructive);
+    assert_eq!(mode("create_directory"), ApprovalMode::LocalWrite);
+
+    // Pin two tools; the pinned files load as a catalog and match what is served.
+    let pins = dir.path().join("tools");
+    for name in ["read_text_file", "write_file"] {
+        let outcome = pin(&contract_for(tool(&served, name)), "filesystem", &pins, false).unwrap();
+        assert!(!outcome.replaced);
+    }
+    let again = pin(&contract_for(tool(&served, "write_file")), "filesystem", &pins, false).unwrap_err();
+    assert!(matches!(again, McpError::AlreadyPinned { .. }), "{again}");
+    let catalog = ToolCatalog::load(&pins).unwrap();
+    let report = check_drift(&catalog, &served).unwrap();
+    assert!(!report.has_drift(), "{report:?}");
+    assert_eq!(report.unchanged, ["read_text_file", "write_file"]);
+    assert!(report.unpinned.contains(&"move_file".to_string()));
+
+    // The read goes through the whole gateway (shipped policies allow read_only in tenant).
+    let w = world(catalog);
+    let path = note.display().to_string();
+    let read = through_gateway(&w, &mcp, "read_text_file", json!({ "path": path })).unwrap();
+    assert_eq!(read.envelope.status, ToolCallStatus::Executed);
+    let result = read.envelope.result.unwrap();
+    assert!(result.to_string().contains("hello from the tempdir"), "{result}");
+    assert!(read.envelope.traceparent.starts_with(&format!("00-{TRACE_ID}-")));
+    assert_eq!(read.envelope.evidence_refs.len(), 2, "request and result are evidence");
+
+    // The destructive write is denied by policy before the adapter runs.
+    let written = root.join("new.txt");
+    let write = through_gateway(
+        &w,
+        &mcp,
+        "write_file",
+        json!({ "path": written.display().to_string(), "content": "x" }),
+    )
+    .unwrap();
+    assert_eq!(write.envelope.status, ToolCallStatus::Denied);
+    assert!(!written.exists(), "a denied call has no effect");
+
+    // Drift: the pinned contract now demands a property the server does not serve.
+    let file = pins.join("read_text_file.yaml");
+    let mut contract: ToolContract = parse_yaml("read_text_file.yaml", &fs::read_to_string(&file).unwrap()).unwrap();
+    contract.input_schema["properties"]["encoding"] = json!({ "type": "string" });
+    contract.input_schema["required"] = json!(["path", "encoding"]);
+    fs::remove_file(&file).unwrap();
+    pin(&contract, "filesystem", &pins, false).unwrap();
+    let catalog = ToolCatalog::load(&pins).unwrap();
+    let report = check_drift(&catalog, &served).unwrap();
+    assert_eq!(report.drifted.len(), 1, "{report:?}");
+    let drift = &report.drifted[0];
+    assert_eq!(drift.tool, "read_text_file");
+    assert_eq!(drift.pointers, ["/properties/encoding", "/required/1"]);
+    assert_ne!(drift.pinned, drift.served);
+
+    let w = world(catalog);
+    let refused =
+        through_gateway(&w, &mcp, "read_text_file", json!({ "path": path, "encoding": "utf-8" })).unwrap_err();
+    let message = refused.to_string();
+    assert!(
+        message.contains("schema drift") && message.contains("/properties/encoding"),
+        "{message}"
+    );
+}
+
+#[test]
+fn memory_creates_entities_then_reads_the_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory_file = dir.path().join("memory.jsonl");
+    let memory_path = memory_file.display().to_string();
+    let client = McpClient::connect_stdio(&spec(
+        "memory",
+        "server-memory",
+        &[],
+        &[("MEMORY_FILE_PATH", &memory_path)],
+    ))
+    .unwrap();
+    let tools = client.list_tools().unwrap();
+    assert_eq!(
+        conservative_mode(&tool(&tools, "create_entities").annotations),
+        ApprovalMode::LocalWrite
+    );
+    assert_eq!(
+        conservative_mode(&tool(&tools, "delete_entities").annotations),
+        ApprovalMode::Destructive
+    );
+    assert_eq!(
+        conservative_mode(&tool(&tools, "read_graph").annotations),
+        ApprovalMode::ReadOnly
+    );
+
+    let entities = json!({ "entities": [
+        { "name": "ACME-778", "entityType": "customer", "observations": ["prefers email"] }
+    ]});
+    let created = client.call("create_entities", entities, Value::Null).unwrap();
+    assert!(matches!(created, ToolResponse::Ok(_)), "{created:?}");
+    let graph = client.call("read_graph", json!({}), Value::Null).unwrap();
+    let ToolResponse::Ok(graph) = graph else {
+        unreachable!("read_graph failed: {graph:?}")
+    };
+    assert!(graph.to_string().contains("prefers email"), "{graph}");
+    assert!(
+        fs::read_to_string(&memory_file).unwrap().contains("ACME-778"),
+        "the graph lives in MEMORY_FILE_PATH"
+    );
+}
