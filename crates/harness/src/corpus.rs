@@ -216,6 +216,21 @@ impl Reevaluator {
         Self { shared_entities }
     }
 
+    /// Every packet of `corpus` re-evaluated (in parallel, results in corpus order).
+    pub fn corpus(
+        &self,
+        corpus: &Corpus,
+        engines: &[NamedEngine<'_>],
+    ) -> Result<Vec<Vec<Option<Vec<Evaluated>>>>, CorpusError> {
+        corpus
+            .packets
+            .par_iter()
+            .map(|p| self.packet(p, engines))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect()
+    }
+
     /// Every decision of `packet`, in record order, re-evaluated under each
     /// engine (`None` for a decision recorded without its request).
     pub fn packet(

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use contextos_core::{Digest, FORMAT_VERSION};
 use contextos_runtime::Deployment;
 use contextos_trust::{PolicyEngine, PolicyInfo, PolicyMode};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::corpus::{Corpus, CorpusError, NamedEngine, Reevaluator};
@@ -68,13 +67,7 @@ pub fn policy_coverage(
         name: "measured",
         engine: policies,
     }];
-    let evaluated = corpus
-        .packets
-        .par_iter()
-        .map(|p| evaluator.packet(p, &engines))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
+    let evaluated = evaluator.corpus(corpus, &engines)?;
 
     let mut decisions = 0;
     let mut skipped = 0;

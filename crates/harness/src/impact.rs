@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use contextos_core::{Digest, FORMAT_VERSION, PolicyOutcome};
 use contextos_runtime::Deployment;
 use contextos_trust::PolicyEngine;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::corpus::{Corpus, CorpusError, Evaluated, NamedEngine, Reevaluator};
@@ -119,13 +118,7 @@ pub fn policy_impact(
             engine: candidate,
         },
     ];
-    let evaluated = corpus
-        .packets
-        .par_iter()
-        .map(|p| evaluator.packet(p, &engines))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
+    let evaluated = evaluator.corpus(corpus, &engines)?;
 
     let mut report = ImpactReport {
         format_version: FORMAT_VERSION,

@@ -86,7 +86,7 @@ fn bundled_example_reads_refunds_with_approval_and_is_denied_the_delete() {
     let keys = &dep.keyring;
     keys.verify(&a.record_envelope, DECISION_RECORD_TYPE).unwrap();
     assert_eq!(open_packet(&a.packet_envelope, keys).unwrap(), a.packet);
-    let _ = REPLAY_PACKET_TYPE;
+    assert_eq!(a.packet_envelope.payload_type, REPLAY_PACKET_TYPE);
 }
 
 #[test]
