@@ -276,3 +276,59 @@ fn invalid_request_envelope_names_the_field() {
     let err = RequestEnvelope::parse("request.yaml", &typo).unwrap_err();
     assert!(err.line.is_some(), "{err}");
 }
+
+#[test]
+fn replay_against_an_edited_pack_shows_what_the_model_saw_change() {
+    let (env, fixtures) = example();
+    let recorded = run_on_fixtures(&deployment(), &env, &fixtures).unwrap();
+    // Edit one snippet of the bundled pack, rebuild it and sign it with the development key.
+    let work = tempfile::tempdir().unwrap();
+    let source = repo().join("runtime/packs/support_escalation/pack.yaml");
+    let text = std::fs::read_to_string(&source).unwrap();
+    let edited = text.replace("Be precise and brief.", "Be precise, brief and polite.");
+    assert_ne!(edited, text, "the edit must apply");
+    std::fs::create_dir_all(work.path().join("src")).unwrap();
+    std::fs::write(work.path().join("src/pack.yaml"), edited).unwrap();
+    let built = contextos_context::build_pack_dir(&work.path().join("src")).unwrap();
+    let key = contextos_trust::SigningKey::load(&repo().join("runtime/keys/dev.key")).unwrap();
+    let signed = contextos_context::sign_pack(&built, &key).unwrap();
+    let packs = work.path().join("packs");
+    std::fs::create_dir_all(&packs).unwrap();
+    let bytes = contextos_context::artifact_bytes(&signed).unwrap();
+    contextos_context::write_artifact(&packs.join("support_escalation-18.pack.json"), &bytes).unwrap();
+
+    let dep = deployment().with_packs(&packs).unwrap();
+    let r = replay(
+        &dep,
+        &recorded.packet,
+        &ReplayOverrides {
+            packs: true,
+            ..ReplayOverrides::default()
+        },
+    )
+    .unwrap();
+    let diff = diff_packets(&recorded.packet, &r.artifacts.packet, &r.drift);
+    assert!(diff.prompt.is_some(), "the prompt changed");
+    assert!(
+        r.artifacts
+            .packet
+            .compiled_context
+            .prompt
+            .contains("Be precise, brief and polite.")
+    );
+    assert_ne!(
+        recorded.packet.inputs.packs, r.artifacts.packet.inputs.packs,
+        "the packet pins the new pack digest"
+    );
+    assert!(
+        !diff.model_drift.is_empty(),
+        "every model request carries the new system prompt"
+    );
+    assert!(
+        diff.model_drift
+            .iter()
+            .all(|(_, pointers)| pointers.iter().any(|p| p == "/messages/0/content"))
+    );
+    // Same decisions on the same recorded model responses: the tool calls did not change.
+    assert!(diff.tool_calls.is_empty(), "{:#?}", diff.tool_calls);
+}
