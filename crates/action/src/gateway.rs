@@ -38,6 +38,13 @@ pub trait ToolAdapter: Send + Sync {
     fn call(&self, tool: &LoadedTool, request: &ToolRequest, traceparent: &str) -> Result<ToolResponse, AdapterError>;
 }
 
+/// A borrowed adapter is an adapter (so wrappers such as `RecordingTools` take `&dyn ToolAdapter`).
+impl<T: ToolAdapter + ?Sized> ToolAdapter for &T {
+    fn call(&self, tool: &LoadedTool, request: &ToolRequest, traceparent: &str) -> Result<ToolResponse, AdapterError> {
+        (**self).call(tool, request, traceparent)
+    }
+}
+
 /// Where an idempotency key stands.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Attempt {
@@ -354,7 +361,15 @@ impl ToolGateway<'_> {
             tool: call.name.clone(),
             arguments: redact(&call.arguments),
         };
-        let idempotency_key = idempotency_key(&ctx.run.tenant_id, &request);
+        // Keyed by the real arguments: two calls that differ only in a secret
+        // are different calls. The key is a digest, so the secret stays out.
+        let idempotency_key = idempotency_key(
+            &ctx.run.tenant_id,
+            &ToolRequest {
+                arguments: call.arguments.clone(),
+                ..request.clone()
+            },
+        );
 
         let first = self.decide_recorded(self.policy_request(&call.name, ctx, None)?, ctx);
         let mut decisions = vec![first.clone()];

@@ -294,6 +294,28 @@ fn the_tool_gets_real_arguments_while_records_hold_redacted_ones() {
 }
 
 #[test]
+fn calls_differing_only_in_a_secret_are_not_deduplicated() {
+    let w = world();
+    let tool = CountingTool::default();
+    let store = MemoryIdempotency::default();
+    let note = |token: &str| ToolCall {
+        id: "c".into(),
+        name: "update_ticket".into(),
+        arguments: json!({"ticket_id": "T-1", "note": format!("retry with {token}")}),
+    };
+    let a = call_once(&w, &tool, &store, &note("sk-aaaaaaaaaaaaaaaaaaaaaaaa")).unwrap();
+    let b = call_once(&w, &tool, &store, &note("sk-bbbbbbbbbbbbbbbbbbbbbbbb")).unwrap();
+    assert_eq!(
+        (a.envelope.status, b.envelope.status),
+        (ToolCallStatus::Executed, ToolCallStatus::Executed)
+    );
+    assert_ne!(a.envelope.idempotency_key, b.envelope.idempotency_key);
+    assert_eq!(a.envelope.arguments, b.envelope.arguments, "both recorded redacted");
+    let again = call_once(&w, &tool, &store, &note("sk-aaaaaaaaaaaaaaaaaaaaaaaa")).unwrap();
+    assert_eq!(again.envelope.status, ToolCallStatus::Deduplicated);
+}
+
+#[test]
 fn ambiguous_transport_failure_of_a_non_idempotent_tool_is_never_retried() {
     let w = world();
     let dir = tempfile::tempdir().unwrap();
