@@ -4,15 +4,18 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use contextos_core::{ErrorKind, ExitCode, PolicyOutcome, ReplayPacket};
+use contextos_mcp::{McpClient, McpServerSpec, McpTools};
 use contextos_runtime::{
     Deployment, EvaluatorConfig, Fixtures, PacketDiff, ReplayOverrides, RequestEnvelope, RunArtifacts, RunError,
-    Script, StoredRun, diff_packets, open_packet, persist, replay, run_on_fixtures, run_scripted, write_fixtures,
+    Script, StoredRun, diff_packets, open_packet, persist, replay, run_on_fixtures, run_scripted,
+    run_scripted_with_tools, write_fixtures,
 };
 use contextos_store::{Resolved, Store};
 use contextos_trust::SignedEnvelope;
 
 use crate::output::CliError;
 use crate::policy_cmd::Format;
+use crate::tools_cmd::mcp;
 
 /// Where the deployment and the store are.
 #[derive(Debug, Args)]
@@ -54,7 +57,9 @@ fn store_error(e: contextos_store::StoreError) -> CliError {
 #[command(
     after_help = "Examples:\n  contextos run runtime/examples/escalation/request.yaml\n  \
 contextos run req.yaml --fixtures recorded/\n  \
-contextos run req.yaml --script script.yaml --record recorded/   author fixtures from a script"
+contextos run req.yaml --script script.yaml --record recorded/   author fixtures from a script\n  \
+contextos run req.yaml --script script.yaml --mcp everything.yaml --record recorded/\n      \
+record what a real MCP server answers; `--fixtures recorded/` then replays it offline"
 )]
 pub struct RunArgs {
     /// The request envelope (YAML or JSON): request, run_context, started_at.
@@ -68,6 +73,10 @@ pub struct RunArgs {
     /// ...and write the digest-keyed fixtures it produced to this directory.
     #[arg(long, requires = "script")]
     pub record: Option<PathBuf>,
+    /// With `--script` and `--record`: execute tools on this MCP server (a spec
+    /// YAML, as for `contextos tools`) instead of the script's tool results.
+    #[arg(long, requires_all = ["script", "record"], conflicts_with = "fixtures")]
+    pub mcp: Option<PathBuf>,
     #[command(flatten)]
     pub deployment: DeploymentArgs,
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -87,7 +96,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             let script_shown = script_path.display().to_string();
             let script =
                 Script::parse(&script_shown, &read(script_path)?).map_err(|e| CliError::new(ErrorKind::Input, e))?;
-            let scripted = run_scripted(&dep, &env, &script).map_err(run_error)?;
+            let scripted = match &args.mcp {
+                Some(spec) => {
+                    let spec = McpServerSpec::load(spec).map_err(mcp)?;
+                    let tools = McpTools::new(McpClient::connect_stdio(&spec).map_err(mcp)?).map_err(mcp)?;
+                    run_scripted_with_tools(&dep, &env, &script, &tools)
+                }
+                None => run_scripted(&dep, &env, &script),
+            }
+            .map_err(run_error)?;
             write_fixtures(record_dir, &scripted.model, &scripted.tools, &script.approvals).map_err(run_error)?;
             eprintln!(
                 "recorded {} model and {} tool interactions to {}",

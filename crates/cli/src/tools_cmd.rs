@@ -106,7 +106,7 @@ pub fn run(cmd: ToolsCommand) -> Result<ExitCode, CliError> {
     }
 }
 
-fn mcp(err: McpError) -> CliError {
+pub(crate) fn mcp(err: McpError) -> CliError {
     CliError::new(err.kind(), err)
 }
 

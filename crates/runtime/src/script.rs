@@ -6,7 +6,9 @@
 use std::path::Path;
 
 use contextos_action::RecordedPair;
-use contextos_action::{RecordedApproval, RecordedApprover, Recording, RecordingTools, ScriptedResult, ScriptedTools};
+use contextos_action::{
+    RecordedApproval, RecordedApprover, Recording, RecordingTools, ScriptedResult, ScriptedTools, ToolAdapter,
+};
 use contextos_core::{DocumentError, ModelRequest, ModelResponse, ReplayPacket, ToolRequest, ToolResponse, parse_yaml};
 use contextos_decision::{RecordingModel, ScriptedModel};
 use serde::{Deserialize, Serialize};
@@ -58,8 +60,20 @@ pub struct ScriptedRun {
 
 /// Runs `env` against `script`, recording every interaction.
 pub fn run_scripted(dep: &Deployment, env: &RequestEnvelope, script: &Script) -> Result<ScriptedRun, RunError> {
+    run_scripted_with_tools(dep, env, script, &ScriptedTools::new(script.tools.clone()))
+}
+
+/// Runs `env` with the script's model responses and approvals, executing
+/// tools through `adapter` (a real MCP server, say) instead of the script's
+/// tool results, and records every interaction (redacted) for fixtures.
+pub fn run_scripted_with_tools(
+    dep: &Deployment,
+    env: &RequestEnvelope,
+    script: &Script,
+    adapter: &dyn ToolAdapter,
+) -> Result<ScriptedRun, RunError> {
     let provider = RecordingModel::new(ScriptedModel::new(script.model.clone()));
-    let adapter = RecordingTools::new(ScriptedTools::new(script.tools.clone()));
+    let adapter = RecordingTools::new(adapter);
     let approver = RecordedApprover::new(script.approvals.clone());
     let artifacts = invoke_agent(dep, env, &provider, &adapter, &approver, &dep.config.evaluator)?;
     Ok(ScriptedRun {
