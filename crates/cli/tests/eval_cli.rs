@@ -1,26 +1,14 @@
 //! `contextos eval`, `schema`, `scorecard merge` through the real binary.
-#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use assert_cmd::Command;
+mod common;
+use common::{contextos_in, repo};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
+/// `contextos ARGS` in the repository: (exit code, stdout, stderr).
 fn contextos(args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("contextos")
-        .unwrap()
-        .current_dir(repo())
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    let r = contextos_in(&repo(), args);
+    (r.code, r.stdout, r.stderr)
 }
 
 #[test]

@@ -8,35 +8,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn contextos(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::cargo_bin("contextos")
-        .unwrap()
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap(),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
+mod common;
+use common::{Run, contextos_in, repo};
 
 /// A deployment whose only tool is server-everything's `echo`, pinned from the server.
 fn deployment(dir: &Path) {
@@ -54,7 +29,7 @@ fn deployment(dir: &Path) {
         ),
     )
     .unwrap();
-    let pin = contextos(
+    let pin = contextos_in(
         dir,
         &[
             "tools",
@@ -126,7 +101,7 @@ fn record_from_a_real_mcp_server_then_replay_offline_byte_identical() {
     let dir = tmp.path().canonicalize().unwrap();
     deployment(&dir);
 
-    let record = contextos(
+    let record = contextos_in(
         &dir,
         &[
             "run",
@@ -169,7 +144,7 @@ fn record_from_a_real_mcp_server_then_replay_offline_byte_identical() {
     assert!(pair.contains("Echo: hello"), "{pair}");
 
     // The operator view of the stored run shows echo executed.
-    let show = contextos(
+    let show = contextos_in(
         &dir,
         &[
             "show",
@@ -185,7 +160,7 @@ fn record_from_a_real_mcp_server_then_replay_offline_byte_identical() {
     assert!(line.contains("executed"), "{}", show.stdout);
 
     // Offline: no server, the recorded fixtures answer, and the packet is the same bytes.
-    let replay = contextos(
+    let replay = contextos_in(
         &dir,
         &[
             "run",

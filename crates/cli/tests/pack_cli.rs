@@ -4,34 +4,9 @@
 #![expect(clippy::unwrap_used, reason = "a test or benchmark fails loudly on broken fixtures")]
 
 use std::fs;
-use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn contextos(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("contextos").unwrap();
-    cmd.current_dir(dir);
-    cmd
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(cmd: &mut Command) -> Run {
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap(),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
+mod common;
+use common::{command_in, repo, run};
 
 /// A scratch directory with a copy of the bundled pack source and the keys.
 fn scratch() -> tempfile::TempDir {
@@ -55,13 +30,13 @@ const COMMITTED: &str = "runtime/packs/support_escalation-18.pack.json";
 #[test]
 fn build_sign_verify_round_trip_reproduces_the_committed_artifact() {
     let dir = scratch();
-    let r = run(contextos(dir.path()).args(["pack", "build", "packs/support_escalation"]));
+    let r = run(command_in(dir.path()).args(["pack", "build", "packs/support_escalation"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     insta::assert_snapshot!("build", r.stdout);
     let built = dir.path().join("packs/support_escalation-18.built.json");
     assert!(built.is_file());
 
-    let r = run(contextos(dir.path()).args([
+    let r = run(command_in(dir.path()).args([
         "pack",
         "sign",
         "packs/support_escalation-18.built.json",
@@ -73,7 +48,7 @@ fn build_sign_verify_round_trip_reproduces_the_committed_artifact() {
     let signed = fs::read(dir.path().join("packs/support_escalation-18.pack.json")).unwrap();
     assert_eq!(signed, fs::read(repo().join(COMMITTED)).unwrap());
 
-    let r = run(contextos(dir.path()).args([
+    let r = run(command_in(dir.path()).args([
         "pack",
         "verify",
         "packs/support_escalation-18.pack.json",
@@ -88,7 +63,7 @@ fn build_sign_verify_round_trip_reproduces_the_committed_artifact() {
 fn build_out_flag_and_rebuild_gives_the_same_bytes() {
     let dir = scratch();
     for out in ["a.json", "b.json"] {
-        let r = run(contextos(dir.path()).args(["pack", "build", "packs/support_escalation/pack.yaml", "--out", out]));
+        let r = run(command_in(dir.path()).args(["pack", "build", "packs/support_escalation/pack.yaml", "--out", out]));
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
     assert_eq!(
@@ -106,7 +81,7 @@ fn verify_refuses_a_tampered_pack_with_exit_3() {
     let mut bytes = text.into_bytes();
     bytes[mid] = if bytes[mid] == b'A' { b'B' } else { b'A' };
     fs::write(dir.path().join("tampered.pack.json"), bytes).unwrap();
-    let r = run(contextos(dir.path()).args(["pack", "verify", "tampered.pack.json", "--keys", "keys"]));
+    let r = run(command_in(dir.path()).args(["pack", "verify", "tampered.pack.json", "--keys", "keys"]));
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     insta::assert_snapshot!("verify_tampered", r.stderr);
 }
@@ -114,9 +89,9 @@ fn verify_refuses_a_tampered_pack_with_exit_3() {
 #[test]
 fn verify_refuses_an_unsigned_pack_with_exit_3() {
     let dir = scratch();
-    let r = run(contextos(dir.path()).args(["pack", "build", "packs/support_escalation", "--out", "x.json"]));
+    let r = run(command_in(dir.path()).args(["pack", "build", "packs/support_escalation", "--out", "x.json"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = run(contextos(dir.path()).args(["pack", "verify", "x.json", "--keys", "keys"]));
+    let r = run(command_in(dir.path()).args(["pack", "verify", "x.json", "--keys", "keys"]));
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(
         r.stderr.contains("pack support_escalation:18 in x.json is not signed"),
@@ -130,7 +105,7 @@ fn verify_refuses_an_unsigned_pack_with_exit_3() {
 fn verify_with_an_empty_keyring_names_the_signer() {
     let dir = scratch();
     fs::create_dir(dir.path().join("nokeys")).unwrap();
-    let r = run(contextos(&repo())
+    let r = run(command_in(&repo())
         .args(["pack", "verify", COMMITTED, "--keys"])
         .arg(dir.path().join("nokeys")));
     assert_eq!(r.code, 3, "{}", r.stderr);
@@ -146,7 +121,7 @@ fn build_reports_source_errors_with_location() {
         .unwrap()
         .replacen("priority: 90", "priorty: 90", 1);
     fs::write(&file, text).unwrap();
-    let r = run(contextos(dir.path()).args(["pack", "build", "packs/support_escalation"]));
+    let r = run(command_in(dir.path()).args(["pack", "build", "packs/support_escalation"]));
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
         r.stderr.contains("packs/support_escalation/pack.yaml:46:5"),
@@ -158,7 +133,7 @@ fn build_reports_source_errors_with_location() {
 
 #[test]
 fn inspect_shows_layers_tokens_and_staleness() {
-    let r = run(contextos(&repo()).args(["pack", "inspect", COMMITTED, "--now", "1767225600000"]));
+    let r = run(command_in(&repo()).args(["pack", "inspect", COMMITTED, "--now", "1767225600000"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("STALE: expired at 1748822400000"), "{}", r.stdout);
     insta::assert_snapshot!("inspect", r.stdout);
@@ -166,7 +141,7 @@ fn inspect_shows_layers_tokens_and_staleness() {
 
 #[test]
 fn inspect_defaults_now_to_the_newest_fetch_and_speaks_json() {
-    let r = run(contextos(&repo()).args([
+    let r = run(command_in(&repo()).args([
         "pack",
         "inspect",
         "runtime/packs/support_escalation",
@@ -203,13 +178,13 @@ fn diff_lists_added_removed_and_changed() {
         )
         .replacen("          - id: memory.customer-preference\n            text: >\n              Reviewed and promoted: acme customers prefer email follow-up after a refund over a phone\n              call.\n", "", 1);
     fs::write(&file, text).unwrap();
-    let r = run(contextos(dir.path())
+    let r = run(command_in(dir.path())
         .args(["pack", "diff"])
         .arg(repo().join(COMMITTED))
         .args(["packs/support_escalation", "--keys", "keys"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     insta::assert_snapshot!("diff", r.stdout);
-    let r = run(contextos(&repo()).args(["pack", "diff", COMMITTED, "runtime/packs/support_escalation"]));
+    let r = run(command_in(&repo()).args(["pack", "diff", COMMITTED, "runtime/packs/support_escalation"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.ends_with("no differences\n"), "{}", r.stdout);
 }
@@ -217,7 +192,7 @@ fn diff_lists_added_removed_and_changed() {
 #[test]
 fn help_has_examples() {
     for verb in ["build", "sign", "verify", "inspect", "diff"] {
-        let r = run(contextos(&repo()).args(["pack", verb, "--help"]));
+        let r = run(command_in(&repo()).args(["pack", verb, "--help"]));
         assert_eq!(r.code, 0);
         assert!(r.stdout.contains("contextos pack "), "{verb}: {}", r.stdout);
     }

@@ -3,19 +3,10 @@
 #![expect(clippy::unwrap_used, reason = "a test or benchmark fails loudly on broken fixtures")]
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use assert_cmd::Command;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn contextos(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("contextos").unwrap();
-    cmd.current_dir(dir);
-    cmd
-}
+mod common;
+use common::{Run, command_in, repo, run};
 
 /// A scratch directory holding a copy of the shipped `policies/` bundle.
 fn scratch_bundle() -> tempfile::TempDir {
@@ -36,24 +27,9 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(cmd: &mut Command) -> Run {
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap(),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
-
 #[test]
 fn validate_shipped_bundle() {
-    let r = run(contextos(&repo()).args(["policy", "validate"]));
+    let r = run(command_in(&repo()).args(["policy", "validate"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     // The digest line changes with every policy edit; the rest is stable.
     let stable: Vec<_> = r.stdout.lines().filter(|l| !l.contains("digest:")).collect();
@@ -64,7 +40,7 @@ fn validate_shipped_bundle() {
 fn validate_error(file: &str, text: &str) -> Run {
     let dir = scratch_bundle();
     fs::write(dir.path().join("policies").join(file), text).unwrap();
-    let r = run(contextos(dir.path()).args(["policy", "validate", "--policies", "policies"]));
+    let r = run(command_in(dir.path()).args(["policy", "validate", "--policies", "policies"]));
     assert_eq!(r.code, 2, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
     r
 }
@@ -103,7 +79,7 @@ fn validate_reports_missing_id_with_location() {
 fn validate_reports_missing_schema() {
     let dir = tempfile::tempdir().unwrap();
     fs::create_dir(dir.path().join("policies")).unwrap();
-    let r = run(contextos(dir.path()).args(["policy", "validate"]));
+    let r = run(command_in(dir.path()).args(["policy", "validate"]));
     assert_eq!(r.code, 2);
     assert!(
         r.stderr.contains("policies/schema.cedarschema: missing Cedar schema"),
@@ -114,7 +90,7 @@ fn validate_reports_missing_schema() {
 
 #[test]
 fn shipped_policy_tests_pass() {
-    let r = run(contextos(&repo()).args(["policy", "test"]));
+    let r = run(command_in(&repo()).args(["policy", "test"]));
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(!r.stdout.contains("FAIL"), "{}", r.stdout);
     let last = r.stdout.lines().last().unwrap();
@@ -138,7 +114,7 @@ fn broken_policy_makes_policy_test_fail() {
         "edit did not apply"
     );
     fs::write(&tools, text).unwrap();
-    let r = run(contextos(dir.path()).args(["policy", "test"]));
+    let r = run(command_in(dir.path()).args(["policy", "test"]));
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stdout
@@ -155,7 +131,7 @@ fn broken_policy_makes_policy_test_fail() {
 
 #[test]
 fn policy_test_json_format() {
-    let r = run(contextos(&repo()).args(["policy", "test", "--format", "json"]));
+    let r = run(command_in(&repo()).args(["policy", "test", "--format", "json"]));
     assert_eq!(r.code, 0);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let results = v["results"].as_array().unwrap();
@@ -172,7 +148,7 @@ fn explain_refund_needs_approval() {
         "principal: Agent::\"triage-bot\"\naction: call_tool\nresource: Tool::\"issue_refund\"\ncontext:\n  tenant: {{ type: Tenant, id: acme }}\n  safety_mode: standard\n  run_approval_level: 2\n  budget: {{ tool_calls_left: 1, tokens_left: 900 }}\nentities: {entities}\n"
     );
     fs::write(dir.path().join("refund.yaml"), request).unwrap();
-    let r = run(contextos(&repo())
+    let r = run(command_in(&repo())
         .args(["policy", "explain", "--request"])
         .arg(dir.path().join("refund.yaml")));
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -187,7 +163,7 @@ fn explain_bad_request_file_is_an_input_error() {
         "principal: Agent::\"a\"\naction: call_tool\nresourse: Tool::\"x\"\n",
     )
     .unwrap();
-    let r = run(contextos(dir.path())
+    let r = run(command_in(dir.path())
         .args(["policy", "explain", "--request", "req.yaml", "--policies"])
         .arg(repo().join("policies")));
     assert_eq!(r.code, 2);
@@ -198,7 +174,7 @@ fn explain_bad_request_file_is_an_input_error() {
 #[test]
 fn keys_generate_writes_a_loadable_pair_and_refuses_to_overwrite() {
     let dir = tempfile::tempdir().unwrap();
-    let r = run(contextos(dir.path()).args(["keys", "generate", "--name", "ci", "--out", "keys"]));
+    let r = run(command_in(dir.path()).args(["keys", "generate", "--name", "ci", "--out", "keys"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.starts_with("generated ed25519:"), "{}", r.stdout);
     let public = fs::read_to_string(dir.path().join("keys/ci.pub")).unwrap();
@@ -208,6 +184,6 @@ fn keys_generate_writes_a_loadable_pair_and_refuses_to_overwrite() {
     assert_eq!(public["key_id"], secret["key_id"]);
     assert!(public.get("secret_key").is_none());
     assert!(!r.stdout.contains(secret["secret_key"].as_str().unwrap()));
-    let again = run(contextos(dir.path()).args(["keys", "generate", "--name", "ci", "--out", "keys"]));
+    let again = run(command_in(dir.path()).args(["keys", "generate", "--name", "ci", "--out", "keys"]));
     assert_eq!(again.code, 2, "{}", again.stderr);
 }

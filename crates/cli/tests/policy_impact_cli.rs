@@ -4,18 +4,12 @@
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on broken fixtures")]
 
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use assert_cmd::Command;
 use contextos_runtime::{Deployment, Fixtures, RequestEnvelope, envelope_bytes, run_on_fixtures};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+mod common;
+use common::{Run, command_in, repo, run};
 
 fn example_packet_bytes() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
@@ -53,26 +47,10 @@ fn workspace(extra: Option<&str>) -> tempfile::TempDir {
     dir
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn contextos(dir: &Path, args: &[&str]) -> Run {
+/// `contextos ARGS --config <repo>/runtime/contextos.toml` in `dir`.
+fn contextos(dir: &std::path::Path, args: &[&str]) -> Run {
     let config = repo().join("runtime/contextos.toml");
-    let out = Command::cargo_bin("contextos")
-        .unwrap()
-        .current_dir(dir)
-        .args(args)
-        .args(["--config", config.to_str().unwrap()])
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap(),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    run(command_in(dir).args(args).args(["--config", config.to_str().unwrap()]))
 }
 
 /// Bundle digests change with every policy edit; the rest is stable.

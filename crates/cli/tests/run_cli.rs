@@ -1,39 +1,18 @@
 //! `contextos run | replay | diff | verify | show` through the real binary,
 //! on the bundled example's recorded fixtures.
-#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use assert_cmd::Command;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
+use common::{Run, command_in, repo, run};
 
 const REQUEST: &str = "runtime/examples/escalation/request.yaml";
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
+/// `contextos ARGS --store STORE` in the repository.
 fn contextos(store: &Path, args: &[&str]) -> Run {
-    let out = Command::cargo_bin("contextos")
-        .unwrap()
-        .current_dir(repo())
-        .args(args)
-        .arg("--store")
-        .arg(store)
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    run(command_in(&repo()).args(args).arg("--store").arg(store))
 }
 
 #[test]

@@ -4,33 +4,9 @@
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::fs;
-use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn contextos(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::cargo_bin("contextos")
-        .unwrap()
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap(),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
+mod common;
+use common::{contextos_in, repo};
 
 /// A scratch directory with `everything.yaml`, a spec for the pinned server-everything.
 fn scratch() -> tempfile::TempDir {
@@ -52,7 +28,7 @@ fn scratch() -> tempfile::TempDir {
 #[test]
 fn list_shows_modes_hints_and_digests() {
     let dir = scratch();
-    let run = contextos(dir.path(), &["tools", "list", "--server", "everything.yaml"]);
+    let run = contextos_in(dir.path(), &["tools", "list", "--server", "everything.yaml"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let echo = run
         .stdout
@@ -66,7 +42,7 @@ fn list_shows_modes_hints_and_digests() {
 #[test]
 fn check_drift_exits_1_on_drift_and_pin_refuses_to_overwrite() {
     let dir = scratch();
-    let pin = contextos(
+    let pin = contextos_in(
         dir.path(),
         &[
             "tools",
@@ -94,14 +70,14 @@ fn check_drift_exits_1_on_drift_and_pin_refuses_to_overwrite() {
         "--tools",
         "tools",
     ];
-    let clean = contextos(dir.path(), &check);
+    let clean = contextos_in(dir.path(), &check);
     assert_eq!(clean.code, 0, "{}{}", clean.stdout, clean.stderr);
     assert!(clean.stdout.contains("ok        echo"), "{}", clean.stdout);
 
     let file = dir.path().join("tools/echo.yaml");
     let pinned = fs::read_to_string(&file).unwrap();
     fs::write(&file, pinned.replace("Message to echo", "A changed description")).unwrap();
-    let drifted = contextos(dir.path(), &check);
+    let drifted = contextos_in(dir.path(), &check);
     assert_eq!(drifted.code, 1, "{}{}", drifted.stdout, drifted.stderr);
     assert!(
         drifted.stdout.contains("drift     echo") && drifted.stdout.contains("/properties/message/description"),
@@ -109,7 +85,7 @@ fn check_drift_exits_1_on_drift_and_pin_refuses_to_overwrite() {
         drifted.stdout
     );
 
-    let again = contextos(
+    let again = contextos_in(
         dir.path(),
         &[
             "tools",

@@ -1,0 +1,49 @@
+//! Helpers shared by the CLI integration tests: where the repository is, and
+//! running the real `contextos` binary.
+#![allow(dead_code, reason = "each test binary uses a different subset of the helpers")]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The repository root (canonical).
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// What a finished `contextos` process left.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// The `contextos` binary, working in `dir`.
+pub fn command_in(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("contextos").unwrap();
+    cmd.current_dir(dir);
+    cmd
+}
+
+/// Runs `cmd` to completion.
+pub fn run(cmd: &mut Command) -> Run {
+    let out = cmd.output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+/// Runs `contextos ARGS` in `dir`.
+pub fn contextos_in(dir: &Path, args: &[&str]) -> Run {
+    run(command_in(dir).args(args))
+}
