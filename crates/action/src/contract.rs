@@ -152,16 +152,9 @@ impl ToolCatalog {
             path: shown_dir.clone(),
             message: e.to_string(),
         };
-        let mut names: Vec<_> = fs::read_dir(dir)
-            .map_err(io)?
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".yaml") || n.ends_with(".yml"))
-            .collect();
-        names.sort();
+        let files = contextos_trust::files_with_suffix(dir, &[".yaml", ".yml"]).map_err(io)?;
         let mut catalog = Self::default();
-        for name in names {
-            let path = dir.join(&name);
+        for path in files {
             let shown = path.display().to_string();
             let text = fs::read_to_string(&path).map_err(|e| ContractError::Io {
                 path: shown.clone(),

@@ -133,13 +133,7 @@ where
                 message: e.to_string(),
             }
         }
-        let mut files: Vec<PathBuf> = fs::read_dir(dir)
-            .map_err(io("read", dir))?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .collect();
-        files.sort();
+        let files = contextos_trust::files_with_suffix(dir, &[".json"]).map_err(io("read", dir))?;
         for path in files {
             let shown = path.display().to_string();
             let text = fs::read_to_string(&path).map_err(io("read", &path))?;

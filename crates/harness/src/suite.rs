@@ -156,13 +156,8 @@ pub fn load_suite(dir: &Path) -> Result<Suite, HarnessError> {
         .into());
     }
     let cases_dir = dir.join("cases");
-    let mut names: Vec<PathBuf> = fs::read_dir(&cases_dir)
-        .map_err(|e| HarnessError::io("read", &cases_dir, e))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-        .collect();
-    names.sort();
+    let names = contextos_trust::files_with_suffix(&cases_dir, &[".yaml", ".yml"])
+        .map_err(|e| HarnessError::io("read", &cases_dir, e))?;
     let mut cases = Vec::new();
     for path in names {
         let shown = path.display().to_string();

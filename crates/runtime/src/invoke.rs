@@ -1,7 +1,7 @@
 //! `invoke_agent`: one run through every plane, ending in a signed decision
 //! record inside a signed, content-addressed replay packet.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use cedar_policy::Entities;
 use contextos_action::{
@@ -94,13 +94,8 @@ impl Deployment {
 
     /// Replaces the context packs with every `*.pack.json` in `dir`.
     pub fn with_packs(mut self, dir: &Path) -> Result<Self, RunError> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| RunError::io("read", &dir.display().to_string(), e))?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.to_string_lossy().ends_with(".pack.json"))
-            .collect();
-        files.sort();
+        let files = contextos_trust::files_with_suffix(dir, &[".pack.json"])
+            .map_err(|e| RunError::io("read", &dir.display().to_string(), e))?;
         self.config.context.packs = files;
         self.packs = load_packs(&self.config, &self.keyring)?;
         Ok(self)

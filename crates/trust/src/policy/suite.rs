@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::engine::{PolicyEngine, RequestDocument};
+use crate::files::files_with_suffix;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -191,16 +192,14 @@ fn read(path: &Path, shown: &str) -> Result<String, PolicyTestError> {
 /// Runs every `*.yaml` / `*.yml` test file in `dir` (sorted by name) against `engine`.
 pub fn run_policy_tests(engine: &PolicyEngine, dir: &Path) -> Result<PolicyTestReport, PolicyTestError> {
     let dir_shown = dir.to_string_lossy().trim_end_matches('/').to_string();
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .map_err(|e| PolicyTestError::Io {
-            path: dir_shown.clone(),
-            message: e.to_string(),
-        })?
-        .filter_map(Result::ok)
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".yaml") || n.ends_with(".yml"))
-        .collect();
-    names.sort();
+    let files = files_with_suffix(dir, &[".yaml", ".yml"]).map_err(|e| PolicyTestError::Io {
+        path: dir_shown.clone(),
+        message: e.to_string(),
+    })?;
+    let names = files
+        .iter()
+        .filter_map(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned());
     let mut results = Vec::new();
     for name in names {
         let shown = format!("{dir_shown}/{name}");
