@@ -173,6 +173,10 @@ pub struct SchemaDrift {
 impl SchemaDrift {
     /// Compares `served` with the contract of `tool`; `None` when they match.
     pub fn between(tool: &LoadedTool, served: &DiscoveredTool) -> Result<Option<Self>, McpError> {
+        // Every gateway call checks this: equal documents need no canonicalization.
+        if tool.contract.input_schema == served.input_schema {
+            return Ok(None);
+        }
         let pinned_digest = schema_digest(&tool.contract.input_schema)?;
         let served_digest = schema_digest(&served.input_schema)?;
         if pinned_digest == served_digest {
