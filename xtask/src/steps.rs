@@ -153,9 +153,14 @@ fn cargo_step(root: &Path, name: &str, args: &[&str], hint: &str) -> Result<(), 
     let shown = display("cargo", args);
     announce(name, &shown);
     let started = Instant::now();
-    let status = Command::new(&cargo)
-        .args(args)
-        .current_dir(root)
+    let mut command = Command::new(&cargo);
+    command.args(args).current_dir(root);
+    // A fresh clone gains nothing from incremental caches, and they double
+    // the target directory's size; a developer's own setting wins.
+    if env::var_os("CARGO_INCREMENTAL").is_none() {
+        command.env("CARGO_INCREMENTAL", "0");
+    }
+    let status = command
         .status()
         .map_err(|err| step_failed(name, &format!("could not run {cargo}: {err}")))?;
     if status.success() {
