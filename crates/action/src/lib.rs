@@ -7,7 +7,9 @@
 //! seam, and the recorded-fixture machinery shared by tools and models
 //! ([`Recording`]: interactions keyed by the digest of the canonical request;
 //! a miss names the nearest recorded request and the JSON pointers that
-//! differ). Live adapters (MCP, OpenAPI) plug in behind [`ToolAdapter`].
+//! differ). Live adapters (MCP, OpenAPI) plug in behind [`ToolAdapter`], over
+//! the [`http`] client, and a [`ToolRouter`] sends each call to the one
+//! source that serves its tool.
 //!
 //! It does not plan (the decision plane does) and does not decide policy
 //! (the trust plane does).
@@ -18,10 +20,15 @@ mod adapters;
 mod approval;
 mod contract;
 mod gateway;
+pub mod http;
+mod pin;
 mod recording;
+mod router;
 
 pub use adapters::*;
 pub use approval::*;
 pub use contract::*;
 pub use gateway::*;
+pub use pin::*;
 pub use recording::*;
+pub use router::*;

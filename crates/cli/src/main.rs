@@ -2,6 +2,7 @@
 //! function; this crate holds no domain logic.
 
 mod eval_cmd;
+mod live;
 mod output;
 mod pack_cmd;
 mod policy_cmd;
@@ -77,7 +78,7 @@ enum Command {
     /// Build, sign, verify, inspect and diff context packs.
     #[command(subcommand)]
     Pack(pack_cmd::PackCommand),
-    /// List, pin and check MCP tools against their contracts.
+    /// List, pin and check MCP and OpenAPI tools against their contracts.
     #[command(subcommand)]
     Tools(tools_cmd::ToolsCommand),
 }

@@ -3,19 +3,19 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use contextos_action::ScriptedTools;
 use contextos_core::{ErrorKind, ExitCode, PolicyOutcome, ReplayPacket};
-use contextos_mcp::{McpClient, McpServerSpec, McpTools};
+use contextos_decision::{ModelProvider, ScriptedModel};
 use contextos_runtime::{
     Deployment, EvaluatorConfig, Fixtures, PacketDiff, ReplayOverrides, RequestEnvelope, RunArtifacts, RunError,
-    Script, StoredRun, diff_packets, open_packet, persist, replay, run_on_fixtures, run_scripted,
-    run_scripted_with_tools, write_fixtures,
+    Script, StoredRun, diff_packets, open_packet, persist, replay, run_on_fixtures, run_recording, write_fixtures,
 };
 use contextos_store::{Resolved, Store};
 use contextos_trust::SignedEnvelope;
 
+use crate::live::{LiveTools, live_model};
 use crate::output::CliError;
 use crate::policy_cmd::Format;
-use crate::tools_cmd::mcp;
 
 /// Where the deployment and the store are.
 #[derive(Debug, Args)]
@@ -59,24 +59,39 @@ fn store_error(e: contextos_store::StoreError) -> CliError {
 contextos run req.yaml --fixtures recorded/\n  \
 contextos run req.yaml --script script.yaml --record recorded/   author fixtures from a script\n  \
 contextos run req.yaml --script script.yaml --mcp everything.yaml --record recorded/\n      \
-record what a real MCP server answers; `--fixtures recorded/` then replays it offline"
+record what a real MCP server answers; `--fixtures recorded/` then replays it offline\n  \
+OPENAI_API_KEY=... contextos run req.yaml --live --mcp crm.yaml --openapi billing.yaml --record recorded/\n      \
+a live model ([model.live] in the configuration) and live tools, recorded for offline replay\n\n\
+Sources: --mcp takes an MCP server spec (stdio `command` or streamable HTTP `url`), --openapi an\n\
+OpenAPI source spec; both repeat, and a tool name may be served by only one source. Tools no source\n\
+serves answer from --script's results. Approvals come from --script's approvals; without them an\n\
+approval-required call is refused. Credentials come only from the environment variables the\n\
+configuration and specs name, and never reach packets, fixtures or logs."
 )]
 pub struct RunArgs {
     /// The request envelope (YAML or JSON): request, run_context, started_at.
     pub request: PathBuf,
     /// Recorded fixtures [default: `fixtures/` next to the request].
-    #[arg(long, conflicts_with = "script")]
+    #[arg(long, conflicts_with_all = ["script", "live"])]
     pub fixtures: Option<PathBuf>,
-    /// Author fixtures: answer from this script (model responses in order, tool results, approvals)...
-    #[arg(long, requires = "record")]
+    /// Answer from this script: model responses in order (unless --live), tool results, approvals.
+    #[arg(long)]
     pub script: Option<PathBuf>,
-    /// ...and write the digest-keyed fixtures it produced to this directory.
-    #[arg(long, requires = "script")]
+    /// Use the live model of `[model.live]` (key from its `api_key_env` variable).
+    #[arg(long)]
+    pub live: bool,
+    /// With --live: the chat-completions base URL, instead of `[model.live].base_url`.
+    #[arg(long, value_name = "URL", requires = "live")]
+    pub model_url: Option<String>,
+    /// Execute tools on this MCP server (a spec YAML, as for `contextos tools`); repeatable.
+    #[arg(long, value_name = "SPEC")]
+    pub mcp: Vec<PathBuf>,
+    /// Execute tools through this OpenAPI source (a source spec YAML); repeatable.
+    #[arg(long, value_name = "SOURCE")]
+    pub openapi: Vec<PathBuf>,
+    /// Write the run's digest-keyed fixtures (model, tools, approvals) to this directory.
+    #[arg(long, value_name = "DIR")]
     pub record: Option<PathBuf>,
-    /// With `--script` and `--record`: execute tools on this MCP server (a spec
-    /// YAML, as for `contextos tools`) instead of the script's tool results.
-    #[arg(long, requires_all = ["script", "record"], conflicts_with = "fixtures")]
-    pub mcp: Option<PathBuf>,
     #[command(flatten)]
     pub deployment: DeploymentArgs,
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -87,41 +102,65 @@ fn read(path: &Path) -> Result<String, CliError> {
     std::fs::read_to_string(path).map_err(|e| CliError::input(format!("cannot read {}: {e}", path.display())))
 }
 
+impl RunArgs {
+    /// Whether the run records (a script or live), rather than replaying fixtures.
+    fn records(&self) -> bool {
+        self.live || self.script.is_some()
+    }
+
+    fn check(&self) -> Result<(), CliError> {
+        if self.script.is_some() && !self.live && self.record.is_none() {
+            return Err(CliError::input(
+                "--script authors fixtures: give --record DIR (or --live to run the live model)",
+            ));
+        }
+        if !self.records() && (self.record.is_some() || !self.mcp.is_empty() || !self.openapi.is_empty()) {
+            return Err(CliError::input(
+                "--record, --mcp and --openapi need --script or --live (a fixture replay never reaches live tools)",
+            ));
+        }
+        Ok(())
+    }
+}
+
 pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
+    args.check()?;
     let dep = args.deployment.deployment()?;
     let shown = args.request.display().to_string();
     let env = RequestEnvelope::parse(&shown, &read(&args.request)?).map_err(|e| CliError::new(ErrorKind::Input, e))?;
-    let artifacts = match (&args.script, &args.record) {
-        (Some(script_path), Some(record_dir)) => {
-            let script_shown = script_path.display().to_string();
-            let script =
-                Script::parse(&script_shown, &read(script_path)?).map_err(|e| CliError::new(ErrorKind::Input, e))?;
-            let scripted = match &args.mcp {
-                Some(spec) => {
-                    let spec = McpServerSpec::load(spec).map_err(mcp)?;
-                    let tools = McpTools::new(McpClient::connect_stdio(&spec).map_err(mcp)?).map_err(mcp)?;
-                    run_scripted_with_tools(&dep, &env, &script, &tools)
-                }
-                None => run_scripted(&dep, &env, &script),
-            }
-            .map_err(run_error)?;
-            write_fixtures(record_dir, &scripted.model, &scripted.tools, &script.approvals).map_err(run_error)?;
+    let artifacts = if args.records() {
+        let script = match &args.script {
+            Some(path) => Some(
+                Script::parse(&path.display().to_string(), &read(path)?)
+                    .map_err(|e| CliError::new(ErrorKind::Input, e))?,
+            ),
+            None => None,
+        };
+        let sources = LiveTools::open(&args.mcp, &args.openapi)?;
+        let router = sources.router(script.as_ref().map(|s| ScriptedTools::new(s.tools.clone())))?;
+        let model: Box<dyn ModelProvider> = match &script {
+            Some(script) if !args.live => Box::new(ScriptedModel::new(script.model.clone())),
+            _ => Box::new(live_model(&dep, args.model_url.as_deref())?),
+        };
+        let approvals = script.map(|s| s.approvals).unwrap_or_default();
+        let recorded = run_recording(&dep, &env, model.as_ref(), &router, &approvals).map_err(run_error)?;
+        if let Some(dir) = &args.record {
+            write_fixtures(dir, &recorded.model, &recorded.tools, &approvals).map_err(run_error)?;
             eprintln!(
                 "recorded {} model and {} tool interactions to {}",
-                scripted.model.len(),
-                scripted.tools.len(),
-                record_dir.display()
+                recorded.model.len(),
+                recorded.tools.len(),
+                dir.display()
             );
-            scripted.artifacts
         }
-        _ => {
-            let dir = args
-                .fixtures
-                .clone()
-                .unwrap_or_else(|| args.request.parent().unwrap_or(Path::new(".")).join("fixtures"));
-            let fixtures = Fixtures::load(&dir).map_err(run_error)?;
-            run_on_fixtures(&dep, &env, &fixtures).map_err(run_error)?
-        }
+        recorded.artifacts
+    } else {
+        let dir = args
+            .fixtures
+            .clone()
+            .unwrap_or_else(|| args.request.parent().unwrap_or(Path::new(".")).join("fixtures"));
+        let fixtures = Fixtures::load(&dir).map_err(run_error)?;
+        run_on_fixtures(&dep, &env, &fixtures).map_err(run_error)?
     };
     let store = Store::open(&args.deployment.store_dir(Some(&dep))?).map_err(store_error)?;
     let stored = persist(&store, &artifacts).map_err(run_error)?;

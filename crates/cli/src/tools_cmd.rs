@@ -1,16 +1,14 @@
-//! `contextos tools …`: list an MCP server's tools, pin them as contracts,
-//! check the served schemas against the pins.
+//! `contextos tools …`: list the tools an MCP server or an OpenAPI document
+//! serves, pin them as contracts, check the served schemas against the pins.
 
 use std::path::{Path, PathBuf};
 
-use clap::{Subcommand, ValueEnum};
-use contextos_action::ToolCatalog;
-use contextos_core::ExitCode;
-use contextos_mcp::{
-    DiscoveredTool, Hints, McpClient, McpError, McpServerSpec, check_drift, conservative_mode, contract_for, pin,
-    schema_digest,
-};
-use serde_json::json;
+use clap::{Args, Subcommand, ValueEnum};
+use contextos_action::{ToolCatalog, ToolContract, check_drift};
+use contextos_core::{CanonicalError, Digest, ErrorKind, ExitCode, digest_of};
+use contextos_mcp::{DiscoveredTool, Hints, McpError, McpServerSpec};
+use contextos_openapi::{OpenApiDocument, OpenApiError, OpenApiSource};
+use serde_json::{Value, json};
 
 use crate::output::CliError;
 
@@ -21,7 +19,7 @@ pub enum Format {
 }
 
 const SPEC_HELP: &str = "\
-The server spec is a YAML file:
+An MCP server spec (--server) is a YAML file:
   name: filesystem
   command: node
   args: [tests/peers/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js, /srv/data]
@@ -30,34 +28,60 @@ The server spec is a YAML file:
 
 MCP annotations are untrusted hints; the derived approval mode is conservative: no readOnlyHint
 means at least local_write, destructiveHint absent or true (when not read-only) means destructive,
-openWorldHint absent or true means network unless already destructive.";
+openWorldHint absent or true means network unless already destructive.
+
+An OpenAPI source (--openapi) is a YAML file naming an OpenAPI 3.0 or 3.1 document:
+  name: billing
+  document: billing.openapi.yaml   # relative to the source file
+  base_url: https://billing.internal/v1   # default: the document's first server
+  get_mode: read_only              # GET/HEAD/OPTIONS: read_only or network
+  write_mode: local_write          # POST/PUT/PATCH: local_write or network
+  bearer_token_env: BILLING_TOKEN  # read only when a run calls the API
+
+Each operation becomes a tool named by its operationId; DELETE is destructive unless a pinned
+contract says otherwise. list, pin and check-drift read only the document: they never contact
+the API and need no token.";
+
+/// Where the tools come from: exactly one of `--server` and `--openapi`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct Origin {
+    /// An MCP server spec (YAML).
+    #[arg(long, value_name = "SPEC")]
+    server: Option<PathBuf>,
+    /// An OpenAPI source spec (YAML) naming an OpenAPI 3.0 or 3.1 document.
+    #[arg(long, value_name = "SOURCE")]
+    openapi: Option<PathBuf>,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum ToolsCommand {
-    /// List the tools an MCP server serves: derived approval mode, hints, input-schema digest.
+    /// List the tools an MCP server or an OpenAPI document serves: derived approval mode, hints or
+    /// method and path, input-schema digest.
     #[command(after_help = format!(
         "Examples:\n  contextos tools list --server mcp/filesystem.yaml\n  \
-         contextos tools list --server mcp/filesystem.yaml --format json\n\n{SPEC_HELP}"
+         contextos tools list --server mcp/filesystem.yaml --format json\n  \
+         contextos tools list --openapi openapi/billing.yaml\n\n{SPEC_HELP}"
     ))]
     List {
-        /// The server spec (YAML).
-        #[arg(long)]
-        server: PathBuf,
+        #[command(flatten)]
+        origin: Origin,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Pin served tools as contracts (<out>/<tool>.yaml): input schema as served, conservative approval mode.
+    /// Pin served tools as contracts (<out>/<tool>.yaml): input schema as served, derived approval mode.
     #[command(after_help = format!(
         "Examples:\n  contextos tools pin --server mcp/filesystem.yaml\n  \
          contextos tools pin --server mcp/filesystem.yaml --tool read_text_file --tool write_file\n  \
-         contextos tools pin --server mcp/filesystem.yaml --out runtime/tools --force\n\n\
-         Review each written contract: the approval mode is only the conservative starting point.\n\
+         contextos tools pin --server mcp/filesystem.yaml --out runtime/tools --force\n  \
+         contextos tools pin --openapi openapi/billing.yaml --tool getInvoice --out runtime/tools\n\n\
+         Review each written contract: the approval mode is only the starting point, and the gateway\n\
+         enforces the file (lower a DELETE there if it is not destructive).\n\
          An existing contract is never replaced without --force.\n\n{SPEC_HELP}"
     ))]
     Pin {
-        /// The server spec (YAML).
-        #[arg(long)]
-        server: PathBuf,
+        #[command(flatten)]
+        origin: Origin,
         /// A tool to pin (repeatable) [default: every served tool].
         #[arg(long = "tool", value_name = "NAME")]
         tools: Vec<String>,
@@ -71,19 +95,20 @@ pub enum ToolsCommand {
     /// Compare served input schemas with the pinned contracts; exit 1 on drift (for CI).
     #[command(name = "check-drift", after_help = format!(
         "Examples:\n  contextos tools check-drift --server mcp/filesystem.yaml\n  \
-         contextos tools check-drift --server mcp/filesystem.yaml --tools runtime/tools/filesystem --exclusive\n\n\
+         contextos tools check-drift --server mcp/filesystem.yaml --tools runtime/tools/filesystem --exclusive\n  \
+         contextos tools check-drift --openapi openapi/billing.yaml --tools runtime/tools/billing --exclusive\n\n\
          Drift lists the JSON pointers where the pinned and served schemas differ; the gateway refuses\n\
          calls to a drifted tool until it is pinned again. Served tools without a contract are listed\n\
-         (the gateway refuses them as unknown) but do not fail the check.\n\n{SPEC_HELP}"
+         (the gateway refuses them as unknown) but do not fail the check. For --openapi the served\n\
+         schema is the one derived from the document as it is now.\n\n{SPEC_HELP}"
     ))]
     CheckDrift {
-        /// The server spec (YAML).
-        #[arg(long)]
-        server: PathBuf,
+        #[command(flatten)]
+        origin: Origin,
         /// Directory of pinned tool contracts.
         #[arg(long, default_value = "runtime/tools")]
         tools: PathBuf,
-        /// The directory holds only this server's contracts: a pinned tool it no longer serves fails too.
+        /// The directory holds only this source's contracts: a pinned tool it no longer serves fails too.
         #[arg(long)]
         exclusive: bool,
     },
@@ -91,18 +116,18 @@ pub enum ToolsCommand {
 
 pub fn run(cmd: ToolsCommand) -> Result<ExitCode, CliError> {
     match cmd {
-        ToolsCommand::List { server, format } => list(&server, format),
+        ToolsCommand::List { origin, format } => list(&discover(&origin)?, format),
         ToolsCommand::Pin {
-            server,
+            origin,
             tools,
             out,
             force,
-        } => pin_tools(&server, &tools, &out, force),
+        } => pin_tools(&discover(&origin)?, &tools, &out, force),
         ToolsCommand::CheckDrift {
-            server,
+            origin,
             tools,
             exclusive,
-        } => check(&server, &tools, exclusive),
+        } => check(&origin, &tools, exclusive),
     }
 }
 
@@ -110,11 +135,92 @@ pub(crate) fn mcp(err: McpError) -> CliError {
     CliError::new(err.kind(), err)
 }
 
-fn discover(server: &Path) -> Result<(McpServerSpec, Vec<DiscoveredTool>), CliError> {
-    let spec = McpServerSpec::load(server).map_err(mcp)?;
-    let client = McpClient::connect_stdio(&spec).map_err(mcp)?;
-    let tools = client.list_tools().map_err(mcp)?;
-    Ok((spec, tools))
+fn openapi(err: OpenApiError) -> CliError {
+    CliError::new(err.kind(), err)
+}
+
+fn digest_bug(err: CanonicalError) -> CliError {
+    CliError::new(ErrorKind::Bug, miette::MietteDiagnostic::new(err.to_string()))
+}
+
+/// What one source serves, each tool as the contract `tools pin` would write.
+struct Served {
+    /// `MCP server "x"` or `OpenAPI source "x"`, for messages.
+    label: String,
+    /// The JSON document's key for the source name (`server` or `source`).
+    json_key: &'static str,
+    name: String,
+    tools: Vec<Listed>,
+    /// `server` or `source`, in sentences.
+    noun: &'static str,
+    /// How the listed modes were derived, said after pinning.
+    review: &'static str,
+    origin: OriginKind,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OriginKind {
+    Mcp,
+    OpenApi,
+}
+
+struct Listed {
+    contract: ToolContract,
+    /// Annotations (MCP) or method and path (OpenAPI), as text.
+    detail: String,
+    /// The same as JSON members of the listing.
+    json: Vec<(&'static str, Value)>,
+}
+
+fn discover(origin: &Origin) -> Result<Served, CliError> {
+    match (&origin.server, &origin.openapi) {
+        (Some(server), _) => {
+            let spec = McpServerSpec::load(server).map_err(mcp)?;
+            let client = crate::live::connect_mcp(&spec)?;
+            let tools = client.list_tools().map_err(mcp)?;
+            Ok(Served {
+                label: format!("MCP server {:?}", spec.name),
+                json_key: "server",
+                noun: "server",
+                name: spec.name,
+                tools: tools.iter().map(mcp_tool).collect(),
+                review: "review the approval modes: they are derived from untrusted hints",
+                origin: OriginKind::Mcp,
+            })
+        }
+        (None, Some(path)) => {
+            // Reads the document only: listing and pinning never contact the API.
+            let source = OpenApiSource::load(path).map_err(openapi)?;
+            let document = OpenApiDocument::load(&source).map_err(openapi)?;
+            Ok(Served {
+                label: format!("OpenAPI source {:?}", source.name),
+                json_key: "source",
+                noun: "source",
+                name: source.name,
+                tools: document
+                    .operations()
+                    .map(|op| Listed {
+                        contract: contextos_openapi::contract_for(op),
+                        detail: format!("{} {}", op.method, op.path),
+                        json: vec![("method", json!(op.method.as_str())), ("path", json!(op.path))],
+                    })
+                    .collect(),
+                review: "review the approval modes: they are derived from the HTTP method \
+                         (DELETE is destructive until its pinned contract says otherwise)",
+                origin: OriginKind::OpenApi,
+            })
+        }
+        // clap's group makes exactly one required.
+        (None, None) => Err(CliError::input("give --server SPEC or --openapi SOURCE")),
+    }
+}
+
+fn mcp_tool(tool: &DiscoveredTool) -> Listed {
+    Listed {
+        contract: contextos_mcp::contract_for(tool),
+        detail: hints_text(&tool.annotations),
+        json: vec![("hints", json!(tool.annotations))],
+    }
 }
 
 fn hint(value: Option<bool>) -> &'static str {
@@ -135,40 +241,41 @@ fn hints_text(h: &Hints) -> String {
     )
 }
 
-fn list(server: &Path, format: Format) -> Result<ExitCode, CliError> {
-    let (spec, tools) = discover(server)?;
-    let mut rows = Vec::with_capacity(tools.len());
-    for tool in &tools {
-        rows.push((
-            tool,
-            conservative_mode(&tool.annotations),
-            schema_digest(&tool.input_schema).map_err(mcp)?,
-        ));
+fn list(served: &Served, format: Format) -> Result<ExitCode, CliError> {
+    let mut rows: Vec<(&Listed, Digest)> = Vec::with_capacity(served.tools.len());
+    for tool in &served.tools {
+        rows.push((tool, digest_of(&tool.contract.input_schema).map_err(digest_bug)?));
     }
     match format {
         Format::Json => {
-            let doc = json!({
-                "server": spec.name,
-                "tools": rows.iter().map(|(t, mode, digest)| json!({
-                    "name": t.name,
-                    "approval_mode": mode.as_str(),
-                    "hints": t.annotations,
-                    "schema_digest": digest.to_string(),
-                    "description": t.description,
-                })).collect::<Vec<_>>(),
-            });
+            let tools: Vec<Value> = rows
+                .iter()
+                .map(|(tool, digest)| {
+                    let c = &tool.contract;
+                    let mut entry = serde_json::Map::new();
+                    entry.insert("name".into(), json!(c.name));
+                    entry.insert("approval_mode".into(), json!(c.approval_mode.as_str()));
+                    for (key, value) in &tool.json {
+                        entry.insert((*key).into(), value.clone());
+                    }
+                    entry.insert("schema_digest".into(), json!(digest.to_string()));
+                    entry.insert("description".into(), json!(c.description));
+                    Value::Object(entry)
+                })
+                .collect();
+            let doc = json!({ served.json_key: served.name, "tools": tools });
             let text = serde_json::to_string_pretty(&doc).map_err(|e| CliError::input(e.to_string()))?;
             println!("{text}");
         }
         Format::Text => {
-            println!("MCP server {:?}: {} tools", spec.name, tools.len());
-            let width = tools.iter().map(|t| t.name.len()).max().unwrap_or(0);
-            for (tool, mode, digest) in &rows {
+            println!("{}: {} tools", served.label, served.tools.len());
+            let width = served.tools.iter().map(|t| t.contract.name.len()).max().unwrap_or(0);
+            for (tool, digest) in &rows {
                 println!(
                     "  {:width$}  {:11}  {}  {}",
-                    tool.name,
-                    mode.as_str(),
-                    hints_text(&tool.annotations),
+                    tool.contract.name,
+                    tool.contract.approval_mode.as_str(),
+                    tool.detail,
                     digest
                 );
             }
@@ -177,21 +284,20 @@ fn list(server: &Path, format: Format) -> Result<ExitCode, CliError> {
     Ok(ExitCode::Success)
 }
 
-fn pin_tools(server: &Path, names: &[String], out: &Path, force: bool) -> Result<ExitCode, CliError> {
-    let (spec, tools) = discover(server)?;
-    let selected: Vec<&DiscoveredTool> = if names.is_empty() {
-        tools.iter().collect()
+fn pin_tools(served: &Served, names: &[String], out: &Path, force: bool) -> Result<ExitCode, CliError> {
+    let selected: Vec<&Listed> = if names.is_empty() {
+        served.tools.iter().collect()
     } else {
         let mut selected = Vec::new();
         for name in names {
-            match tools.iter().find(|t| &t.name == name) {
+            match served.tools.iter().find(|t| &t.contract.name == name) {
                 Some(tool) => selected.push(tool),
                 None => {
-                    let served: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
+                    let offered: Vec<&str> = served.tools.iter().map(|t| t.contract.name.as_str()).collect();
                     return Err(CliError::input(format!(
-                        "MCP server {:?} does not serve a tool named {name:?}; it serves: {}",
-                        spec.name,
-                        served.join(", ")
+                        "{} does not serve a tool named {name:?}; it serves: {}",
+                        served.label,
+                        offered.join(", ")
                     )));
                 }
             }
@@ -201,7 +307,7 @@ fn pin_tools(server: &Path, names: &[String], out: &Path, force: bool) -> Result
     if !force {
         let existing: Vec<String> = selected
             .iter()
-            .map(|t| out.join(format!("{}.yaml", t.name)))
+            .map(|t| out.join(format!("{}.yaml", t.contract.name)))
             .filter(|p| p.exists())
             .map(|p| p.display().to_string())
             .collect();
@@ -214,26 +320,30 @@ fn pin_tools(server: &Path, names: &[String], out: &Path, force: bool) -> Result
         }
     }
     for tool in selected {
-        let contract = contract_for(tool);
-        let outcome = pin(&contract, &spec.name, out, force).map_err(mcp)?;
+        let contract = &tool.contract;
+        let outcome = match served.origin {
+            OriginKind::Mcp => contextos_mcp::pin(contract, &served.name, out, force).map_err(mcp)?,
+            OriginKind::OpenApi => contextos_openapi::pin(contract, &served.name, out, force).map_err(openapi)?,
+        };
         println!(
             "{} {} -> {} ({}, {})",
             if outcome.replaced { "re-pinned" } else { "pinned" },
             contract.name,
             outcome.path.display(),
             contract.approval_mode.as_str(),
-            hints_text(&tool.annotations)
+            tool.detail
         );
     }
-    println!("review the approval modes: they are derived from untrusted hints");
+    println!("{}", served.review);
     Ok(ExitCode::Success)
 }
 
-fn check(server: &Path, dir: &Path, exclusive: bool) -> Result<ExitCode, CliError> {
+fn check(origin: &Origin, dir: &Path, exclusive: bool) -> Result<ExitCode, CliError> {
     let catalog = ToolCatalog::load(dir).map_err(|e| CliError::new(e.kind(), e))?;
-    let (spec, tools) = discover(server)?;
-    let report = check_drift(&catalog, &tools).map_err(mcp)?;
-    println!("MCP server {:?} against {}:", spec.name, dir.display());
+    let served = discover(origin)?;
+    let contracts: Vec<&ToolContract> = served.tools.iter().map(|t| &t.contract).collect();
+    let report = check_drift(&catalog, &contracts).map_err(digest_bug)?;
+    println!("{} against {}:", served.label, dir.display());
     for drift in &report.drifted {
         println!("  drift     {}  ({})", drift.tool, drift.file);
         println!("            pinned {}", drift.pinned);
@@ -252,8 +362,9 @@ fn check(server: &Path, dir: &Path, exclusive: bool) -> Result<ExitCode, CliErro
         }
     } else if !report.not_served.is_empty() {
         println!(
-            "  ({} pinned contracts are not served by this server; with --exclusive they fail the check)",
-            report.not_served.len()
+            "  ({} pinned contracts are not served by this {}; with --exclusive they fail the check)",
+            report.not_served.len(),
+            served.noun
         );
     }
     let failed = report.has_drift() || (exclusive && !report.not_served.is_empty());

@@ -20,6 +20,7 @@ mod interaction;
 pub mod live;
 mod primitives;
 mod redact;
+mod secret;
 
 pub use canonical::{CanonicalError, Digest, DigestParseError, canonical_json, digest_of, merge_json};
 pub use clock::{Clock, FixedClock, Timestamp};
@@ -30,6 +31,7 @@ pub use ids::{IdGen, SequentialIdGen};
 pub use interaction::*;
 pub use primitives::*;
 pub use redact::{REDACTED, looks_like_secret, redact, redact_text};
+pub use secret::Secret;
 
 /// The `format_version` written into every persisted document of this release.
 pub const FORMAT_VERSION: u32 = 1;

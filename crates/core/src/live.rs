@@ -1,10 +1,10 @@
 //! The live implementations of the injected traits: the only place in the
-//! workspace where wall-clock time and operating-system randomness are read
-//! (`cargo xtask tidy` enforces this).
+//! workspace where wall-clock time, operating-system randomness and the
+//! process environment are read (`cargo xtask tidy` enforces this).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::{Clock, IdGen, Timestamp};
+use crate::{Clock, IdGen, Secret, Timestamp};
 
 /// The system wall clock.
 #[derive(Debug, Default, Clone, Copy)]
@@ -42,4 +42,15 @@ impl IdGen for RandomIdGen {
 pub fn fill_random(buf: &mut [u8]) {
     #[expect(clippy::expect_used, reason = "no entropy source means no safe way to continue")]
     getrandom::fill(buf).expect("operating system random number generator unavailable");
+}
+
+/// A credential from the environment variable `name` (an API key for a live
+/// model or a bearer token for an HTTP MCP server): `None` when unset or
+/// empty. The CLI edge calls this and passes the [`Secret`] in; nothing else
+/// reads the environment.
+pub fn secret_from_env(name: &str) -> Option<Secret> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map(Secret::new)
 }

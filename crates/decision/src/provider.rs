@@ -19,6 +19,9 @@ pub enum ProviderError {
     /// The transport failed.
     #[error("model transport failed: {0}")]
     Transport(String),
+    /// The provider is configured wrongly (a missing key, a bad endpoint).
+    #[error("{0}")]
+    Config(String),
 }
 
 impl ProviderError {
@@ -26,7 +29,7 @@ impl ProviderError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::Miss(_) | Self::Exhausted(..) => ErrorKind::FixtureMiss,
-            Self::Transport(_) => ErrorKind::Input,
+            Self::Transport(_) | Self::Config(_) => ErrorKind::Input,
         }
     }
 }
@@ -35,6 +38,13 @@ impl ProviderError {
 pub trait ModelProvider: Send + Sync {
     /// The response to `request`.
     fn complete(&self, request: &ModelRequest) -> Result<ModelResponse, ProviderError>;
+}
+
+/// A borrowed provider is a provider (so wrappers such as `RecordingModel` take `&dyn ModelProvider`).
+impl<T: ModelProvider + ?Sized> ModelProvider for &T {
+    fn complete(&self, request: &ModelRequest) -> Result<ModelResponse, ProviderError> {
+        (**self).complete(request)
+    }
 }
 
 /// Recorded responses keyed by the digest of the canonical request.

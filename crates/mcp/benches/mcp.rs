@@ -2,8 +2,9 @@
 //! raw rmcp, through [`McpClient`] (limits, result mapping, `_meta`), and
 //! through the whole [`ToolGateway`] (schema validation, Cedar with the
 //! shipped policies, idempotency, drift check, evidence, envelope).
-//! The gateway's overhead is `gateway / raw_rmcp`. Every iteration sends a
-//! new message, so idempotency never short-circuits a call.
+//! The gateway's overhead is `gateway / raw_rmcp`, over stdio and over
+//! streamable HTTP (`*_http`). Every iteration sends a new message, so
+//! idempotency never short-circuits a call.
 //!
 //! Needs `tests/peers` installed (`cargo xtask test` does it).
 
@@ -28,7 +29,8 @@ use contextos_trust::PolicyEngine;
 use divan::Bencher;
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
-use rmcp::transport::TokioChildProcess;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use serde_json::{Value, json};
 
 fn main() {
@@ -55,6 +57,8 @@ fn spec() -> McpServerSpec {
         command: "node".into(),
         args: vec![entry()],
         env: Default::default(),
+        url: None,
+        bearer_token_env: None,
         timeout_secs: 30,
     }
 }
@@ -89,9 +93,92 @@ fn raw_rmcp(bencher: Bencher) {
     runtime.block_on(client.cancel()).unwrap();
 }
 
+/// server-everything in streamable HTTP mode on a free loopback port, killed on drop.
+struct HttpServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl HttpServer {
+    fn start() -> Self {
+        use std::io::{BufRead, BufReader};
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = std::process::Command::new("node")
+            .args([entry().as_str(), "streamableHttp"])
+            .env("PORT", port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let listening = stderr
+            .lines()
+            .map_while(Result::ok)
+            .any(|l| l.contains("listening on port"));
+        assert!(listening, "server-everything (streamableHttp) did not start");
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}/mcp"),
+        }
+    }
+
+    fn spec(&self) -> McpServerSpec {
+        McpServerSpec {
+            name: "everything-http".into(),
+            command: String::new(),
+            args: vec![],
+            env: Default::default(),
+            url: Some(self.url.clone()),
+            bearer_token_env: None,
+            timeout_secs: 30,
+        }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[divan::bench(sample_count = 200)]
+fn raw_rmcp_http(bencher: Bencher) {
+    let server = HttpServer::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = runtime
+        .block_on(async {
+            let http = contextos_action::http::async_client(std::time::Duration::from_secs(30)).unwrap();
+            let config = StreamableHttpClientTransportConfig::with_uri(server.url.as_str());
+            ().serve(StreamableHttpClientTransport::with_client(http, config)).await
+        })
+        .unwrap();
+    let counter = AtomicU64::new(0);
+    bencher.bench_local(|| {
+        let mut params = CallToolRequestParams::new("echo");
+        params.arguments = next_message(&counter).as_object().cloned();
+        runtime.block_on(client.call_tool(params)).unwrap()
+    });
+    runtime.block_on(client.cancel()).unwrap();
+}
+
+#[divan::bench(sample_count = 200)]
+fn gateway_http(bencher: Bencher) {
+    let server = HttpServer::start();
+    let mcp = McpTools::new(McpClient::connect(&server.spec()).unwrap()).unwrap();
+    bench_gateway(bencher, &mcp, &mcp);
+}
+
 #[divan::bench(sample_count = 200)]
 fn mcp_client(bencher: Bencher) {
-    let client = McpClient::connect_stdio(&spec()).unwrap();
+    let client = McpClient::connect(&spec()).unwrap();
     let counter = AtomicU64::new(0);
     let meta = json!({ "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" });
     bencher.bench_local(|| client.call("echo", next_message(&counter), meta.clone()).unwrap());
@@ -99,7 +186,7 @@ fn mcp_client(bencher: Bencher) {
 
 #[divan::bench(sample_count = 200)]
 fn gateway(bencher: Bencher) {
-    let mcp = McpTools::new(McpClient::connect_stdio(&spec()).unwrap()).unwrap();
+    let mcp = McpTools::new(McpClient::connect(&spec()).unwrap()).unwrap();
     bench_gateway(bencher, &mcp, &mcp);
 }
 
@@ -112,7 +199,7 @@ fn gateway_stub_adapter(bencher: Bencher) {
             Ok(ToolResponse::Ok(request.arguments.clone()))
         }
     }
-    let mcp = McpTools::new(McpClient::connect_stdio(&spec()).unwrap()).unwrap();
+    let mcp = McpTools::new(McpClient::connect(&spec()).unwrap()).unwrap();
     bench_gateway(bencher, &mcp, &Stub);
 }
 

@@ -68,12 +68,7 @@ impl ToolAdapter for McpTools {
         })?;
         match SchemaDrift::between(tool, served) {
             Ok(None) => {}
-            Ok(Some(drift)) => {
-                return Err(AdapterError::Transport(format!(
-                    "{drift}; the call is refused: review the change and pin it again with \
-                     `contextos tools pin --force`"
-                )));
-            }
+            Ok(Some(drift)) => return Err(AdapterError::Transport(drift.refusal())),
             Err(e) => return Err(AdapterError::Transport(e.to_string())),
         }
         self.client

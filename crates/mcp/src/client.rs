@@ -1,5 +1,6 @@
-//! The synchronous MCP client: spawns a server over stdio, discovers its
-//! tools (untrusted metadata, parsed with limits) and calls them.
+//! The synchronous MCP client: spawns a server over stdio or opens a
+//! streamable HTTP session, discovers its tools (untrusted metadata, parsed
+//! with limits) and calls them.
 //!
 //! The client owns a current-thread tokio runtime, so callers (the gateway,
 //! the CLI) stay synchronous; it must not be used from inside an async
@@ -10,11 +11,12 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use contextos_core::ToolResponse;
+use contextos_core::{Secret, ToolResponse};
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult, MetaObject, RequestMetaObject, Tool};
 use rmcp::service::{RoleClient, RunningService, ServiceError};
-use rmcp::transport::TokioChildProcess;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
@@ -132,13 +134,17 @@ async fn drain_stderr(mut stderr: ChildStderr, tail: Arc<Mutex<Vec<u8>>>) {
 }
 
 impl McpClient {
-    /// Spawns the server of `spec` and completes the MCP handshake, with the default [`Limits`].
-    pub fn connect_stdio(spec: &McpServerSpec) -> Result<Self, McpError> {
-        Self::connect_stdio_with(spec, Limits::DEFAULT)
+    /// Connects to the server of `spec` (no token) and completes the MCP
+    /// handshake, with the default [`Limits`].
+    pub fn connect(spec: &McpServerSpec) -> Result<Self, McpError> {
+        Self::connect_with(spec, Limits::DEFAULT, None)
     }
 
-    /// Spawns the server of `spec` and completes the MCP handshake.
-    pub fn connect_stdio_with(spec: &McpServerSpec, limits: Limits) -> Result<Self, McpError> {
+    /// Connects to the server of `spec` and completes the MCP handshake:
+    /// spawns `command` over stdio, or opens a streamable HTTP session with
+    /// `url`, sending `token` (from the spec's `bearer_token_env`, read by
+    /// the caller) as a bearer token.
+    pub fn connect_with(spec: &McpServerSpec, limits: Limits, token: Option<&Secret>) -> Result<Self, McpError> {
         refuse_inside_runtime()?;
         let connect_error = |message: String, stderr: String| McpError::Connect {
             server: spec.name.clone(),
@@ -150,18 +156,39 @@ impl McpClient {
             .enable_all()
             .build()
             .map_err(|e| connect_error(format!("cannot start the async runtime: {e}"), String::new()))?;
-        let mut command = tokio::process::Command::new(&spec.command);
-        // Only the spec's explicit environment: secrets never reach a server implicitly.
-        command.args(&spec.args).env_clear().envs(&spec.env).kill_on_drop(true);
-        let spawned = {
-            let _context = runtime.enter();
-            TokioChildProcess::builder(command).stderr(Stdio::piped()).spawn()
-        };
-        let (transport, stderr) = spawned.map_err(|e| connect_error(e.to_string(), String::new()))?;
-        let tail = Arc::new(Mutex::new(Vec::new()));
-        let drain = stderr.map(|stderr| runtime.spawn(drain_stderr(stderr, Arc::clone(&tail))));
         let timeout = Duration::from_secs(spec.timeout_secs);
-        let served = runtime.block_on(async { tokio::time::timeout(timeout, ().serve(transport)).await });
+        let tail = Arc::new(Mutex::new(Vec::new()));
+        let (served, drain) = match &spec.url {
+            Some(url) => {
+                let http =
+                    contextos_action::http::async_client(timeout).map_err(|m| connect_error(m, String::new()))?;
+                let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
+                    .max_json_response_size(limits.max_result_bytes)
+                    .max_sse_event_size(limits.max_result_bytes);
+                if let Some(token) = token {
+                    config = config.auth_header(token.expose());
+                }
+                let transport = {
+                    let _context = runtime.enter();
+                    StreamableHttpClientTransport::with_client(http, config)
+                };
+                let served = runtime.block_on(async { tokio::time::timeout(timeout, ().serve(transport)).await });
+                (served, None)
+            }
+            None => {
+                let mut command = tokio::process::Command::new(&spec.command);
+                // Only the spec's explicit environment: secrets never reach a server implicitly.
+                command.args(&spec.args).env_clear().envs(&spec.env).kill_on_drop(true);
+                let spawned = {
+                    let _context = runtime.enter();
+                    TokioChildProcess::builder(command).stderr(Stdio::piped()).spawn()
+                };
+                let (transport, stderr) = spawned.map_err(|e| connect_error(e.to_string(), String::new()))?;
+                let drain = stderr.map(|stderr| runtime.spawn(drain_stderr(stderr, Arc::clone(&tail))));
+                let served = runtime.block_on(async { tokio::time::timeout(timeout, ().serve(transport)).await });
+                (served, drain)
+            }
+        };
         let failure = match served {
             Ok(Ok(service)) => {
                 return Ok(Self {
@@ -176,7 +203,7 @@ impl McpClient {
             Ok(Err(e)) => e.to_string(),
             Err(_) => format!("no handshake within {} s", spec.timeout_secs),
         };
-        // The server usually died: let the drain collect its last words.
+        // A stdio server usually died: let the drain collect its last words.
         if let Some(drain) = drain {
             let _ = runtime.block_on(async { tokio::time::timeout(Duration::from_secs(1), drain).await });
         }

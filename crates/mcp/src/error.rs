@@ -19,13 +19,16 @@ pub enum McpError {
         /// The I/O error.
         message: String,
     },
-    /// The server process could not be started or did not complete the MCP handshake.
-    #[error("cannot start MCP server {server:?} ({command}): {message}{}", stderr_tail(.stderr))]
-    #[diagnostic(help("check `command` and `args` in the server spec; the server starts with only the spec's `env`"))]
+    /// The server could not be started or reached, or did not complete the MCP handshake.
+    #[error("cannot connect to MCP server {server:?} ({command}): {message}{}", stderr_tail(.stderr))]
+    #[diagnostic(help(
+        "check `command` and `args` (or `url` and the token's variable) in the server spec; \
+         a started server sees only the spec's `env`"
+    ))]
     Connect {
         /// The server name from the spec.
         server: String,
-        /// The command line.
+        /// The command line, or the URL.
         command: String,
         /// What failed.
         message: String,

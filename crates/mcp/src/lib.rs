@@ -1,8 +1,9 @@
 //! The ContextOS MCP client: real tools behind the gateway, over rmcp.
 //!
 //! Owns the server spec ([`McpServerSpec`], a YAML file naming the command,
-//! its arguments and an explicit environment), the synchronous client
-//! ([`McpClient`]: spawns the server over stdio, discovers its tools with
+//! its arguments and an explicit environment, or a streamable HTTP URL and
+//! the variable holding its token), the synchronous client ([`McpClient`]:
+//! spawns the server over stdio or opens an HTTP session, discovers its tools with
 //! limits on the untrusted metadata, calls them with the W3C `traceparent`
 //! in `_meta`), the conservative approval mode derived from MCP annotations
 //! ([`conservative_mode`]: annotations are untrusted hints and only ever
@@ -12,7 +13,8 @@
 //!
 //! It does not decide policy, approval or idempotency (the gateway in
 //! `contextos-action` does, before the adapter runs), does not record
-//! fixtures, and speaks stdio only (no streamable HTTP yet).
+//! fixtures (the runtime's recording adapter does), and does not read the
+//! environment (the CLI reads a token and passes it in).
 
 #![deny(missing_docs)]
 

@@ -51,7 +51,72 @@ fn spec(name: &str, package: &str, args: &[&str], env: &[(&str, &str)]) -> McpSe
             .chain(args.iter().map(|a| a.to_string()))
             .collect(),
         env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        url: None,
+        bearer_token_env: None,
         timeout_secs: 30,
+    }
+}
+
+/// server-everything in streamable HTTP mode on a free loopback port, killed on drop.
+struct HttpPeer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl HttpPeer {
+    fn start() -> Self {
+        use std::io::{BufRead, BufReader};
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = std::process::Command::new("node")
+            .arg(peer("server-everything"))
+            .arg("streamableHttp")
+            .env("PORT", port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut said = String::new();
+        let listening = BufReader::new(stderr).lines().map_while(Result::ok).any(|line| {
+            said.push_str(&line);
+            said.push('\n');
+            line.contains("listening on port")
+        });
+        if !listening {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        assert!(
+            listening,
+            "server-everything (streamableHttp) exited before listening:\n{said}"
+        );
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}/mcp"),
+        }
+    }
+
+    fn spec(&self) -> McpServerSpec {
+        McpServerSpec {
+            name: "everything-http".into(),
+            command: String::new(),
+            args: vec![],
+            env: BTreeMap::new(),
+            url: Some(self.url.clone()),
+            bearer_token_env: None,
+            timeout_secs: 30,
+        }
+    }
+}
+
+impl Drop for HttpPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -69,7 +134,7 @@ fn everything_lists_tools_and_echoes_with_a_traceparent() {
     everything.env.insert("ENTRY".into(), everything.args.remove(0));
     everything.command = "sh".into();
     everything.args = vec!["-c".into(), r#"tee "$WIRE" | exec node "$ENTRY""#.into()];
-    let client = McpClient::connect_stdio(&everything).unwrap();
+    let client = McpClient::connect(&everything).unwrap();
     let tools = client.list_tools().unwrap();
     let echo = tool(&tools, "echo");
     assert_eq!(echo.input_schema["properties"]["message"]["type"], "string");
@@ -80,8 +145,18 @@ fn everything_lists_tools_and_echoes_with_a_traceparent() {
         .call("echo", json!({ "message": "hello" }), meta.clone())
         .unwrap();
     assert_eq!(response, ToolResponse::Ok(json!("Echo: hello")));
-    let sent = fs::read_to_string(&wire).unwrap();
-    let request: Value = serde_json::from_str(sent.lines().find(|l| l.contains("tools/call")).unwrap()).unwrap();
+    // `tee` may answer through the pipe before its copy reaches the file: wait for the line.
+    let line = (0..100)
+        .find_map(|_| {
+            let sent = fs::read_to_string(&wire).unwrap_or_default();
+            let line = sent.lines().find(|l| l.contains("tools/call")).map(str::to_string);
+            if line.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            line
+        })
+        .expect("the tools/call request reaches the wire copy");
+    let request: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(
         request["params"]["_meta"]["traceparent"], meta["traceparent"],
         "the traceparent travels in _meta: {request}"
@@ -109,8 +184,8 @@ fn everything_lists_tools_and_echoes_with_a_traceparent() {
 fn a_server_that_cannot_start_is_a_clear_error() {
     let mut bad = spec("everything", "server-everything", &[], &[]);
     bad.command = "/nonexistent/node".into();
-    let err = McpClient::connect_stdio(&bad).unwrap_err().to_string();
-    assert!(err.contains("cannot start MCP server \"everything\""), "{err}");
+    let err = McpClient::connect(&bad).unwrap_err().to_string();
+    assert!(err.contains("cannot connect to MCP server \"everything\""), "{err}");
 }
 
 struct World {
@@ -202,7 +277,7 @@ fn filesystem_hints_pins_gateway_calls_and_drift() {
     let root = root.canonicalize().unwrap();
     let note = root.join("note.txt");
     fs::write(&note, "hello from the tempdir").unwrap();
-    let client = McpClient::connect_stdio(&spec(
+    let client = McpClient::connect(&spec(
         "filesystem",
         "server-filesystem",
         &[&root.display().to_string()],
@@ -285,7 +360,7 @@ fn memory_creates_entities_then_reads_the_graph() {
     let dir = tempfile::tempdir().unwrap();
     let memory_file = dir.path().join("memory.jsonl");
     let memory_path = memory_file.display().to_string();
-    let client = McpClient::connect_stdio(&spec(
+    let client = McpClient::connect(&spec(
         "memory",
         "server-memory",
         &[],
@@ -319,5 +394,72 @@ fn memory_creates_entities_then_reads_the_graph() {
     assert!(
         fs::read_to_string(&memory_file).unwrap().contains("ACME-778"),
         "the graph lives in MEMORY_FILE_PATH"
+    );
+}
+
+#[test]
+fn everything_over_streamable_http_lists_and_calls_through_the_gateway() {
+    let peer = HttpPeer::start();
+    let mcp = McpTools::new(McpClient::connect(&peer.spec()).unwrap()).unwrap();
+    let served: Vec<DiscoveredTool> = mcp.served().cloned().collect();
+    let echo = tool(&served, "echo");
+    assert_eq!(echo.input_schema["properties"]["message"]["type"], "string");
+    assert_eq!(conservative_mode(&echo.annotations), ApprovalMode::ReadOnly);
+
+    // Pin echo and call it through the whole gateway, as a run would.
+    let dir = tempfile::tempdir().unwrap();
+    pin(&contract_for(echo), "everything-http", dir.path(), false).unwrap();
+    let w = world(ToolCatalog::load(dir.path()).unwrap());
+    let call = through_gateway(&w, &mcp, "echo", json!({ "message": "over http" })).unwrap();
+    assert_eq!(call.envelope.status, ToolCallStatus::Executed);
+    assert_eq!(call.envelope.result, Some(json!("Echo: over http")));
+    assert!(call.envelope.traceparent.starts_with(&format!("00-{TRACE_ID}-")));
+
+    // A refusal over HTTP is a tool error too.
+    let unknown = mcp.client().call("no-such-tool", json!({}), Value::Null).unwrap();
+    assert!(
+        matches!(unknown, ToolResponse::Error(ref e) if e.contains("no-such-tool")),
+        "{unknown:?}"
+    );
+}
+
+#[test]
+fn an_http_server_gets_the_bearer_token_and_a_refusal_is_a_clear_error() {
+    // A loopback endpoint that records the Authorization header and refuses.
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let port = server.server_addr().to_ip().unwrap().port();
+    let seen = std::thread::spawn(move || {
+        let request = server.recv().unwrap();
+        let auth = request
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv("authorization"))
+            .map(|h| h.value.to_string());
+        request
+            .respond(tiny_http::Response::from_string("no").with_status_code(403))
+            .unwrap();
+        auth
+    });
+    let spec = McpServerSpec {
+        name: "guarded".into(),
+        command: String::new(),
+        args: vec![],
+        env: BTreeMap::new(),
+        url: Some(format!("http://127.0.0.1:{port}/mcp")),
+        bearer_token_env: Some("GUARDED_TOKEN".into()),
+        timeout_secs: 5,
+    };
+    let token = contextos_core::Secret::new("tok-0123456789abcdef");
+    let err = McpClient::connect_with(&spec, contextos_mcp::Limits::DEFAULT, Some(&token))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(seen.join().unwrap().as_deref(), Some("Bearer tok-0123456789abcdef"));
+    assert!(
+        err.contains("cannot connect to MCP server \"guarded\"") && err.contains("/mcp"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("tok-0123456789abcdef"),
+        "the token never reaches a message: {err}"
     );
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use contextos_core::DocumentError;
+use contextos_decision::{LiveModelConfig, check_params};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -32,6 +33,12 @@ pub struct ModelConfig {
     /// Parameters sent with every request.
     #[serde(default)]
     pub params: BTreeMap<String, Value>,
+    /// Where `contextos run --live` reaches the model (`[model.live]`).
+    /// Not serialized: the packet's `model_config` records what the model
+    /// was asked (name and params), not the transport, so a live run and
+    /// its offline replay pin the same inputs whatever this block says.
+    #[serde(default, skip_serializing)]
+    pub live: Option<LiveModelConfig>,
 }
 
 /// Context-plane settings.
@@ -83,6 +90,13 @@ impl EvaluatorConfig {
     }
 }
 
+/// The 1-based line of the first line of `text` that starts with `prefix`
+/// (after indentation).
+fn line_of(text: &str, prefix: &str) -> Option<u64> {
+    let index = text.lines().position(|l| l.trim_start().starts_with(prefix))?;
+    u64::try_from(index + 1).ok()
+}
+
 impl RuntimeConfig {
     /// Parses `runtime/contextos.toml`-style text.
     pub fn parse(file: &str, text: &str) -> Result<Self, DocumentError> {
@@ -109,6 +123,16 @@ impl RuntimeConfig {
                 format!("unsupported format_version {}, expected 1", config.format_version),
             ));
         }
+        if let Some(live) = &config.model.live {
+            live.check().map_err(|m| DocumentError {
+                line: line_of(text, "[model.live]"),
+                ..DocumentError::new(file, format!("[model.live] {m}"))
+            })?;
+            check_params(&config.model.params).map_err(|m| DocumentError {
+                line: line_of(text, "params"),
+                ..DocumentError::new(file, format!("[model] {m}"))
+            })?;
+        }
         Ok(config)
     }
 
@@ -127,5 +151,72 @@ impl RuntimeConfig {
         for pack in &mut self.context.packs {
             fix(pack);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHIPPED: &str = include_str!("../../../runtime/contextos.toml");
+
+    fn with_live(block: &str) -> String {
+        SHIPPED.replace("\n[context]\n", &format!("\n[model.live]\n{block}\n[context]\n"))
+    }
+
+    #[test]
+    fn the_shipped_config_has_no_live_model() {
+        let config = RuntimeConfig::parse("contextos.toml", SHIPPED).unwrap();
+        assert_eq!(config.model.live, None);
+    }
+
+    #[test]
+    fn a_live_block_parses_with_defaults_and_stays_out_of_the_serialized_model() {
+        let text = with_live("base_url = \"https://api.openai.com/v1\"\ntimeout_secs = 30\n");
+        let config = RuntimeConfig::parse("contextos.toml", &text).unwrap();
+        let live = config.model.live.clone().unwrap();
+        assert_eq!(
+            live,
+            LiveModelConfig {
+                timeout_secs: 30,
+                ..LiveModelConfig::new("https://api.openai.com/v1")
+            }
+        );
+        let shipped = RuntimeConfig::parse("contextos.toml", SHIPPED).unwrap();
+        assert_eq!(
+            serde_json::to_value(&config.model).unwrap(),
+            serde_json::to_value(&shipped.model).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_bad_live_block_names_the_file_line_and_field() {
+        let err = RuntimeConfig::parse("contextos.toml", &with_live("base_url = \"ftp://x\"\n")).unwrap_err();
+        let line = SHIPPED.lines().position(|l| l == "[context]").unwrap() + 1;
+        assert_eq!(err.line, Some(line as u64));
+        let shown = err.to_string();
+        assert!(shown.contains("contextos.toml"), "{shown}");
+        assert!(
+            shown.contains("[model.live] `base_url` must start with http://"),
+            "{shown}"
+        );
+
+        let err = RuntimeConfig::parse(
+            "contextos.toml",
+            &with_live("base_url = \"http://h\"\napi_key = \"x\"\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("unknown field `api_key`"), "{err}");
+
+        let reserved =
+            with_live("base_url = \"http://h\"\n").replace("max_tokens = 800", "max_tokens = 800, stream = true");
+        let err = RuntimeConfig::parse("contextos.toml", &reserved)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[model] parameter `stream` is set by the live model provider"),
+            "{err}"
+        );
     }
 }

@@ -1,7 +1,8 @@
-//! Authoring fixtures from a script: model responses in order, tool results
-//! by tool and arguments, approver decisions. `contextos run --script S
-//! --record DIR` runs the script once and writes digest-keyed fixtures that
-//! `contextos run --fixtures DIR` then replays exactly.
+//! Recording runs: from a script (model responses in order, tool results by
+//! tool and arguments, approver decisions) or live (a real model, real MCP
+//! servers and HTTP APIs). `contextos run --script S --record DIR` and
+//! `contextos run --live --record DIR` run once and write digest-keyed
+//! fixtures that `contextos run --fixtures DIR` then replays exactly.
 
 use std::path::Path;
 
@@ -10,7 +11,7 @@ use contextos_action::{
     RecordedApproval, RecordedApprover, Recording, RecordingTools, ScriptedResult, ScriptedTools, ToolAdapter,
 };
 use contextos_core::{DocumentError, ModelRequest, ModelResponse, ReplayPacket, ToolRequest, ToolResponse, parse_yaml};
-use contextos_decision::{RecordingModel, ScriptedModel};
+use contextos_decision::{ModelProvider, RecordingModel, ScriptedModel};
 use serde::{Deserialize, Serialize};
 
 use crate::envelope::RequestEnvelope;
@@ -47,9 +48,9 @@ impl Script {
     }
 }
 
-/// A scripted run and what it recorded.
+/// A recorded run and its interactions.
 #[derive(Debug, Clone)]
-pub struct ScriptedRun {
+pub struct RecordedRun {
     /// The run.
     pub artifacts: RunArtifacts,
     /// Model interactions, in order.
@@ -59,7 +60,7 @@ pub struct ScriptedRun {
 }
 
 /// Runs `env` against `script`, recording every interaction.
-pub fn run_scripted(dep: &Deployment, env: &RequestEnvelope, script: &Script) -> Result<ScriptedRun, RunError> {
+pub fn run_scripted(dep: &Deployment, env: &RequestEnvelope, script: &Script) -> Result<RecordedRun, RunError> {
     run_scripted_with_tools(dep, env, script, &ScriptedTools::new(script.tools.clone()))
 }
 
@@ -71,12 +72,32 @@ pub fn run_scripted_with_tools(
     env: &RequestEnvelope,
     script: &Script,
     adapter: &dyn ToolAdapter,
-) -> Result<ScriptedRun, RunError> {
-    let provider = RecordingModel::new(ScriptedModel::new(script.model.clone()));
+) -> Result<RecordedRun, RunError> {
+    run_recording(
+        dep,
+        env,
+        &ScriptedModel::new(script.model.clone()),
+        adapter,
+        &script.approvals,
+    )
+}
+
+/// Runs `env` with `model` (a script, or a live model), tools executed
+/// through `adapter`, and approvals answered from `approvals`, recording
+/// every interaction (tool interactions redacted, as the gateway records
+/// them; the model is only ever shown redacted results) for fixtures.
+pub fn run_recording(
+    dep: &Deployment,
+    env: &RequestEnvelope,
+    model: &dyn ModelProvider,
+    adapter: &dyn ToolAdapter,
+    approvals: &[RecordedApproval],
+) -> Result<RecordedRun, RunError> {
+    let provider = RecordingModel::new(model);
     let adapter = RecordingTools::new(adapter);
-    let approver = RecordedApprover::new(script.approvals.clone());
+    let approver = RecordedApprover::new(approvals.to_vec());
     let artifacts = invoke_agent(dep, env, &provider, &adapter, &approver, &dep.config.evaluator)?;
-    Ok(ScriptedRun {
+    Ok(RecordedRun {
         artifacts,
         model: provider.interactions(),
         tools: adapter.interactions(),

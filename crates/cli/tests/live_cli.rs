@@ -1,0 +1,460 @@
+//! Recording runs against real peers, then replaying them offline:
+//! `contextos run --script S --mcp SPEC --record FX` against the real
+//! `server-everything` pinned in `tests/peers` (installed by `cargo xtask
+//! test`) over stdio, and `contextos run --live` with a loopback model server
+//! that speaks chat completions and server-everything over streamable HTTP.
+//! `contextos run --fixtures FX` then runs with no server and no key, and the
+//! packet is byte-identical; no credential appears in anything written.
+
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
+
+use serde_json::{Value, json};
+
+mod common;
+use common::{Run, command_in, contextos_in, repo, run};
+
+fn everything_entry() -> PathBuf {
+    let entry = repo().join("tests/peers/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    assert!(
+        entry.is_file(),
+        "{} is missing: the MCP peer servers are not installed; run `cargo xtask test` (it installs tests/peers)",
+        entry.display()
+    );
+    entry
+}
+
+/// A deployment whose only tool is server-everything's `echo`, pinned from
+/// the server of `spec` (a spec file in `dir`; stdio by default).
+fn deployment(dir: &Path, spec: Option<&str>) {
+    fs::write(
+        dir.join("everything.yaml"),
+        format!(
+            "name: everything\ncommand: node\nargs: [{:?}]\n",
+            everything_entry().display().to_string()
+        ),
+    )
+    .unwrap();
+    let pin = contextos_in(
+        dir,
+        &[
+            "tools",
+            "pin",
+            "--server",
+            spec.unwrap_or("everything.yaml"),
+            "--tool",
+            "echo",
+            "--out",
+            "tools",
+        ],
+    );
+    assert_eq!(pin.code, 0, "{}", pin.stderr);
+
+    let runtime = repo().join("runtime");
+    let config = fs::read_to_string(runtime.join("contextos.toml")).unwrap();
+    let abs = |p: PathBuf| format!("{:?}", p.display().to_string());
+    let config = config
+        .replace(
+            r#"packs = ["packs/support_escalation-18.pack.json"]"#,
+            &format!(
+                "packs = [{}]",
+                abs(runtime.join("packs/support_escalation-18.pack.json"))
+            ),
+        )
+        .replace(
+            r#"policies = "../policies""#,
+            &format!("policies = {}", abs(repo().join("policies"))),
+        )
+        .replace(r#"tools = "tools""#, &format!("tools = {}", abs(dir.join("tools"))))
+        .replace(r#"keys = "keys""#, &format!("keys = {}", abs(runtime.join("keys"))))
+        .replace(
+            r#"signing_key = "keys/dev.key""#,
+            &format!("signing_key = {}", abs(runtime.join("keys/dev.key"))),
+        )
+        .replace(
+            r#"store = "../.contextos""#,
+            &format!("store = {}", abs(dir.join("store"))),
+        );
+    assert!(!config.contains("\"../") && !config.contains("\"keys/"), "{config}");
+    fs::write(dir.join("contextos.toml"), config).unwrap();
+
+    let request = fs::read_to_string(runtime.join("examples/escalation/request.yaml"))
+        .unwrap()
+        .replace("run_id: run_escalation_4411", "run_id: run_mcp_echo_record");
+    fs::write(dir.join("request.yaml"), request).unwrap();
+    fs::write(
+        dir.join("script.yaml"),
+        "format_version: 1\n\
+model:\n  \
+  - tool_calls:\n      \
+      - { id: call_1, name: echo, arguments: { message: hello } }\n    \
+    usage: { prompt_tokens: 1200, completion_tokens: 20 }\n  \
+  - content: The echo server answered hello.\n    \
+    citations: [call_1]\n    \
+    confidence: 0.9\n    \
+    usage: { prompt_tokens: 1300, completion_tokens: 12 }\n",
+    )
+    .unwrap();
+}
+
+fn json(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
+#[test]
+fn record_from_a_real_mcp_server_then_replay_offline_byte_identical() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().canonicalize().unwrap();
+    deployment(&dir, None);
+
+    let record = contextos_in(
+        &dir,
+        &[
+            "run",
+            "request.yaml",
+            "--config",
+            "contextos.toml",
+            "--script",
+            "script.yaml",
+            "--mcp",
+            "everything.yaml",
+            "--record",
+            "fx",
+            "--store",
+            "st",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(record.code, 0, "{}{}", record.stdout, record.stderr);
+    assert!(
+        record.stderr.contains("recorded 2 model and 1 tool interactions"),
+        "{}",
+        record.stderr
+    );
+    let recorded = json(&record);
+    assert!(
+        recorded["packet"].as_str().unwrap().starts_with("sha256:"),
+        "{recorded}"
+    );
+    let usage = &recorded["decision_record"]["usage"];
+    assert_eq!(usage["tool_calls"], 1, "{recorded}");
+    let tools: Vec<PathBuf> = fs::read_dir(dir.join("fx/tools"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(tools.len(), 1, "{tools:?}");
+    let name = tools[0].file_name().unwrap().to_string_lossy().to_string();
+    assert!(name.starts_with("001-echo-"), "{name}");
+    let pair = fs::read_to_string(&tools[0]).unwrap();
+    assert!(pair.contains("Echo: hello"), "{pair}");
+
+    // The operator view of the stored run shows echo executed.
+    let show = contextos_in(
+        &dir,
+        &[
+            "show",
+            "run_mcp_echo_record",
+            "--config",
+            "contextos.toml",
+            "--store",
+            "st",
+        ],
+    );
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    let line = show.stdout.lines().find(|l| l.contains(" echo ")).unwrap();
+    assert!(line.contains("executed"), "{}", show.stdout);
+
+    // Offline: no server, the recorded fixtures answer, and the packet is the same bytes.
+    let replay = contextos_in(
+        &dir,
+        &[
+            "run",
+            "request.yaml",
+            "--config",
+            "contextos.toml",
+            "--fixtures",
+            "fx",
+            "--store",
+            "st2",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(replay.code, 0, "{}{}", replay.stdout, replay.stderr);
+    let replayed = json(&replay);
+    assert_eq!(replayed["packet"], recorded["packet"], "{recorded}\n{replayed}");
+    assert_eq!(replayed["record"], recorded["record"]);
+}
+
+/// server-everything in streamable HTTP mode on a free loopback port, killed on drop.
+struct HttpEverything {
+    child: Child,
+    url: String,
+}
+
+impl HttpEverything {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new("node")
+            .arg(everything_entry())
+            .arg("streamableHttp")
+            .env("PORT", port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut said = String::new();
+        let listening = BufReader::new(child.stderr.take().unwrap())
+            .lines()
+            .map_while(Result::ok)
+            .any(|line| {
+                said.push_str(&line);
+                said.push('\n');
+                line.contains("listening on port")
+            });
+        if !listening {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        assert!(
+            listening,
+            "server-everything (streamableHttp) exited before listening:\n{said}"
+        );
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}/mcp"),
+        }
+    }
+}
+
+impl Drop for HttpEverything {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What the loopback model server received: the Authorization header and the body.
+type Received = Vec<(Option<String>, Value)>;
+
+/// A loopback chat-completions server answering `answers` in order, then stopping.
+fn model_server(answers: Vec<Value>) -> (String, JoinHandle<Received>) {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}/v1", server.server_addr().to_ip().unwrap().port());
+    let handle = std::thread::spawn(move || {
+        let mut received = Vec::new();
+        for answer in answers {
+            let mut request = server.recv().unwrap();
+            assert_eq!(request.url(), "/v1/chat/completions");
+            let auth = request
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("authorization"))
+                .map(|h| h.value.to_string());
+            let mut body = String::new();
+            request.as_reader().read_to_string(&mut body).unwrap();
+            received.push((auth, serde_json::from_str(&body).unwrap()));
+            let json = tiny_http::Header::from_bytes("content-type", "application/json").unwrap();
+            request
+                .respond(tiny_http::Response::from_string(answer.to_string()).with_header(json))
+                .unwrap();
+        }
+        received
+    });
+    (url, handle)
+}
+
+fn completion(message: Value, prompt_tokens: u64) -> Value {
+    json!({
+        "id": "chatcmpl-loopback",
+        "object": "chat.completion",
+        "created": 1_767_000_000,
+        "model": "gpt-4.1-mini",
+        "choices": [{ "index": 0, "message": message, "finish_reason": "stop" }],
+        "usage": { "prompt_tokens": prompt_tokens, "completion_tokens": 20, "total_tokens": prompt_tokens + 20 }
+    })
+}
+
+/// Every file under `dir`, as text (lossy).
+fn all_files(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(all_files(&path));
+        } else {
+            out.push((
+                path.clone(),
+                String::from_utf8_lossy(&fs::read(&path).unwrap()).into_owned(),
+            ));
+        }
+    }
+    out
+}
+
+const MODEL_KEY: &str = "sk-loopback-key-0123456789abcdef";
+const MCP_TOKEN: &str = "mcp-token-fedcba9876543210";
+
+#[test]
+fn live_model_and_http_mcp_record_then_replay_offline_with_no_secret_anywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().canonicalize().unwrap();
+    let everything = HttpEverything::start();
+    fs::write(
+        dir.join("everything-http.yaml"),
+        format!(
+            "name: everything\nurl: {}\nbearer_token_env: EVERYTHING_TOKEN\n",
+            everything.url
+        ),
+    )
+    .unwrap();
+    // Listing over HTTP needs the token too, and says which variable is missing.
+    let unset = contextos_in(&dir, &["tools", "list", "--server", "everything-http.yaml"]);
+    assert_eq!(unset.code, 2, "{}", unset.stderr);
+    assert!(unset.stderr.contains("EVERYTHING_TOKEN"), "{}", unset.stderr);
+    let list = run(command_in(&dir).env("EVERYTHING_TOKEN", MCP_TOKEN).args([
+        "tools",
+        "list",
+        "--server",
+        "everything-http.yaml",
+    ]));
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    assert!(list.stdout.contains("echo"), "{}", list.stdout);
+    deployment(&dir, None);
+
+    let (url, model) = model_server(vec![
+        completion(
+            json!({ "role": "assistant", "content": null, "tool_calls": [{
+                "id": "call_1", "type": "function",
+                "function": { "name": "echo", "arguments": "{\"message\":\"hello\"}" }
+            }]}),
+            1200,
+        ),
+        completion(
+            json!({ "role": "assistant", "content": json!({
+                "answer": "The echo server answered hello.", "citations": ["call_1"], "confidence": 0.9
+            }).to_string() }),
+            1300,
+        ),
+    ]);
+    let live = run(command_in(&dir)
+        .env("OPENAI_API_KEY", MODEL_KEY)
+        .env("EVERYTHING_TOKEN", MCP_TOKEN)
+        .args([
+            "run",
+            "request.yaml",
+            "--config",
+            "contextos.toml",
+            "--live",
+            "--model-url",
+            &url,
+            "--mcp",
+            "everything-http.yaml",
+            "--record",
+            "fx",
+            "--store",
+            "st",
+            "--format",
+            "json",
+        ]));
+    assert_eq!(live.code, 0, "{}{}", live.stdout, live.stderr);
+    assert!(
+        live.stderr.contains("recorded 2 model and 1 tool interactions"),
+        "{}",
+        live.stderr
+    );
+    let received = model.join().unwrap();
+    assert_eq!(received.len(), 2);
+    for (auth, body) in &received {
+        assert_eq!(auth.as_deref(), Some(format!("Bearer {MODEL_KEY}").as_str()));
+        assert_eq!(body["model"], "gpt-4.1-mini");
+        assert_eq!(body["tools"][0]["function"]["name"], "echo");
+    }
+    let messages = received[1].1["messages"].as_array().unwrap();
+    let tool = messages.iter().find(|m| m["role"] == "tool").unwrap();
+    assert_eq!(tool["tool_call_id"], "call_1");
+    assert!(tool["content"].as_str().unwrap().contains("Echo: hello"), "{tool}");
+    let recorded = json(&live);
+    assert_eq!(recorded["decision_record"]["usage"]["tool_calls"], 1, "{recorded}");
+    assert_eq!(recorded["decision_record"]["answer"], "The echo server answered hello.");
+
+    // Offline: no model server, no MCP server, no key; the same packet.
+    drop(everything);
+    let replay = contextos_in(
+        &dir,
+        &[
+            "run",
+            "request.yaml",
+            "--config",
+            "contextos.toml",
+            "--fixtures",
+            "fx",
+            "--store",
+            "st2",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(replay.code, 0, "{}{}", replay.stdout, replay.stderr);
+    assert_eq!(json(&replay)["packet"], recorded["packet"]);
+
+    // No credential in anything written or printed.
+    let mut scanned = 0;
+    for (path, text) in all_files(&dir) {
+        for secret in [MODEL_KEY, MCP_TOKEN] {
+            assert!(!text.contains(secret), "{} holds a credential", path.display());
+        }
+        scanned += 1;
+    }
+    assert!(
+        scanned >= 8,
+        "the scan saw the fixtures and both stores ({scanned} files)"
+    );
+    for out in [&live.stdout, &live.stderr, &replay.stdout, &replay.stderr] {
+        assert!(!out.contains(MODEL_KEY) && !out.contains(MCP_TOKEN));
+    }
+}
+
+#[test]
+fn live_without_a_key_or_a_model_says_what_to_set() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().canonicalize().unwrap();
+    deployment(&dir, None);
+    let no_model = contextos_in(&dir, &["run", "request.yaml", "--config", "contextos.toml", "--live"]);
+    assert_eq!(no_model.code, 2, "{}", no_model.stderr);
+    assert!(no_model.stderr.contains("[model.live]"), "{}", no_model.stderr);
+    let no_key = run(command_in(&dir).env_remove("OPENAI_API_KEY").args([
+        "run",
+        "request.yaml",
+        "--config",
+        "contextos.toml",
+        "--live",
+        "--model-url",
+        "http://127.0.0.1:9/v1",
+    ]));
+    assert_eq!(no_key.code, 2, "{}", no_key.stderr);
+    assert!(no_key.stderr.contains("OPENAI_API_KEY"), "{}", no_key.stderr);
+    let stray = contextos_in(
+        &dir,
+        &[
+            "run",
+            "request.yaml",
+            "--config",
+            "contextos.toml",
+            "--mcp",
+            "everything.yaml",
+        ],
+    );
+    assert_eq!(stray.code, 2, "{}", stray.stderr);
+    assert!(stray.stderr.contains("need --script or --live"), "{}", stray.stderr);
+}
