@@ -8,7 +8,8 @@ use contextos_core::{ErrorKind, ExitCode, PolicyOutcome, ReplayPacket};
 use contextos_decision::{ModelProvider, ScriptedModel};
 use contextos_runtime::{
     Deployment, EvaluatorConfig, Fixtures, PacketDiff, ReplayOverrides, RequestEnvelope, RunArtifacts, RunError,
-    Script, StoredRun, diff_packets, open_packet, persist, replay, run_on_fixtures, run_recording, write_fixtures,
+    Script, StoredRun, diff_packets, open_packet, persist, replay, run_on_fixtures, run_recording_partial,
+    write_fixtures,
 };
 use contextos_store::{Resolved, Store};
 use contextos_trust::SignedEnvelope;
@@ -143,17 +144,22 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             _ => Box::new(live_model(&dep, args.model_url.as_deref())?),
         };
         let approvals = script.map(|s| s.approvals).unwrap_or_default();
-        let recorded = run_recording(&dep, &env, model.as_ref(), &router, &approvals).map_err(run_error)?;
+        let (artifacts, recorded) = run_recording_partial(&dep, &env, model.as_ref(), &router, &approvals);
         if let Some(dir) = &args.record {
             write_fixtures(dir, &recorded.model, &recorded.tools, &approvals).map_err(run_error)?;
             eprintln!(
-                "recorded {} model and {} tool interactions to {}",
+                "recorded {} model and {} tool interactions to {}{}",
                 recorded.model.len(),
                 recorded.tools.len(),
-                dir.display()
+                dir.display(),
+                if artifacts.is_err() {
+                    " before the run failed"
+                } else {
+                    ""
+                }
             );
         }
-        recorded.artifacts
+        artifacts.map_err(run_error)?
     } else {
         let dir = args
             .fixtures

@@ -93,15 +93,42 @@ pub fn run_recording(
     adapter: &dyn ToolAdapter,
     approvals: &[RecordedApproval],
 ) -> Result<RecordedRun, RunError> {
+    let (artifacts, interactions) = run_recording_partial(dep, env, model, adapter, approvals);
+    Ok(RecordedRun {
+        artifacts: artifacts?,
+        model: interactions.model,
+        tools: interactions.tools,
+    })
+}
+
+/// The interactions a recording run made, whether or not it finished.
+#[derive(Debug, Clone, Default)]
+pub struct Interactions {
+    /// Model interactions, in order.
+    pub model: Vec<(ModelRequest, ModelResponse)>,
+    /// Executed tool interactions, in order.
+    pub tools: Vec<(ToolRequest, ToolResponse)>,
+}
+
+/// [`run_recording`], keeping the interactions when the run fails (a live
+/// model that stopped answering, a server that went away): what a live run
+/// cost is not lost, and `--record` writes it before reporting the failure.
+pub fn run_recording_partial(
+    dep: &Deployment,
+    env: &RequestEnvelope,
+    model: &dyn ModelProvider,
+    adapter: &dyn ToolAdapter,
+    approvals: &[RecordedApproval],
+) -> (Result<RunArtifacts, RunError>, Interactions) {
     let provider = RecordingModel::new(model);
     let adapter = RecordingTools::new(adapter);
     let approver = RecordedApprover::new(approvals.to_vec());
-    let artifacts = invoke_agent(dep, env, &provider, &adapter, &approver, &dep.config.evaluator)?;
-    Ok(RecordedRun {
-        artifacts,
+    let artifacts = invoke_agent(dep, env, &provider, &adapter, &approver, &dep.config.evaluator);
+    let interactions = Interactions {
         model: provider.interactions(),
         tools: adapter.interactions(),
-    })
+    };
+    (artifacts, interactions)
 }
 
 /// The approver decisions recorded in a packet's envelopes, as fixtures

@@ -332,3 +332,49 @@ fn replay_against_an_edited_pack_shows_what_the_model_saw_change() {
     // Same decisions on the same recorded model responses: the tool calls did not change.
     assert!(diff.tool_calls.is_empty(), "{:#?}", diff.tool_calls);
 }
+
+/// A model that answers from the example script until it fails, as a live
+/// model that stops answering would.
+struct FailsAfter {
+    script: contextos_decision::ScriptedModel,
+    left: std::sync::Mutex<usize>,
+}
+
+impl contextos_decision::ModelProvider for FailsAfter {
+    fn complete(
+        &self,
+        request: &contextos_core::ModelRequest,
+    ) -> Result<contextos_core::ModelResponse, contextos_decision::ProviderError> {
+        let mut left = self.left.lock().unwrap();
+        if *left == 0 {
+            return Err(contextos_decision::ProviderError::Transport(
+                "HTTP 503 after 3 retries".into(),
+            ));
+        }
+        *left -= 1;
+        self.script.complete(request)
+    }
+}
+
+#[test]
+fn a_recording_run_that_fails_keeps_what_it_recorded() {
+    let dep = deployment();
+    let (env, _) = example();
+    let dir = repo().join("runtime/examples/escalation");
+    let script = contextos_runtime::Script::parse(
+        "script.yaml",
+        &std::fs::read_to_string(dir.join("script.yaml")).unwrap(),
+    )
+    .unwrap();
+    let model = FailsAfter {
+        script: contextos_decision::ScriptedModel::new(script.model.clone()),
+        left: std::sync::Mutex::new(1),
+    };
+    let tools = contextos_action::ScriptedTools::new(script.tools.clone());
+    let (artifacts, recorded) = contextos_runtime::run_recording_partial(&dep, &env, &model, &tools, &script.approvals);
+    let err = artifacts.unwrap_err();
+    assert!(err.to_string().contains("HTTP 503"), "{err}");
+    assert_eq!(recorded.model.len(), 1, "the one answered model call is kept");
+    let tools: Vec<&str> = recorded.tools.iter().map(|(r, _)| r.tool.as_str()).collect();
+    assert_eq!(tools, ["read_ticket", "lookup_customer"], "and the tool calls it made");
+}
