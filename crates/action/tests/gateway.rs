@@ -7,75 +7,21 @@
 )]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use cedar_policy::Entities;
 use contextos_action::{
-    AdapterError, FileIdempotency, GatewayContext, GatewayError, IdempotencyStore, LoadedTool, MemoryIdempotency,
-    RecordedApproval, RecordedApprover, ToolAdapter, ToolCatalog, ToolGateway,
+    AdapterError, FileIdempotency, GatewayError, IdempotencyStore, LoadedTool, MemoryIdempotency, RecordedApproval,
+    RecordedApprover, ToolAdapter, ToolCatalog,
 };
-use contextos_core::{
-    AgentRef, ApprovalMode, ApprovalVerdict, FixedClock, PolicyOutcome, RunBudget, RunContext, SafetyMode,
-    SequentialIdGen, Timestamp, ToolCall, ToolCallStatus, ToolRequest, ToolResponse, UserRef,
-};
-use contextos_intelligence::{BudgetLeft, identity_entities, principal_uid};
-use contextos_trust::PolicyEngine;
+use contextos_core::{ApprovalVerdict, PolicyOutcome, ToolCall, ToolCallStatus, ToolRequest, ToolResponse};
+use contextos_testkit::{World, repo};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn run_context(safety: SafetyMode) -> RunContext {
-    RunContext {
-        format_version: 1,
-        run_id: "run_gateway_test".into(),
-        trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
-        session_id: "s".into(),
-        tenant_id: "acme".into(),
-        user: UserRef {
-            id: "alice".into(),
-            roles: vec!["support_agent".into()],
-        },
-        agent: AgentRef {
-            id: "triage-bot".into(),
-            workload: "spiffe://acme.example/agents/triage-bot".into(),
-        },
-        delegation_chain: vec![],
-        safety_mode: safety,
-        approval_mode: ApprovalMode::Destructive,
-        budget: RunBudget {
-            max_iterations: 5,
-            max_tool_calls: 10,
-            max_tokens: 10_000,
-            deadline: None,
-        },
-    }
-}
-
-struct World {
-    policy: PolicyEngine,
-    catalog: ToolCatalog,
-    entities: Entities,
-    run: RunContext,
-}
-
+/// The shipped policies and the shipped tool contracts.
 fn world() -> World {
-    let policy = PolicyEngine::load(&repo().join("policies")).unwrap();
-    let catalog = ToolCatalog::load(&repo().join("runtime/tools")).unwrap();
-    let run = run_context(SafetyMode::Standard);
-    let mut entities = identity_entities(&run);
-    entities.extend(catalog.cedar_entities());
-    let entities = Entities::from_json_value(Value::Array(entities), Some(policy.schema())).unwrap();
-    World {
-        policy,
-        catalog,
-        entities,
-        run,
-    }
+    contextos_testkit::world(ToolCatalog::load(&repo().join("runtime/tools")).unwrap())
 }
 
 /// A stand-in tool that counts executions per request and can crash.
@@ -149,28 +95,10 @@ fn call_once(
     store: &dyn IdempotencyStore,
     call: &ToolCall,
 ) -> Result<contextos_action::GatewayCall, GatewayError> {
-    let clock = FixedClock::new(Timestamp(1_000), 1);
-    let ids = SequentialIdGen::new("t");
-    let approver = approver();
-    let gateway = ToolGateway {
-        catalog: &w.catalog,
-        policy: &w.policy,
-        adapter,
-        approver: &approver,
-        clock: &clock,
-        ids: &ids,
-        idempotency: store,
-    };
-    let ctx = GatewayContext {
-        run: &w.run,
-        principal: principal_uid(&w.run).unwrap(),
-        entities: &w.entities,
-        budget_left: BudgetLeft {
-            tool_calls: 5,
-            tokens: 5_000,
-        },
-    };
-    gateway.call(call, &ctx)
+    w.gateway(adapter)
+        .approver(approver())
+        .idempotency(store)
+        .call_tool(call)
 }
 
 #[test]

@@ -9,25 +9,14 @@
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::thread::JoinHandle;
 
+use contextos_testkit::peers::{self, HttpEverything};
 use serde_json::{Value, json};
 
 mod common;
 use common::{Run, command_in, contextos_in, repo, run};
-
-fn everything_entry() -> PathBuf {
-    let entry = repo().join("tests/peers/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-    assert!(
-        entry.is_file(),
-        "{} is missing: the MCP peer servers are not installed; run `cargo xtask test` (it installs tests/peers)",
-        entry.display()
-    );
-    entry
-}
 
 /// A deployment whose only tool is server-everything's `echo`, pinned from
 /// the server of `spec` (a spec file in `dir`; stdio by default).
@@ -36,7 +25,7 @@ fn deployment(dir: &Path, spec: Option<&str>) {
         dir.join("everything.yaml"),
         format!(
             "name: everything\ncommand: node\nargs: [{:?}]\n",
-            everything_entry().display().to_string()
+            peers::entry("server-everything").display().to_string()
         ),
     )
     .unwrap();
@@ -192,62 +181,11 @@ fn record_from_a_real_mcp_server_then_replay_offline_byte_identical() {
     assert_eq!(replayed["record"], recorded["record"]);
 }
 
-/// server-everything in streamable HTTP mode on a free loopback port, killed on drop.
-struct HttpEverything {
-    child: Child,
-    url: String,
-}
-
-impl HttpEverything {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut child = Command::new("node")
-            .arg(everything_entry())
-            .arg("streamableHttp")
-            .env("PORT", port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut said = String::new();
-        let listening = BufReader::new(child.stderr.take().unwrap())
-            .lines()
-            .map_while(Result::ok)
-            .any(|line| {
-                said.push_str(&line);
-                said.push('\n');
-                line.contains("listening on port")
-            });
-        if !listening {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        assert!(
-            listening,
-            "server-everything (streamableHttp) exited before listening:\n{said}"
-        );
-        Self {
-            child,
-            url: format!("http://127.0.0.1:{port}/mcp"),
-        }
-    }
-}
-
-impl Drop for HttpEverything {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// What the loopback model server received: the Authorization header and the body.
 type Received = Vec<(Option<String>, Value)>;
 
-/// A loopback chat-completions server answering `answers` in order, then stopping.
+/// A loopback chat-completions server answering `answers` in order, then
+/// stopping; an answer with a top-level `error` is sent with status 400.
 fn model_server(answers: Vec<Value>) -> (String, JoinHandle<Received>) {
     let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
     let url = format!("http://127.0.0.1:{}/v1", server.server_addr().to_ip().unwrap().port());
@@ -265,9 +203,11 @@ fn model_server(answers: Vec<Value>) -> (String, JoinHandle<Received>) {
             request.as_reader().read_to_string(&mut body).unwrap();
             received.push((auth, serde_json::from_str(&body).unwrap()));
             let json = tiny_http::Header::from_bytes("content-type", "application/json").unwrap();
-            request
-                .respond(tiny_http::Response::from_string(answer.to_string()).with_header(json))
-                .unwrap();
+            let status = if answer.get("error").is_some() { 400 } else { 200 };
+            let response = tiny_http::Response::from_string(answer.to_string())
+                .with_header(json)
+                .with_status_code(status);
+            request.respond(response).unwrap();
         }
         received
     });
@@ -457,4 +397,48 @@ fn live_without_a_key_or_a_model_says_what_to_set() {
     );
     assert_eq!(stray.code, 2, "{}", stray.stderr);
     assert!(stray.stderr.contains("need --script or --live"), "{}", stray.stderr);
+}
+
+#[test]
+fn a_live_run_that_fails_still_writes_what_it_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().canonicalize().unwrap();
+    deployment(&dir, None);
+    let (url, model) = model_server(vec![
+        completion(
+            json!({ "role": "assistant", "content": null, "tool_calls": [{
+                "id": "call_1", "type": "function",
+                "function": { "name": "echo", "arguments": "{\"message\":\"hello\"}" }
+            }]}),
+            1200,
+        ),
+        json!({ "error": { "message": "context_length_exceeded", "type": "invalid_request_error" } }),
+    ]);
+    let live = run(command_in(&dir).env("OPENAI_API_KEY", MODEL_KEY).args([
+        "run",
+        "request.yaml",
+        "--config",
+        "contextos.toml",
+        "--live",
+        "--model-url",
+        &url,
+        "--mcp",
+        "everything.yaml",
+        "--record",
+        "fx",
+        "--store",
+        "st",
+    ]));
+    assert_eq!(model.join().unwrap().len(), 2);
+    assert_eq!(live.code, 2, "{}{}", live.stdout, live.stderr);
+    assert!(live.stderr.contains("context_length_exceeded"), "{}", live.stderr);
+    assert!(
+        live.stderr
+            .contains("recorded 1 model and 1 tool interactions to fx before the run failed"),
+        "{}",
+        live.stderr
+    );
+    let count = |sub: &str| fs::read_dir(dir.join("fx").join(sub)).unwrap().count();
+    assert_eq!((count("model"), count("tools")), (1, 1));
+    assert!(!live.stderr.contains(MODEL_KEY));
 }

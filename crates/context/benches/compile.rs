@@ -19,7 +19,7 @@ use contextos_context::{
     BuiltPack, CompileInput, GateVerdict, LayerSource, LoadedPack, PackGate, PackRefInfo, PackSource, SnippetSource,
     SourceSpec, TokenCounter, build_pack, build_pack_dir, compile, sign_pack, verify_envelope,
 };
-use contextos_core::{AgentRef, ApprovalMode, ContextLayer, RunBudget, RunContext, SafetyMode, Timestamp, UserRef};
+use contextos_core::{ApprovalMode, ContextLayer, RunContext, Timestamp};
 use contextos_trust::{Keyring, SigningKey};
 use divan::{Bencher, black_box};
 
@@ -49,30 +49,7 @@ impl PackGate for AllowAll {
 }
 
 fn run_context() -> RunContext {
-    RunContext {
-        format_version: 1,
-        run_id: "run_bench".into(),
-        trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
-        session_id: "sess_bench".into(),
-        tenant_id: "acme".into(),
-        user: UserRef {
-            id: "alice".into(),
-            roles: vec!["support_agent".into()],
-        },
-        agent: AgentRef {
-            id: "triage-bot".into(),
-            workload: "spiffe://acme.example/agents/triage-bot".into(),
-        },
-        delegation_chain: Vec::new(),
-        safety_mode: SafetyMode::Standard,
-        approval_mode: ApprovalMode::Network,
-        budget: RunBudget {
-            max_iterations: 4,
-            max_tool_calls: 8,
-            max_tokens: 20_000,
-            deadline: None,
-        },
-    }
+    contextos_testkit::run_context("run_bench", ApprovalMode::Network)
 }
 
 fn signed(pack: &BuiltPack) -> LoadedPack {

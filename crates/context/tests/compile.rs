@@ -3,17 +3,15 @@
 
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on broken fixtures")]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use contextos_context::{
     BuiltPack, CompileInput, GateVerdict, LoadedPack, PackGate, PackRefInfo, TokenCounter, build_pack_dir, load_pack,
     sign_pack, verify_envelope,
 };
-use contextos_core::{
-    AgentRef, ApprovalMode, CompiledContext, ContextLayer, PolicyOutcome, RunBudget, RunContext, SafetyMode, Timestamp,
-    UserRef,
-};
+use contextos_core::{ApprovalMode, CompiledContext, ContextLayer, PolicyOutcome, RunContext, SafetyMode, Timestamp};
+use contextos_testkit::repo;
 use contextos_trust::{Keyring, PolicyEngine, RequestDocument, SigningKey};
 use serde_json::{Value, json};
 
@@ -24,10 +22,6 @@ const REQUEST: &str = "Ticket T-4417: the customer was double charged for order 
     timeout and wants a refund of the duplicate charge.";
 
 const MODEL: &str = "gpt-4o";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn source_dir() -> PathBuf {
     repo().join("runtime/packs/support_escalation")
@@ -65,28 +59,8 @@ fn built_source() -> BuiltPack {
 
 fn run_context(safety_mode: SafetyMode) -> RunContext {
     RunContext {
-        format_version: 1,
-        run_id: "run_test".into(),
-        trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
-        session_id: "sess_1".into(),
-        tenant_id: "acme".into(),
-        user: UserRef {
-            id: "alice".into(),
-            roles: vec!["support_agent".into()],
-        },
-        agent: AgentRef {
-            id: "triage-bot".into(),
-            workload: "spiffe://acme.example/agents/triage-bot".into(),
-        },
-        delegation_chain: Vec::new(),
         safety_mode,
-        approval_mode: ApprovalMode::Network,
-        budget: RunBudget {
-            max_iterations: 4,
-            max_tool_calls: 8,
-            max_tokens: 20_000,
-            deadline: None,
-        },
+        ..contextos_testkit::run_context("run_test", ApprovalMode::Network)
     }
 }
 

@@ -5,49 +5,21 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
 
-use cedar_policy::Entities;
-use contextos_action::{
-    GatewayContext, GatewayError, MemoryIdempotency, RecordedApprover, ToolAdapter, ToolCatalog, ToolContract,
-    ToolGateway,
-};
-use contextos_core::{
-    AgentRef, ApprovalMode, FixedClock, RunBudget, RunContext, SafetyMode, SequentialIdGen, Timestamp, ToolCall,
-    ToolCallStatus, ToolResponse, UserRef, parse_yaml,
-};
-use contextos_intelligence::{BudgetLeft, identity_entities, principal_uid};
+use contextos_action::{ToolCatalog, ToolContract};
+use contextos_core::{ApprovalMode, ToolCallStatus, ToolResponse, parse_yaml};
 use contextos_mcp::{
     DiscoveredTool, McpClient, McpError, McpServerSpec, McpTools, check_drift, conservative_mode, contract_for, pin,
 };
-use contextos_trust::PolicyEngine;
+use contextos_testkit::peers::{self, HttpEverything};
+use contextos_testkit::{TRACE_ID, world};
 use serde_json::{Value, json};
-
-const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The entry point of a pinned peer server; fails (never skips) when the peers are not installed.
-fn peer(package: &str) -> String {
-    let entry = repo()
-        .join("tests/peers/node_modules/@modelcontextprotocol")
-        .join(package)
-        .join("dist/index.js");
-    assert!(
-        entry.is_file(),
-        "{} is missing: the MCP peer servers are not installed; run `cargo xtask test` (it installs tests/peers)",
-        entry.display()
-    );
-    entry.display().to_string()
-}
 
 fn spec(name: &str, package: &str, args: &[&str], env: &[(&str, &str)]) -> McpServerSpec {
     McpServerSpec {
         name: name.into(),
         command: "node".into(),
-        args: std::iter::once(peer(package))
+        args: std::iter::once(peers::entry(package).display().to_string())
             .chain(args.iter().map(|a| a.to_string()))
             .collect(),
         env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
@@ -57,66 +29,16 @@ fn spec(name: &str, package: &str, args: &[&str], env: &[(&str, &str)]) -> McpSe
     }
 }
 
-/// server-everything in streamable HTTP mode on a free loopback port, killed on drop.
-struct HttpPeer {
-    child: std::process::Child,
-    url: String,
-}
-
-impl HttpPeer {
-    fn start() -> Self {
-        use std::io::{BufRead, BufReader};
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut child = std::process::Command::new("node")
-            .arg(peer("server-everything"))
-            .arg("streamableHttp")
-            .env("PORT", port.to_string())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let mut said = String::new();
-        let listening = BufReader::new(stderr).lines().map_while(Result::ok).any(|line| {
-            said.push_str(&line);
-            said.push('\n');
-            line.contains("listening on port")
-        });
-        if !listening {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        assert!(
-            listening,
-            "server-everything (streamableHttp) exited before listening:\n{said}"
-        );
-        Self {
-            child,
-            url: format!("http://127.0.0.1:{port}/mcp"),
-        }
-    }
-
-    fn spec(&self) -> McpServerSpec {
-        McpServerSpec {
-            name: "everything-http".into(),
-            command: String::new(),
-            args: vec![],
-            env: BTreeMap::new(),
-            url: Some(self.url.clone()),
-            bearer_token_env: None,
-            timeout_secs: 30,
-        }
-    }
-}
-
-impl Drop for HttpPeer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// A spec for server-everything over streamable HTTP at `url`.
+fn http_spec(url: &str) -> McpServerSpec {
+    McpServerSpec {
+        name: "everything-http".into(),
+        command: String::new(),
+        args: vec![],
+        env: BTreeMap::new(),
+        url: Some(url.into()),
+        bearer_token_env: None,
+        timeout_secs: 30,
     }
 }
 
@@ -188,87 +110,6 @@ fn a_server_that_cannot_start_is_a_clear_error() {
     assert!(err.contains("cannot connect to MCP server \"everything\""), "{err}");
 }
 
-struct World {
-    policy: PolicyEngine,
-    catalog: ToolCatalog,
-    entities: Entities,
-    run: RunContext,
-}
-
-/// The shipped policies, the given contracts and a standard run of tenant acme.
-fn world(catalog: ToolCatalog) -> World {
-    let policy = PolicyEngine::load(&repo().join("policies")).unwrap();
-    let run = RunContext {
-        format_version: 1,
-        run_id: "run_mcp_test".into(),
-        trace_id: TRACE_ID.into(),
-        session_id: "s".into(),
-        tenant_id: "acme".into(),
-        user: UserRef {
-            id: "alice".into(),
-            roles: vec!["support_agent".into()],
-        },
-        agent: AgentRef {
-            id: "triage-bot".into(),
-            workload: "spiffe://acme.example/agents/triage-bot".into(),
-        },
-        delegation_chain: vec![],
-        safety_mode: SafetyMode::Standard,
-        approval_mode: ApprovalMode::Destructive,
-        budget: RunBudget {
-            max_iterations: 5,
-            max_tool_calls: 10,
-            max_tokens: 10_000,
-            deadline: None,
-        },
-    };
-    let mut entities = identity_entities(&run);
-    entities.extend(catalog.cedar_entities());
-    let entities = Entities::from_json_value(Value::Array(entities), Some(policy.schema())).unwrap();
-    World {
-        policy,
-        catalog,
-        entities,
-        run,
-    }
-}
-
-fn through_gateway(
-    w: &World,
-    adapter: &dyn ToolAdapter,
-    name: &str,
-    arguments: Value,
-) -> Result<contextos_action::GatewayCall, GatewayError> {
-    let clock = FixedClock::new(Timestamp(1_000), 1);
-    let ids = SequentialIdGen::new("t");
-    let approver = RecordedApprover::new(vec![]);
-    let idempotency = MemoryIdempotency::default();
-    let gateway = ToolGateway {
-        catalog: &w.catalog,
-        policy: &w.policy,
-        adapter,
-        approver: &approver,
-        clock: &clock,
-        ids: &ids,
-        idempotency: &idempotency,
-    };
-    let ctx = GatewayContext {
-        run: &w.run,
-        principal: principal_uid(&w.run).unwrap(),
-        entities: &w.entities,
-        budget_left: BudgetLeft {
-            tool_calls: 5,
-            tokens: 5_000,
-        },
-    };
-    let call = ToolCall {
-        id: format!("call_{name}"),
-        name: name.into(),
-        arguments,
-    };
-    gateway.call(&call, &ctx)
-}
-
 #[test]
 fn filesystem_hints_pins_gateway_calls_and_drift() {
     let dir = tempfile::tempdir().unwrap();
@@ -311,7 +152,7 @@ fn filesystem_hints_pins_gateway_calls_and_drift() {
     // The read goes through the whole gateway (shipped policies allow read_only in tenant).
     let w = world(catalog);
     let path = note.display().to_string();
-    let read = through_gateway(&w, &mcp, "read_text_file", json!({ "path": path })).unwrap();
+    let read = w.call(&mcp, "read_text_file", json!({ "path": path })).unwrap();
     assert_eq!(read.envelope.status, ToolCallStatus::Executed);
     let result = read.envelope.result.unwrap();
     assert!(result.to_string().contains("hello from the tempdir"), "{result}");
@@ -320,13 +161,13 @@ fn filesystem_hints_pins_gateway_calls_and_drift() {
 
     // The destructive write is denied by policy before the adapter runs.
     let written = root.join("new.txt");
-    let write = through_gateway(
-        &w,
-        &mcp,
-        "write_file",
-        json!({ "path": written.display().to_string(), "content": "x" }),
-    )
-    .unwrap();
+    let write = w
+        .call(
+            &mcp,
+            "write_file",
+            json!({ "path": written.display().to_string(), "content": "x" }),
+        )
+        .unwrap();
     assert_eq!(write.envelope.status, ToolCallStatus::Denied);
     assert!(!written.exists(), "a denied call has no effect");
 
@@ -346,8 +187,9 @@ fn filesystem_hints_pins_gateway_calls_and_drift() {
     assert_ne!(drift.pinned, drift.served);
 
     let w = world(catalog);
-    let refused =
-        through_gateway(&w, &mcp, "read_text_file", json!({ "path": path, "encoding": "utf-8" })).unwrap_err();
+    let refused = w
+        .call(&mcp, "read_text_file", json!({ "path": path, "encoding": "utf-8" }))
+        .unwrap_err();
     let message = refused.to_string();
     assert!(
         message.contains("schema drift") && message.contains("/properties/encoding"),
@@ -399,8 +241,8 @@ fn memory_creates_entities_then_reads_the_graph() {
 
 #[test]
 fn everything_over_streamable_http_lists_and_calls_through_the_gateway() {
-    let peer = HttpPeer::start();
-    let mcp = McpTools::new(McpClient::connect(&peer.spec()).unwrap()).unwrap();
+    let peer = HttpEverything::start();
+    let mcp = McpTools::new(McpClient::connect(&http_spec(&peer.url)).unwrap()).unwrap();
     let served: Vec<DiscoveredTool> = mcp.served().cloned().collect();
     let echo = tool(&served, "echo");
     assert_eq!(echo.input_schema["properties"]["message"]["type"], "string");
@@ -410,7 +252,7 @@ fn everything_over_streamable_http_lists_and_calls_through_the_gateway() {
     let dir = tempfile::tempdir().unwrap();
     pin(&contract_for(echo), "everything-http", dir.path(), false).unwrap();
     let w = world(ToolCatalog::load(dir.path()).unwrap());
-    let call = through_gateway(&w, &mcp, "echo", json!({ "message": "over http" })).unwrap();
+    let call = w.call(&mcp, "echo", json!({ "message": "over http" })).unwrap();
     assert_eq!(call.envelope.status, ToolCallStatus::Executed);
     assert_eq!(call.envelope.result, Some(json!("Echo: over http")));
     assert!(call.envelope.traceparent.starts_with(&format!("00-{TRACE_ID}-")));

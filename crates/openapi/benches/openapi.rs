@@ -9,23 +9,15 @@
 
 #![expect(clippy::unwrap_used, reason = "a benchmark fails loudly on broken fixtures")]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 
-use cedar_policy::Entities;
-use contextos_action::{
-    AdapterError, GatewayContext, LoadedTool, MemoryIdempotency, RecordedApprover, ToolAdapter, ToolCatalog,
-    ToolGateway,
-};
-use contextos_core::{
-    AgentRef, ApprovalMode, FixedClock, RunBudget, RunContext, SafetyMode, SequentialIdGen, Timestamp, ToolCall,
-    ToolRequest, ToolResponse, UserRef,
-};
-use contextos_intelligence::{BudgetLeft, identity_entities, principal_uid};
+use contextos_action::ToolAdapter;
+use contextos_core::{ApprovalMode, ToolRequest};
 use contextos_openapi::{OpenApiSource, OpenApiTools};
-use contextos_trust::PolicyEngine;
+use contextos_testkit::{EchoAdapter, catalog_of, world};
 use divan::Bencher;
 use serde_json::{Value, json};
 
@@ -33,10 +25,6 @@ const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-
 
 fn main() {
     divan::main();
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// A loopback server answering every request with a small JSON list; stops when dropped.
@@ -113,7 +101,7 @@ fn raw_reqwest(bencher: Bencher) {
 fn adapter(bencher: Bencher) {
     let server = server();
     let tools = OpenApiTools::new(&source(&server.base_url), None).unwrap();
-    let catalog = catalog(&tools);
+    let catalog = catalog_of(tools.document().contracts());
     let tool = catalog.get("listInvoices").unwrap();
     let counter = AtomicU64::new(0);
     bencher.bench_local(|| {
@@ -136,85 +124,16 @@ fn gateway(bencher: Bencher) {
 /// The gateway alone: the same contract and policies, an adapter that answers at once.
 #[divan::bench(sample_count = 200)]
 fn gateway_stub_adapter(bencher: Bencher) {
-    struct Stub;
-    impl ToolAdapter for Stub {
-        fn call(&self, _: &LoadedTool, request: &ToolRequest, _: &str) -> Result<ToolResponse, AdapterError> {
-            Ok(ToolResponse::Ok(request.arguments.clone()))
-        }
-    }
     let tools = OpenApiTools::new(&source("http://127.0.0.1:9/v1"), None).unwrap();
-    bench_gateway(bencher, &tools, &Stub);
-}
-
-fn catalog(tools: &OpenApiTools) -> ToolCatalog {
-    let mut catalog = ToolCatalog::default();
-    for contract in tools.document().contracts() {
-        let file = format!("{}.yaml", contract.name);
-        catalog.add(contract, file).unwrap();
-    }
-    catalog
+    bench_gateway(bencher, &tools, &EchoAdapter);
 }
 
 fn bench_gateway(bencher: Bencher, tools: &OpenApiTools, adapter: &dyn ToolAdapter) {
-    let catalog = catalog(tools);
-    let policy = PolicyEngine::load(&repo().join("policies")).unwrap();
-    let run = RunContext {
-        format_version: 1,
-        run_id: "run_openapi_bench".into(),
-        trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
-        session_id: "s".into(),
-        tenant_id: "acme".into(),
-        user: UserRef {
-            id: "alice".into(),
-            roles: vec!["support_agent".into()],
-        },
-        agent: AgentRef {
-            id: "triage-bot".into(),
-            workload: "spiffe://acme.example/agents/triage-bot".into(),
-        },
-        delegation_chain: vec![],
-        safety_mode: SafetyMode::Standard,
-        approval_mode: ApprovalMode::Destructive,
-        budget: RunBudget {
-            max_iterations: 5,
-            max_tool_calls: 10,
-            max_tokens: 10_000,
-            deadline: None,
-        },
-    };
-    let mut entities = identity_entities(&run);
-    entities.extend(catalog.cedar_entities());
-    let entities = Entities::from_json_value(Value::Array(entities), Some(policy.schema())).unwrap();
-    let clock = FixedClock::new(Timestamp(1_000), 1);
-    let ids = SequentialIdGen::new("b");
-    let approver = RecordedApprover::new(vec![]);
-    let idempotency = MemoryIdempotency::default();
-    let gateway = ToolGateway {
-        catalog: &catalog,
-        policy: &policy,
-        adapter,
-        approver: &approver,
-        clock: &clock,
-        ids: &ids,
-        idempotency: &idempotency,
-    };
-    let ctx = GatewayContext {
-        run: &run,
-        principal: principal_uid(&run).unwrap(),
-        entities: &entities,
-        budget_left: BudgetLeft {
-            tool_calls: 5,
-            tokens: 5_000,
-        },
-    };
+    let w = world(catalog_of(tools.document().contracts()));
+    let gateway = w.gateway(adapter);
     let counter = AtomicU64::new(0);
     bencher.bench_local(|| {
-        let call = ToolCall {
-            id: "call_bench".into(),
-            name: "listInvoices".into(),
-            arguments: next_arguments(&counter),
-        };
-        let done = gateway.call(&call, &ctx).unwrap();
+        let done = gateway.call("listInvoices", next_arguments(&counter)).unwrap();
         assert_eq!(done.envelope.status, contextos_core::ToolCallStatus::Executed);
         done
     });

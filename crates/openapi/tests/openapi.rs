@@ -9,28 +9,15 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use cedar_policy::Entities;
-use contextos_action::{
-    AdapterError, GatewayCall, GatewayContext, GatewayError, MemoryIdempotency, RecordedApprover, SideEffect,
-    ToolAdapter, ToolCatalog, ToolContract, ToolGateway,
-};
-use contextos_core::{
-    AgentRef, ApprovalMode, FixedClock, RunBudget, RunContext, SafetyMode, Secret, SequentialIdGen, Timestamp,
-    ToolCall, ToolCallStatus, ToolRequest, ToolResponse, UserRef,
-};
-use contextos_intelligence::{BudgetLeft, identity_entities, principal_uid};
+use contextos_action::{AdapterError, SideEffect, ToolAdapter, ToolCatalog, ToolContract};
+use contextos_core::{ApprovalMode, Secret, ToolCallStatus, ToolRequest, ToolResponse};
 use contextos_openapi::{
     Dialect, HttpMethod, OpenApiDocument, OpenApiError, OpenApiSource, OpenApiTools, contract_for, pin,
 };
-use contextos_trust::PolicyEngine;
+use contextos_testkit::{TRACE_ID, catalog_of, world};
 use serde_json::{Value, json};
 
-const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const TOKEN: &str = "billing-token-5f2c9a7e";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
@@ -170,12 +157,7 @@ fn tools(source: &OpenApiSource) -> OpenApiTools {
 
 /// The derived contract of every operation, as a catalog (what `tools pin` writes).
 fn derived_catalog(tools: &OpenApiTools) -> ToolCatalog {
-    let mut catalog = ToolCatalog::default();
-    for contract in tools.document().contracts() {
-        let file = format!("{}.yaml", contract.name);
-        catalog.add(contract, file).unwrap();
-    }
-    catalog
+    catalog_of(tools.document().contracts())
 }
 
 /// Calls the adapter directly (no gateway): what it does with HTTP outcomes.
@@ -192,87 +174,6 @@ fn call(
         arguments,
     };
     tools.call(tool, &request, &format!("00-{TRACE_ID}-00f067aa0ba902b7-01"))
-}
-
-struct World {
-    policy: PolicyEngine,
-    catalog: ToolCatalog,
-    entities: Entities,
-    run: RunContext,
-}
-
-/// The shipped policies, the given contracts and a standard run of tenant acme.
-fn world(catalog: ToolCatalog) -> World {
-    let policy = PolicyEngine::load(&repo().join("policies")).unwrap();
-    let run = RunContext {
-        format_version: 1,
-        run_id: "run_openapi_test".into(),
-        trace_id: TRACE_ID.into(),
-        session_id: "s".into(),
-        tenant_id: "acme".into(),
-        user: UserRef {
-            id: "alice".into(),
-            roles: vec!["support_agent".into()],
-        },
-        agent: AgentRef {
-            id: "triage-bot".into(),
-            workload: "spiffe://acme.example/agents/triage-bot".into(),
-        },
-        delegation_chain: vec![],
-        safety_mode: SafetyMode::Standard,
-        approval_mode: ApprovalMode::Destructive,
-        budget: RunBudget {
-            max_iterations: 5,
-            max_tool_calls: 10,
-            max_tokens: 10_000,
-            deadline: None,
-        },
-    };
-    let mut entities = identity_entities(&run);
-    entities.extend(catalog.cedar_entities());
-    let entities = Entities::from_json_value(Value::Array(entities), Some(policy.schema())).unwrap();
-    World {
-        policy,
-        catalog,
-        entities,
-        run,
-    }
-}
-
-fn through_gateway(
-    w: &World,
-    adapter: &dyn ToolAdapter,
-    name: &str,
-    arguments: Value,
-) -> Result<GatewayCall, GatewayError> {
-    let clock = FixedClock::new(Timestamp(1_000), 1);
-    let ids = SequentialIdGen::new("t");
-    let approver = RecordedApprover::new(vec![]);
-    let idempotency = MemoryIdempotency::default();
-    let gateway = ToolGateway {
-        catalog: &w.catalog,
-        policy: &w.policy,
-        adapter,
-        approver: &approver,
-        clock: &clock,
-        ids: &ids,
-        idempotency: &idempotency,
-    };
-    let ctx = GatewayContext {
-        run: &w.run,
-        principal: principal_uid(&w.run).unwrap(),
-        entities: &w.entities,
-        budget_left: BudgetLeft {
-            tool_calls: 5,
-            tokens: 5_000,
-        },
-    };
-    let call = ToolCall {
-        id: format!("call_{name}"),
-        name: name.into(),
-        arguments,
-    };
-    gateway.call(&call, &ctx)
 }
 
 #[test]
@@ -393,21 +294,21 @@ fn gateway_calls_carry_traceparent_path_query_headers_body_and_token() {
     );
     let w = world(ToolCatalog::load(dir.path()).unwrap());
 
-    let got = through_gateway(&w, &tools, "getInvoice", json!({"invoice_id": "inv_1"})).unwrap();
+    let got = w.call(&tools, "getInvoice", json!({"invoice_id": "inv_1"})).unwrap();
     assert_eq!(got.envelope.status, ToolCallStatus::Executed);
     assert_eq!(got.envelope.result, Some(json!({"id": "inv_1", "amount_cents": 1250})));
 
-    let listed = through_gateway(
-        &w,
-        &tools,
-        "listInvoices",
-        json!({"status": "open", "limit": 5, "X-Billing-Account": "acct_42"}),
-    )
-    .unwrap();
+    let listed = w
+        .call(
+            &tools,
+            "listInvoices",
+            json!({"status": "open", "limit": 5, "X-Billing-Account": "acct_42"}),
+        )
+        .unwrap();
     assert_eq!(listed.envelope.status, ToolCallStatus::Executed);
 
     let invoice = json!({"customer_id": "cus_7", "amount_cents": 990, "memo": null});
-    let created = through_gateway(&w, &tools, "createInvoice", json!({"body": invoice})).unwrap();
+    let created = w.call(&tools, "createInvoice", json!({"body": invoice})).unwrap();
     assert_eq!(created.envelope.status, ToolCallStatus::Executed);
     assert_eq!(created.envelope.result.as_ref().unwrap()["received"], invoice);
 
@@ -458,7 +359,7 @@ fn a_delete_is_destructive_unless_pinned_otherwise() {
 
     // As derived: the shipped policies forbid destructive calls in a standard run.
     let w = world(ToolCatalog::load(dir.path()).unwrap());
-    let denied = through_gateway(&w, &tools, "voidInvoice", json!({"invoice_id": "inv_1"})).unwrap();
+    let denied = w.call(&tools, "voidInvoice", json!({"invoice_id": "inv_1"})).unwrap();
     assert_eq!(denied.envelope.status, ToolCallStatus::Denied);
     assert!(server.seen.lock().unwrap().is_empty(), "a denied call sends nothing");
 
@@ -472,7 +373,7 @@ fn a_delete_is_destructive_unless_pinned_otherwise() {
     assert!(again.to_string().contains("refusing to overwrite"), "{again}");
     assert!(pin(&lowered, "billing", dir.path(), true).unwrap().replaced);
     let w = world(ToolCatalog::load(dir.path()).unwrap());
-    let voided = through_gateway(&w, &tools, "voidInvoice", json!({"invoice_id": "inv_1"})).unwrap();
+    let voided = w.call(&tools, "voidInvoice", json!({"invoice_id": "inv_1"})).unwrap();
     assert_eq!(voided.envelope.status, ToolCallStatus::Executed);
     assert_eq!(voided.envelope.approval_mode, ApprovalMode::LocalWrite);
     assert_eq!(voided.envelope.result, Some(Value::Null), "204 No Content is null");
@@ -567,7 +468,9 @@ fn drift_between_the_pin_and_the_document_is_refused_before_sending() {
     let mut catalog = ToolCatalog::default();
     catalog.add(contract, "tools/getInvoice.yaml".into()).unwrap();
     let w = world(catalog);
-    let err = through_gateway(&w, &tools, "getInvoice", json!({"invoice_id": "inv_1"})).unwrap_err();
+    let err = w
+        .call(&tools, "getInvoice", json!({"invoice_id": "inv_1"}))
+        .unwrap_err();
     let message = err.to_string();
     assert!(
         message.contains("schema drift: the served input schema of getInvoice")
@@ -581,8 +484,7 @@ fn drift_between_the_pin_and_the_document_is_refused_before_sending() {
     // A contract for an operation the document does not have.
     let mut unknown = contract_for(tools.document().operation("getInvoice").unwrap());
     unknown.name = "refundInvoice".into();
-    let mut catalog = ToolCatalog::default();
-    catalog.add(unknown, "refundInvoice.yaml".into()).unwrap();
+    let catalog = catalog_of([unknown]);
     let err = call(&tools, &catalog, "refundInvoice", json!({"invoice_id": "inv_1"})).unwrap_err();
     assert!(
         err.to_string()
