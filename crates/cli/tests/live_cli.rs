@@ -91,6 +91,21 @@ model:\n  \
     .unwrap();
 }
 
+/// `contextos run request.yaml --config contextos.toml EXTRA...` in `dir`,
+/// with each variable of `env` set (`Some`) or removed (`None`).
+fn run_request(dir: &Path, env: &[(&str, Option<&str>)], extra: &[&str]) -> Run {
+    let mut cmd = command_in(dir);
+    for (name, value) in env {
+        match value {
+            Some(value) => cmd.env(name, value),
+            None => cmd.env_remove(name),
+        };
+    }
+    run(cmd
+        .args(["run", "request.yaml", "--config", "contextos.toml"])
+        .args(extra))
+}
+
 fn json(run: &Run) -> Value {
     serde_json::from_str(&run.stdout).unwrap()
 }
@@ -101,13 +116,10 @@ fn record_from_a_real_mcp_server_then_replay_offline_byte_identical() {
     let dir = tmp.path().canonicalize().unwrap();
     deployment(&dir, None);
 
-    let record = contextos_in(
+    let record = run_request(
         &dir,
+        &[],
         &[
-            "run",
-            "request.yaml",
-            "--config",
-            "contextos.toml",
             "--script",
             "script.yaml",
             "--mcp",
@@ -160,21 +172,7 @@ fn record_from_a_real_mcp_server_then_replay_offline_byte_identical() {
     assert!(line.contains("executed"), "{}", show.stdout);
 
     // Offline: no server, the recorded fixtures answer, and the packet is the same bytes.
-    let replay = contextos_in(
-        &dir,
-        &[
-            "run",
-            "request.yaml",
-            "--config",
-            "contextos.toml",
-            "--fixtures",
-            "fx",
-            "--store",
-            "st2",
-            "--format",
-            "json",
-        ],
-    );
+    let replay = run_request(&dir, &[], &["--fixtures", "fx", "--store", "st2", "--format", "json"]);
     assert_eq!(replay.code, 0, "{}{}", replay.stdout, replay.stderr);
     let replayed = json(&replay);
     assert_eq!(replayed["packet"], recorded["packet"], "{recorded}\n{replayed}");
@@ -287,14 +285,13 @@ fn live_model_and_http_mcp_record_then_replay_offline_with_no_secret_anywhere() 
             1300,
         ),
     ]);
-    let live = run(command_in(&dir)
-        .env("OPENAI_API_KEY", MODEL_KEY)
-        .env("EVERYTHING_TOKEN", MCP_TOKEN)
-        .args([
-            "run",
-            "request.yaml",
-            "--config",
-            "contextos.toml",
+    let live = run_request(
+        &dir,
+        &[
+            ("OPENAI_API_KEY", Some(MODEL_KEY)),
+            ("EVERYTHING_TOKEN", Some(MCP_TOKEN)),
+        ],
+        &[
             "--live",
             "--model-url",
             &url,
@@ -306,7 +303,8 @@ fn live_model_and_http_mcp_record_then_replay_offline_with_no_secret_anywhere() 
             "st",
             "--format",
             "json",
-        ]));
+        ],
+    );
     assert_eq!(live.code, 0, "{}{}", live.stdout, live.stderr);
     assert!(
         live.stderr.contains("recorded 2 model and 1 tool interactions"),
@@ -330,21 +328,7 @@ fn live_model_and_http_mcp_record_then_replay_offline_with_no_secret_anywhere() 
 
     // Offline: no model server, no MCP server, no key; the same packet.
     drop(everything);
-    let replay = contextos_in(
-        &dir,
-        &[
-            "run",
-            "request.yaml",
-            "--config",
-            "contextos.toml",
-            "--fixtures",
-            "fx",
-            "--store",
-            "st2",
-            "--format",
-            "json",
-        ],
-    );
+    let replay = run_request(&dir, &[], &["--fixtures", "fx", "--store", "st2", "--format", "json"]);
     assert_eq!(replay.code, 0, "{}{}", replay.stdout, replay.stderr);
     assert_eq!(json(&replay)["packet"], recorded["packet"]);
 
@@ -370,31 +354,17 @@ fn live_without_a_key_or_a_model_says_what_to_set() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().canonicalize().unwrap();
     deployment(&dir, None);
-    let no_model = contextos_in(&dir, &["run", "request.yaml", "--config", "contextos.toml", "--live"]);
+    let no_model = run_request(&dir, &[], &["--live"]);
     assert_eq!(no_model.code, 2, "{}", no_model.stderr);
     assert!(no_model.stderr.contains("[model.live]"), "{}", no_model.stderr);
-    let no_key = run(command_in(&dir).env_remove("OPENAI_API_KEY").args([
-        "run",
-        "request.yaml",
-        "--config",
-        "contextos.toml",
-        "--live",
-        "--model-url",
-        "http://127.0.0.1:9/v1",
-    ]));
+    let no_key = run_request(
+        &dir,
+        &[("OPENAI_API_KEY", None)],
+        &["--live", "--model-url", "http://127.0.0.1:9/v1"],
+    );
     assert_eq!(no_key.code, 2, "{}", no_key.stderr);
     assert!(no_key.stderr.contains("OPENAI_API_KEY"), "{}", no_key.stderr);
-    let stray = contextos_in(
-        &dir,
-        &[
-            "run",
-            "request.yaml",
-            "--config",
-            "contextos.toml",
-            "--mcp",
-            "everything.yaml",
-        ],
-    );
+    let stray = run_request(&dir, &[], &["--mcp", "everything.yaml"]);
     assert_eq!(stray.code, 2, "{}", stray.stderr);
     assert!(stray.stderr.contains("need --script or --live"), "{}", stray.stderr);
 }
@@ -414,21 +384,21 @@ fn a_live_run_that_fails_still_writes_what_it_recorded() {
         ),
         json!({ "error": { "message": "context_length_exceeded", "type": "invalid_request_error" } }),
     ]);
-    let live = run(command_in(&dir).env("OPENAI_API_KEY", MODEL_KEY).args([
-        "run",
-        "request.yaml",
-        "--config",
-        "contextos.toml",
-        "--live",
-        "--model-url",
-        &url,
-        "--mcp",
-        "everything.yaml",
-        "--record",
-        "fx",
-        "--store",
-        "st",
-    ]));
+    let live = run_request(
+        &dir,
+        &[("OPENAI_API_KEY", Some(MODEL_KEY))],
+        &[
+            "--live",
+            "--model-url",
+            &url,
+            "--mcp",
+            "everything.yaml",
+            "--record",
+            "fx",
+            "--store",
+            "st",
+        ],
+    );
     assert_eq!(model.join().unwrap().len(), 2);
     assert_eq!(live.code, 2, "{}{}", live.stdout, live.stderr);
     assert!(live.stderr.contains("context_length_exceeded"), "{}", live.stderr);
