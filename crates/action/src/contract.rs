@@ -65,6 +65,18 @@ pub struct ToolContract {
     pub owner_tenant: Option<String>,
 }
 
+/// Whether `name` may name a tool discovered from a server or a document:
+/// 1 to 128 characters of `A-Z a-z 0-9 _ - .`, not starting with `.` (a
+/// tool name becomes a contract file name and a Cedar entity id).
+pub fn is_tool_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
 /// A contract with its digest and compiled argument validator.
 #[derive(Debug)]
 pub struct LoadedTool {

@@ -60,6 +60,22 @@ pub fn read_limited(body: impl Read, max: usize) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+/// An error with its causes, `: `-separated, each cause shown once (HTTP
+/// client errors repeat their cause in their own message).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let shown = cause.to_string();
+        if !text.contains(&shown) {
+            text.push_str(": ");
+            text.push_str(&shown);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// Checks an endpoint named in configuration (`field` names it in messages):
 /// plain `http(s)://host...`, no credentials (they would travel into messages
 /// and records; `credential_hint` says where they belong instead), no

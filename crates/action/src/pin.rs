@@ -11,6 +11,7 @@ use contextos_core::{ApprovalMode, CanonicalError, Digest, ErrorKind, digest_of,
 use serde_json::Value;
 
 use crate::contract::{LoadedTool, SideEffect, ToolCatalog, ToolContract};
+use crate::gateway::AdapterError;
 use crate::recording::differing_pointers;
 
 /// The side-effect class a contract starts with for `mode`: reads reach
@@ -240,6 +241,16 @@ impl SchemaDrift {
             served: served_digest,
             pointers: differing_pointers(pinned, served),
         }))
+    }
+
+    /// What an adapter does before a call: nothing when `served` matches the
+    /// pin, a transport error refusing the call when it drifted.
+    pub fn refuse_drifted<S: ServedTool + ?Sized>(tool: &LoadedTool, served: &S) -> Result<(), AdapterError> {
+        match Self::between(tool, served) {
+            Ok(None) => Ok(()),
+            Ok(Some(drift)) => Err(AdapterError::Transport(drift.refusal())),
+            Err(e) => Err(AdapterError::Transport(e.to_string())),
+        }
     }
 
     /// The message an adapter refuses a drifted call with.

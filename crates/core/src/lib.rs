@@ -21,6 +21,7 @@ pub mod live;
 mod primitives;
 mod redact;
 mod secret;
+mod text;
 
 pub use canonical::{CanonicalError, Digest, DigestParseError, canonical_json, digest_of, merge_json};
 pub use clock::{Clock, FixedClock, Timestamp};
@@ -32,6 +33,7 @@ pub use interaction::*;
 pub use primitives::*;
 pub use redact::{REDACTED, looks_like_secret, redact, redact_text};
 pub use secret::Secret;
+pub use text::cut_chars;
 
 /// The `format_version` written into every persisted document of this release.
 pub const FORMAT_VERSION: u32 = 1;

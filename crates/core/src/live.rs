@@ -44,6 +44,16 @@ pub fn fill_random(buf: &mut [u8]) {
     getrandom::fill(buf).expect("operating system random number generator unavailable");
 }
 
+/// Whether `name` can name an environment variable that a configuration
+/// points at (`api_key_env`, `bearer_token_env`): a letter or `_`, then
+/// letters, digits and `_`, at most 128 characters.
+pub fn is_env_var_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 128
+}
+
 /// A credential from the environment variable `name` (an API key for a live
 /// model or a bearer token for an HTTP MCP server): `None` when unset or
 /// empty. The CLI edge calls this and passes the [`Secret`] in; nothing else
@@ -53,4 +63,19 @@ pub fn secret_from_env(name: &str) -> Option<Secret> {
         .ok()
         .filter(|v| !v.trim().is_empty())
         .map(Secret::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variable_names_are_plain_identifiers() {
+        for good in ["OPENAI_API_KEY", "_T", "crm_token2"] {
+            assert!(is_env_var_name(good), "{good}");
+        }
+        for bad in ["", "2FA", "A B", "A-B", "A=B", &"A".repeat(129)] {
+            assert!(!is_env_var_name(bad), "{bad}");
+        }
+    }
 }

@@ -12,7 +12,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 use std::time::Duration;
 
-use contextos_action::http::{blocking_client, read_limited};
+use contextos_action::http::{blocking_client, error_chain, read_limited};
 use contextos_core::{
     Message, ModelRequest, ModelResponse, REDACTED, Role, Secret, ToolCall, ToolSpec, Usage, redact_text,
 };
@@ -114,10 +114,7 @@ impl LiveModelConfig {
             false,
         )?;
         let name = &self.api_key_env;
-        if name.is_empty()
-            || name.starts_with(|c: char| c.is_ascii_digit())
-            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
+        if !contextos_core::live::is_env_var_name(name) {
             return Err(format!(
                 "`api_key_env` must name an environment variable (A-Z, 0-9, _), got {name:?}; \
                  the key itself never goes in the configuration"
@@ -398,21 +395,6 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(Duration::from_secs(seconds.min(MAX_BACKOFF.as_secs())))
 }
 
-/// An error and its causes, `outer: inner: innermost`.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let shown = cause.to_string();
-        if !text.contains(&shown) {
-            text.push_str(": ");
-            text.push_str(&shown);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 /// `: <the start of body>`, whitespace collapsed, secret-looking words
 /// redacted; empty for an empty body.
 fn snippet(body: &[u8]) -> String {
@@ -421,11 +403,10 @@ fn snippet(body: &[u8]) -> String {
     if collapsed.is_empty() {
         return String::new();
     }
-    let mut shown: String = collapsed.chars().take(SNIPPET_CHARS).collect();
-    if shown.len() < collapsed.len() {
-        shown.push('…');
-    }
-    format!(": {}", redact_text(&shown))
+    format!(
+        ": {}",
+        redact_text(&contextos_core::cut_chars(&collapsed, SNIPPET_CHARS, "…"))
+    )
 }
 
 /// The chat-completions body for `request`.

@@ -66,11 +66,7 @@ impl ToolAdapter for McpTools {
                 tool.contract.name, tool.file
             ))
         })?;
-        match SchemaDrift::between(tool, served) {
-            Ok(None) => {}
-            Ok(Some(drift)) => return Err(AdapterError::Transport(drift.refusal())),
-            Err(e) => return Err(AdapterError::Transport(e.to_string())),
-        }
+        SchemaDrift::refuse_drifted(tool, served)?;
         self.client
             .call(
                 &request.tool,

@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use contextos_core::{Secret, ToolResponse};
+use contextos_core::{Secret, ToolResponse, cut_chars};
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult, MetaObject, RequestMetaObject, Tool};
 use rmcp::service::{RoleClient, RunningService, ServiceError};
@@ -304,7 +304,7 @@ impl McpClient {
                 ),
             ));
         }
-        let description = cap_chars(description, self.limits.max_description_chars);
+        let description = cut_chars(description, self.limits.max_description_chars, DESCRIPTION_CUT);
         let input_schema = Value::Object(tool.input_schema.as_ref().clone());
         check_schema(&input_schema, &self.limits).map_err(|m| self.untrusted(format!("input schema of {name}"), m))?;
         let annotations = tool
@@ -431,13 +431,7 @@ fn stderr_text(tail: &Mutex<Vec<u8>>) -> String {
 
 /// Tool names become file names (`<name>.yaml`) and Cedar entity ids, so only a safe alphabet passes.
 fn check_tool_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 128
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if ok {
+    if contextos_action::is_tool_name(name) {
         Ok(())
     } else {
         let shown: String = name.chars().take(140).collect();
@@ -447,12 +441,8 @@ fn check_tool_name(name: &str) -> Result<(), String> {
     }
 }
 
-fn cap_chars(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        None => text.to_string(),
-        Some((cut, _)) => format!("{} [description truncated by contextos]", &text[..cut]),
-    }
-}
+/// What marks a description cut to [`Limits::max_description_chars`].
+const DESCRIPTION_CUT: &str = " [description truncated by contextos]";
 
 fn check_schema(schema: &Value, limits: &Limits) -> Result<(), String> {
     fn depth(value: &Value) -> usize {
@@ -495,8 +485,8 @@ mod tests {
 
     #[test]
     fn descriptions_are_cut_on_a_char_boundary() {
-        assert_eq!(cap_chars("short", 10), "short");
-        let cut = cap_chars("ééééé", 2);
+        assert_eq!(cut_chars("short", 10, DESCRIPTION_CUT), "short");
+        let cut = cut_chars("ééééé", 2, DESCRIPTION_CUT);
         assert!(cut.starts_with("éé ["), "{cut}");
     }
 

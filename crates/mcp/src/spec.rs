@@ -108,7 +108,7 @@ impl McpServerSpec {
             }
         }
         if let Some(name) = &spec.bearer_token_env
-            && (name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            && !contextos_core::live::is_env_var_name(name)
         {
             return Err(fail(
                 "`bearer_token_env` must be an environment variable name (A-Z, 0-9, _)",

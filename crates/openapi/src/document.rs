@@ -178,13 +178,7 @@ fn first_server(servers: &[oas::Server]) -> Result<Option<String>, String> {
 
 /// An operation id is a tool name and a file name.
 fn check_operation_id(id: &str) -> Result<(), String> {
-    let ok = !id.is_empty()
-        && id.len() <= 128
-        && !id.starts_with('.')
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if ok {
+    if contextos_action::is_tool_name(id) {
         Ok(())
     } else {
         Err(format!(

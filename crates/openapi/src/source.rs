@@ -138,13 +138,6 @@ pub(crate) fn check_base_url(url: &str) -> Result<Url, String> {
     Ok(parsed)
 }
 
-fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && name.len() <= 128
-}
-
 impl OpenApiSource {
     /// Loads and checks a source spec; a relative `document` is resolved
     /// against the spec file's directory.
@@ -220,7 +213,7 @@ impl OpenApiSource {
             }
         }
         if let Some(name) = &self.bearer_token_env
-            && !is_env_name(name)
+            && !contextos_core::live::is_env_var_name(name)
         {
             return Err(format!(
                 "`bearer_token_env` must be an environment variable name (letters, digits, _), not {name:?}"

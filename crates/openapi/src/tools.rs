@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use contextos_action::http::{blocking_client, read_limited};
+use contextos_action::http::{blocking_client, error_chain, read_limited};
 use contextos_action::{AdapterError, LoadedTool, SchemaDrift, ToolAdapter};
 use contextos_core::{REDACTED, Secret, ToolRequest, ToolResponse, redact_text};
 use reqwest::Url;
@@ -271,11 +271,7 @@ impl ToolAdapter for OpenApiTools {
                 self.name, tool.contract.name, tool.file
             ))
         })?;
-        match SchemaDrift::between(tool, op) {
-            Ok(None) => {}
-            Ok(Some(drift)) => return Err(AdapterError::Transport(drift.refusal())),
-            Err(e) => return Err(AdapterError::Transport(e.to_string())),
-        }
+        SchemaDrift::refuse_drifted(tool, op)?;
         match self.request(op, &request.arguments, traceparent) {
             Ok(http) => self.send(op, http),
             Err(message) => Ok(ToolResponse::Error(self.scrub(&message))),
@@ -294,21 +290,11 @@ fn describe(error: reqwest::Error, timeout_secs: u64) -> String {
     } else {
         "the request failed"
     };
-    let error = error.without_url();
-    let mut message = format!("{prefix}: {error}");
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    message
+    format!("{prefix}: {}", error_chain(&error.without_url()))
 }
 
 fn cut(text: &str) -> String {
-    match text.char_indices().nth(MAX_SNIPPET_CHARS) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_string(),
-    }
+    contextos_core::cut_chars(text, MAX_SNIPPET_CHARS, "…")
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
