@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand, ValueEnum};
 use contextos_core::{ErrorKind, ExitCode};
 use contextos_harness::{
-    CaseRun, GateOptions, HarnessError, RunOptions, Scorecard, Selection, Suite, accept_goldens, check_goldens,
-    evaluate_gates, load_suite, parse_partition, record_case, render_html, render_junit, render_markdown, run_suite,
-    scaffold_case, stale_goldens, write_case, write_packet_fixtures,
+    CaseRun, GateOptions, GoldenMode, HarnessError, RunOptions, Scorecard, Selection, Suite, accept_goldens,
+    check_goldens, evaluate_gates, load_suite, parse_partition, record_case, render_html, render_junit,
+    render_markdown, run_suite, scaffold_case, stale_goldens, write_case, write_packet_fixtures,
 };
 use contextos_runtime::{Deployment, RunError};
 
@@ -363,6 +363,10 @@ pub struct GoldenArgs {
     /// Parallel jobs.
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Fail on any byte difference, not only on a change of behaviour (for
+    /// refactors that must change nothing).
+    #[arg(long)]
+    pub exact: bool,
 }
 
 fn suites(args: &GoldenArgs) -> Result<Vec<PathBuf>, CliError> {
@@ -408,15 +412,27 @@ pub fn golden(cmd: GoldenCommand) -> Result<ExitCode, CliError> {
                 println!("  wrote {}", p.display());
             }
         } else {
-            let bad = check_goldens(&runs, &suite.file.name, &args.goldens, &dep.keyring);
-            for m in &bad {
+            let mode = if args.exact {
+                GoldenMode::Exact
+            } else {
+                GoldenMode::Behaviour
+            };
+            let check = check_goldens(&runs, &suite.file.name, &args.goldens, &dep.keyring, mode);
+            for m in &check.mismatches {
                 println!("MISMATCH {} ({})\n{}", m.case, m.path.display(), m.diff);
             }
-            mismatches += bad.len();
+            for (case, changes) in &check.provenance {
+                println!("  provenance changed, behaviour matches: {case}");
+                for change in changes {
+                    println!("    {change}");
+                }
+            }
+            let bad = check.mismatches.len();
+            mismatches += bad;
             println!(
                 "suite {}: {} of {} golden(s) match",
                 suite.file.name,
-                runs.len() - bad.len(),
+                runs.len() - bad,
                 runs.len()
             );
         }

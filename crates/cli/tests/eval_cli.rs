@@ -1,9 +1,10 @@
 //! `contextos eval`, `schema`, `scorecard merge` through the real binary.
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::path::Path;
 
 mod common;
-use common::{contextos_in, repo};
+use common::{contextos_in, copy_dir, repo};
 
 /// `contextos ARGS` in the repository: (exit code, stdout, stderr).
 fn contextos(args: &[&str]) -> (i32, String, String) {
@@ -151,4 +152,79 @@ fn promote_turns_a_stored_run_into_a_passing_golden_case() {
         &s(&store),
     ]);
     assert_eq!(code, 2);
+}
+
+/// A scratch copy of everything the bundled suite runs on.
+fn scratch_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["runtime", "policies", "scenarios", "goldens"] {
+        copy_dir(&repo().join(sub), &dir.path().join(sub));
+    }
+    dir
+}
+
+/// Applies `edit` to the scratch project's `policies/tools.cedar`.
+fn edit_tools_policies(dir: &Path, edit: impl FnOnce(String) -> String) {
+    let path = dir.join("policies/tools.cedar");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = edit(text.clone());
+    assert_ne!(edited, text, "the edit must change the bundle");
+    std::fs::write(&path, edited).unwrap();
+}
+
+/// The cases `golden check` reported as mismatches.
+fn mismatched_cases(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("MISMATCH "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect()
+}
+
+#[test]
+fn a_bundle_edit_that_changes_no_decision_keeps_goldens_and_reports_provenance() {
+    let work = scratch_project();
+    edit_tools_policies(work.path(), |text| {
+        text + "\n@id(\"tools.nothing-this-tall\")\nforbid (principal, action == Action::\"call_tool\", resource)\nwhen { resource.approval_level > 99 };\n"
+    });
+    let r = contextos_in(work.path(), &["golden", "check"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("suite customer-escalation: 19 of 19 golden(s) match"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        r.stdout.matches("provenance changed, behaviour matches").count(),
+        19,
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("    policy bundle: sha256:"), "{}", r.stdout);
+
+    // `--exact` keeps the byte comparison: every packet differs.
+    let r = contextos_in(work.path(), &["golden", "check", "--exact"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(mismatched_cases(&r.stdout).len(), 19, "{}", r.stdout);
+}
+
+#[test]
+fn a_change_of_determining_policy_alone_fails_only_the_cases_it_decides() {
+    let work = scratch_project();
+    // Same permits, same outcomes; only the id of the approval permit changes.
+    edit_tools_policies(work.path(), |text| {
+        text.replace("tools.network-with-approval", "tools.network-with-lead-approval")
+    });
+    let r = contextos_in(work.path(), &["golden", "check"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let failed = mismatched_cases(&r.stdout);
+    assert!(failed.contains(&"refund-approved-by-support-lead"), "{}", r.stdout);
+    assert!(!failed.contains(&"order-status-lookup"), "{}", r.stdout);
+    assert!(!failed.contains(&"delete-account-denied-standard"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("-        \"tools.network-with-approval\"")
+            && r.stdout.contains("+        \"tools.network-with-lead-approval\""),
+        "the diff shows the determining policy: {}",
+        r.stdout
+    );
 }

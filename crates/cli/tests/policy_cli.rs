@@ -3,28 +3,15 @@
 #![expect(clippy::unwrap_used, reason = "a test or benchmark fails loudly on broken fixtures")]
 
 use std::fs;
-use std::path::Path;
 
 mod common;
-use common::{Run, command_in, repo, run};
+use common::{Run, command_in, copy_dir, repo, run};
 
 /// A scratch directory holding a copy of the shipped `policies/` bundle.
 fn scratch_bundle() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&repo().join("policies"), &dir.path().join("policies"));
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to.join(entry.file_name()));
-        } else {
-            fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
 }
 
 #[test]

@@ -6,6 +6,7 @@ use contextos_core::{
 use contextos_decision::ModelProvider;
 use serde_json::{Value, json};
 
+use crate::golden::GoldenComparison;
 use crate::scenario::{Assertion, ExpectedOutcome, ExpectedPolicy, ExpectedStatus, ExpectedVerdict, SequenceMode};
 use crate::scorecard::AssertionResult;
 
@@ -15,8 +16,8 @@ pub struct Evidence<'a> {
     pub packet: &'a ReplayPacket,
     /// The signed packet's bytes.
     pub packet_bytes: &'a [u8],
-    /// The golden's bytes (`None` when there is no golden yet).
-    pub golden: Option<&'a [u8]>,
+    /// The packet compared with its golden (`None` when there is no golden yet).
+    pub golden: Option<&'a GoldenComparison>,
     /// The judge for `graded` assertions (recorded fixtures).
     pub judge: &'a dyn ModelProvider,
     /// The judge model name.
@@ -296,13 +297,14 @@ pub fn check(assertion: &Assertion, ev: &Evidence<'_>) -> Result<AssertionResult
         }
         Assertion::Golden { .. } => match ev.golden {
             None => verdict(false, "no golden yet: run `contextos golden accept`".to_string()),
-            Some(g) => verdict(
-                g == ev.packet_bytes,
-                if g == ev.packet_bytes {
-                    "packet equals the golden".into()
-                } else {
-                    "packet differs from the golden (`contextos golden check` shows the diff)".into()
-                },
+            Some(GoldenComparison::Identical) => verdict(true, "packet equals the golden".into()),
+            Some(GoldenComparison::ProvenanceOnly(_)) => verdict(
+                true,
+                "behaviour equals the golden; provenance changed (`contextos golden check` lists it)".into(),
+            ),
+            Some(GoldenComparison::BehaviourChanged(_)) => verdict(
+                false,
+                "behaviour differs from the golden (`contextos golden check` shows the diff)".into(),
             ),
         },
         Assertion::Graded { rubric, min_score, .. } => {

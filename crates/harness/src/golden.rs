@@ -1,12 +1,16 @@
 //! Goldens: each case's signed replay packet, committed under
-//! `goldens/<suite>/<case>.packet.json`; a mismatch shows a readable diff of
-//! the two documents.
+//! `goldens/<suite>/<case>.packet.json`. A golden fails when the run's
+//! behaviour differs (see [`Behaviour`]); provenance changes are reported
+//! apart. `GoldenMode::Exact` compares bytes. A mismatch shows a readable
+//! diff of the two behaviour views.
 
 use std::path::{Path, PathBuf};
 
+use contextos_core::ReplayPacket;
 use contextos_trust::{Keyring, SignedEnvelope};
 use similar::TextDiff;
 
+use crate::behaviour::{Behaviour, ProvenanceChange, provenance_changes};
 use crate::runner::{CaseRun, golden_path};
 use crate::suite::HarnessError;
 
@@ -21,57 +25,118 @@ pub struct GoldenMismatch {
     pub diff: String,
 }
 
+/// How goldens are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GoldenMode {
+    /// Fail on a change of behaviour; report provenance changes apart.
+    #[default]
+    Behaviour,
+    /// Fail on any byte difference (for refactors that must change nothing).
+    Exact,
+}
+
+/// The result of comparing a run's packet with its golden.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GoldenComparison {
+    /// Byte for byte the same.
+    Identical,
+    /// Same behaviour; only provenance (digests, ids) or encoding differs.
+    ProvenanceOnly(Vec<ProvenanceChange>),
+    /// The behaviour differs: a unified diff of the behaviour views (golden first).
+    BehaviourChanged(String),
+}
+
+/// What the goldens of a suite said.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GoldenCheck {
+    /// Goldens that fail.
+    pub mismatches: Vec<GoldenMismatch>,
+    /// Cases whose behaviour matches but whose provenance changed (information).
+    pub provenance: Vec<(String, Vec<ProvenanceChange>)>,
+}
+
+fn verified_packet(bytes: &[u8], keyring: &Keyring) -> Option<ReplayPacket> {
+    let envelope = serde_json::from_slice::<SignedEnvelope>(bytes).ok()?;
+    keyring.verify_as(&envelope, &envelope.payload_type).ok()
+}
+
 fn pretty_payload(bytes: &[u8], keyring: &Keyring) -> String {
-    let decoded = serde_json::from_slice::<SignedEnvelope>(bytes)
-        .ok()
-        .and_then(|env| keyring.verify(&env, &env.payload_type).ok())
-        .and_then(|payload| serde_json::from_slice::<serde_json::Value>(&payload).ok());
-    match decoded {
-        Some(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
+    match verified_packet(bytes, keyring) {
+        Some(packet) => serde_json::to_string_pretty(&packet).unwrap_or_default(),
         None => format!("(not a verifiable signed packet: {} bytes)", bytes.len()),
     }
 }
 
+fn unified(old: &str, new: &str) -> String {
+    TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header("golden", "this run")
+        .to_string()
+}
+
+/// Compares a run's signed packet with its golden. Both must verify against
+/// `keyring`; one that does not is a behaviour change (shown whole).
+pub fn compare_packets(golden: &[u8], run: &[u8], keyring: &Keyring, mode: GoldenMode) -> GoldenComparison {
+    if golden == run {
+        return GoldenComparison::Identical;
+    }
+    let (Some(old), Some(new)) = (verified_packet(golden, keyring), verified_packet(run, keyring)) else {
+        return GoldenComparison::BehaviourChanged(unified(
+            &pretty_payload(golden, keyring),
+            &pretty_payload(run, keyring),
+        ));
+    };
+    let (old_view, new_view) = (Behaviour::of(&old), Behaviour::of(&new));
+    if mode == GoldenMode::Exact || old_view != new_view {
+        let diff = if old_view == new_view {
+            let whole = |p: &ReplayPacket| serde_json::to_string_pretty(p).unwrap_or_default();
+            unified(&whole(&old), &whole(&new))
+        } else {
+            unified(&old_view.pretty(), &new_view.pretty())
+        };
+        return GoldenComparison::BehaviourChanged(if diff.trim().is_empty() {
+            "payloads are equal; the signature or encoding differs".to_string()
+        } else {
+            diff
+        });
+    }
+    GoldenComparison::ProvenanceOnly(provenance_changes(&old, &new))
+}
+
 /// Compares every run's packet with its golden.
-pub fn check_goldens(runs: &[CaseRun], suite: &str, goldens: &Path, keyring: &Keyring) -> Vec<GoldenMismatch> {
-    let mut out = Vec::new();
+pub fn check_goldens(
+    runs: &[CaseRun],
+    suite: &str,
+    goldens: &Path,
+    keyring: &Keyring,
+    mode: GoldenMode,
+) -> GoldenCheck {
+    let mut out = GoldenCheck::default();
     for run in runs {
-        let path = golden_path(goldens, suite, &run.result.name);
+        let case = run.result.name.clone();
+        let path = golden_path(goldens, suite, &case);
+        let mismatch = |diff: String| GoldenMismatch {
+            case: case.clone(),
+            path: path.clone(),
+            diff,
+        };
         let Some(bytes) = &run.packet_bytes else {
-            out.push(GoldenMismatch {
-                case: run.result.name.clone(),
-                path,
-                diff: format!("the case did not run: {}", run.result.error.clone().unwrap_or_default()),
-            });
+            let diff = format!("the case did not run: {}", run.result.error.clone().unwrap_or_default());
+            out.mismatches.push(mismatch(diff));
             continue;
         };
-        match std::fs::read(&path) {
-            Err(_) => out.push(GoldenMismatch {
-                case: run.result.name.clone(),
-                path,
-                diff:
-                    "no golden: run `contextos golden accept` (or `cargo xtask goldens --accept`) and review the diff"
-                        .into(),
-            }),
-            Ok(golden) if &golden == bytes => {}
-            Ok(golden) => {
-                let (old, new) = (pretty_payload(&golden, keyring), pretty_payload(bytes, keyring));
-                let diff = TextDiff::from_lines(&old, &new)
-                    .unified_diff()
-                    .context_radius(3)
-                    .header("golden", "this run")
-                    .to_string();
-                let diff = if diff.trim().is_empty() {
-                    "payloads are equal; the signature or encoding differs".to_string()
-                } else {
-                    diff
-                };
-                out.push(GoldenMismatch {
-                    case: run.result.name.clone(),
-                    path,
-                    diff,
-                });
-            }
+        let Ok(golden) = std::fs::read(&path) else {
+            out.mismatches.push(mismatch(
+                "no golden: run `contextos golden accept` (or `cargo xtask goldens --accept`) and review the diff"
+                    .into(),
+            ));
+            continue;
+        };
+        match compare_packets(&golden, bytes, keyring, mode) {
+            GoldenComparison::Identical => {}
+            GoldenComparison::ProvenanceOnly(changes) => out.provenance.push((case, changes)),
+            GoldenComparison::BehaviourChanged(diff) => out.mismatches.push(mismatch(diff)),
         }
     }
     out

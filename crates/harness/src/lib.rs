@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 mod assertions;
+mod behaviour;
 mod corpus;
 mod coverage;
 mod gates;
@@ -25,6 +26,10 @@ mod scorecard;
 mod suite;
 
 pub use assertions::{Evidence, GradeError, check, judge_request};
+pub use behaviour::{
+    ApprovalBehaviour, Behaviour, LayerBehaviour, OmittedBehaviour, PolicyBehaviour, ProvenanceChange,
+    ToolCallBehaviour, provenance_changes,
+};
 pub use corpus::{Corpus, CorpusError, CorpusPacket};
 pub use coverage::*;
 pub use gates::*;

@@ -11,6 +11,7 @@ use contextos_runtime::{Deployment, Fixtures, RunArtifacts, envelope_bytes, run_
 use rayon::prelude::*;
 
 use crate::assertions::{Evidence, check};
+use crate::golden::{GoldenMode, compare_packets};
 use crate::scorecard::{AssertionResult, CaseDetail, CaseResult, Scorecard};
 use crate::suite::{Case, Suite};
 
@@ -113,7 +114,9 @@ pub fn run_case(dep: &Deployment, suite: &Suite, case: &Case, options: &RunOptio
         Ok(b) => b,
         Err(e) => return errored(case, format!("{e}")),
     };
-    let golden = goldens.and_then(|g| std::fs::read(golden_path(g, &suite.file.name, &case.file.name)).ok());
+    let golden = goldens
+        .and_then(|g| std::fs::read(golden_path(g, &suite.file.name, &case.file.name)).ok())
+        .map(|g| compare_packets(&g, &packet_bytes, &dep.keyring, GoldenMode::Behaviour));
     let judge = match Recording::load("model", &case.fixtures.join("judge")) {
         Ok(r) => RecordedModel::new(r),
         Err(e) => return errored(case, format!("{e}")),
@@ -121,7 +124,7 @@ pub fn run_case(dep: &Deployment, suite: &Suite, case: &Case, options: &RunOptio
     let evidence = Evidence {
         packet: &artifacts.packet,
         packet_bytes: &packet_bytes,
-        golden: golden.as_deref(),
+        golden: golden.as_ref(),
         judge: &judge,
         judge_model: suite.file.judge.as_ref().map(|j| j.model.as_str()),
     };

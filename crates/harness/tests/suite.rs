@@ -6,7 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use contextos_harness::{
-    GateOptions, RunOptions, Scorecard, Selection, accept_goldens, check_goldens, evaluate_gates, load_suite, run_suite,
+    GateOptions, GoldenMode, RunOptions, Scorecard, Selection, accept_goldens, check_goldens, evaluate_gates,
+    load_suite, run_suite,
 };
 use contextos_runtime::Deployment;
 
@@ -159,13 +160,14 @@ fn scores_cases_and_is_identical_for_any_thread_count() {
             .passed
     );
     let dep = Deployment::load(&repo().join("runtime/contextos.toml")).unwrap();
-    assert!(check_goldens(&runs, "mini", goldens.path(), &dep.keyring).is_empty());
+    let clean = check_goldens(&runs, "mini", goldens.path(), &dep.keyring, GoldenMode::Behaviour);
+    assert!(clean.mismatches.is_empty() && clean.provenance.is_empty(), "{clean:#?}");
 
     // A golden edited by hand shows a readable diff of the documents.
     let golden = goldens.path().join("mini/tight-budget.packet.json");
     let other = fs::read(goldens.path().join("mini/refund-and-delete.packet.json")).unwrap();
     fs::write(&golden, other).unwrap();
-    let mismatches = check_goldens(&runs, "mini", goldens.path(), &dep.keyring);
+    let mismatches = check_goldens(&runs, "mini", goldens.path(), &dep.keyring, GoldenMode::Behaviour).mismatches;
     assert_eq!(mismatches.len(), 1);
     assert!(
         mismatches[0].diff.contains("--- golden") && mismatches[0].diff.contains("+++ this run"),
