@@ -133,6 +133,56 @@ fn evaluation_error_denies() {
         "{:?}",
         d.errors
     );
+    // The erring policy decided; the satisfied permit is never named as the
+    // cause of a deny.
+    assert_eq!(d.determining_policies, ["x.overflowing-permit"], "{d:#?}");
+    assert!(!d.reason.contains("tools.read-only-in-tenant"), "{}", d.reason);
+}
+
+#[test]
+fn policy_tests_fail_on_an_unexpected_evaluation_error() {
+    let copy = copy_bundle(&[(
+        "overflow.cedar",
+        "@id(\"x.overflowing-permit\")\npermit (principal, action == Action::\"call_tool\", resource)\nwhen { context.budget.tokens_left * 9223372036854775807 > 0 };\n",
+    )]);
+    let tests = copy.path().join("tests");
+    fs::create_dir(&tests).unwrap();
+    fs::copy(shipped().join("tests/entities.json"), tests.join("entities.json")).unwrap();
+    let case = |name: &str, extra: &str| {
+        format!(
+            "  - name: {name}\n    principal: Agent::\"triage-bot\"\n    action: call_tool\n    resource: Tool::\"read_ticket\"\n    expect:\n      outcome: deny\n{extra}"
+        )
+    };
+    let file = format!(
+        "format_version: 1\nentities_from: entities.json\ndefaults:\n  context:\n    tenant: {{ type: Tenant, id: acme }}\n    safety_mode: standard\n    run_approval_level: 2\n    budget: {{ tool_calls_left: 3, tokens_left: 5000 }}\ntests:\n{}{}",
+        case("denied only through an error", ""),
+        case("denied through an expected error", "      errors: expected\n")
+    );
+    fs::write(tests.join("errors.yaml"), file).unwrap();
+    let engine = PolicyEngine::load(copy.path()).unwrap();
+    let report = run_policy_tests(&engine, &tests).unwrap();
+    let [unexpected, expected] = &report.results[..] else {
+        panic!("{report:#?}")
+    };
+    assert!(!unexpected.passed);
+    assert!(
+        unexpected.failures[0].contains("evaluation failed")
+            && unexpected.failures[0].contains("x.overflowing-permit")
+            && unexpected.failures[0].contains("errors: expected"),
+        "{:?}",
+        unexpected.failures
+    );
+    assert!(expected.passed, "{:?}", expected.failures);
+
+    // On the shipped bundle nothing errs, so `errors: expected` fails.
+    let engine = PolicyEngine::load(&shipped()).unwrap();
+    let report = run_policy_tests(&engine, &tests).unwrap();
+    assert!(
+        report.results[1]
+            .failures
+            .contains(&"errors: expected an evaluation error, got none".to_string()),
+        "{report:#?}"
+    );
 }
 
 #[test]

@@ -4,7 +4,8 @@ use std::path::Path;
 use std::str::FromStr;
 
 use cedar_policy::{
-    Authorizer, Context, Decision, Entities, EntityUid, PolicySet, Request, Response, RestrictedExpression, Schema,
+    AuthorizationError, Authorizer, Context, Decision, Entities, EntityUid, PolicySet, Request, Response,
+    RestrictedExpression, Schema,
 };
 use contextos_core::{Digest, ErrorKind, PolicyDecision, PolicyOutcome, ShadowEffect, digest_of};
 use serde::{Deserialize, Serialize};
@@ -103,6 +104,8 @@ struct Evaluation {
     decision: Decision,
     reason: Vec<String>,
     errors: Vec<String>,
+    /// Ids of the policies whose evaluation failed.
+    erroring: Vec<String>,
 }
 
 impl PolicyEngine {
@@ -234,6 +237,7 @@ impl PolicyEngine {
                 decision: Decision::Deny,
                 reason: Vec::new(),
                 errors: vec![format!("request does not match the schema: {e}")],
+                erroring: Vec::new(),
             },
         }
     }
@@ -251,7 +255,11 @@ impl PolicyEngine {
         } else {
             PolicyOutcome::Deny
         };
-        let mut determining = first.reason.clone();
+        let mut determining = if first.errors.is_empty() {
+            first.reason.clone()
+        } else {
+            fail_closed_determining(&first)
+        };
         let mut approver_roles = Vec::new();
 
         // Approval derivation: only for a clean denial without an approval in
@@ -280,7 +288,7 @@ impl PolicyEngine {
         let mut errors = first.errors;
         if !self.shadow.is_empty() {
             let s = self.evaluate(&self.shadow, &request, entities);
-            errors.extend(s.errors.iter().map(|e| format!("{e} (shadow, not enforced)")));
+            errors.extend(s.errors.iter().map(|e| format!("{e}{SHADOW_ERROR_SUFFIX}")));
             let would_deny = s.decision == Decision::Deny && !s.reason.is_empty();
             let would_allow = s.decision == Decision::Allow;
             let effect = if outcome != PolicyOutcome::Deny && would_deny {
@@ -350,10 +358,7 @@ impl PolicyEngine {
     ) -> String {
         let action = req.action.id().unescaped().to_string();
         let list = |ids: &[String]| ids.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ");
-        let enforced_errors: Vec<_> = errors
-            .iter()
-            .filter(|e| !e.ends_with("(shadow, not enforced)"))
-            .collect();
+        let enforced_errors: Vec<_> = errors.iter().filter(|e| !is_shadow_error(e)).collect();
         let mut text = match outcome {
             PolicyOutcome::Allow => match &req.approval_role {
                 Some(role) => format!("allowed by {} with the approval of a {role}", list(determining)),
@@ -396,14 +401,46 @@ impl PolicyEngine {
     }
 }
 
+/// Marks an error of a shadow policy in `PolicyDecision::errors`: recorded,
+/// never enforced.
+const SHADOW_ERROR_SUFFIX: &str = " (shadow, not enforced)";
+
+/// Whether a recorded evaluation error came from a shadow policy (and so did
+/// not decide anything).
+pub(crate) fn is_shadow_error(error: &str) -> bool {
+    error.ends_with(SHADOW_ERROR_SUFFIX)
+}
+
+/// The policies that decide a denial made because evaluation failed: the
+/// satisfied forbids (Cedar's reason for a deny) and the policies that
+/// erred. A permit Cedar counted as satisfied is never the cause of a
+/// deny, so it is left out.
+fn fail_closed_determining(evaluation: &Evaluation) -> Vec<String> {
+    let mut ids = evaluation.erroring.clone();
+    if evaluation.decision == Decision::Deny {
+        ids.extend(evaluation.reason.iter().cloned());
+    }
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
 fn from_response(response: &Response) -> Evaluation {
     let mut reason: Vec<String> = response.diagnostics().reason().map(ToString::to_string).collect();
     reason.sort();
     let errors = response.diagnostics().errors().map(|e| miette_text(e)).collect();
+    let erroring = response
+        .diagnostics()
+        .errors()
+        .map(|e| match e {
+            AuthorizationError::PolicyEvaluationError(e) => e.policy_id().to_string(),
+        })
+        .collect();
     Evaluation {
         decision: response.decision(),
         reason,
         errors,
+        erroring,
     }
 }
 

@@ -14,6 +14,7 @@
 //!     expect:
 //!       outcome: allow
 //!       determining: [tools.read-only-in-tenant]
+//!       # errors: expected        # only when evaluation is meant to fail
 //! ```
 //!
 //! Each test is a Cedar request plus an expectation, so a file converts
@@ -26,7 +27,7 @@ use contextos_core::{DocumentError, ErrorKind, PolicyDecision, PolicyOutcome, pa
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::engine::{PolicyEngine, RequestDocument};
+use super::engine::{PolicyEngine, RequestDocument, is_shadow_error};
 use crate::files::files_with_suffix;
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +79,19 @@ pub struct Expectation {
     /// Exactly these shadow policies would change it, when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadow: Option<Vec<String>>,
+    /// `expected` when the test means evaluation to fail (and so deny, fail
+    /// closed). Without it, an evaluation error fails the test: a deny that
+    /// only an error produced is not the deny a policy author meant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<ErrorsExpectation>,
+}
+
+/// What a policy test says about evaluation errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorsExpectation {
+    /// Evaluation must fail.
+    Expected,
 }
 
 /// The result of one policy test.
@@ -179,6 +193,23 @@ fn check(expected: &Expectation, actual: &PolicyDecision) -> Vec<String> {
         actual.shadow.iter().map(|s| s.policy_id.clone()).collect(),
         &mut failures,
     );
+    let errors: Vec<&str> = actual
+        .errors
+        .iter()
+        .map(String::as_str)
+        .filter(|e| !is_shadow_error(e))
+        .collect();
+    match (expected.errors, errors.is_empty()) {
+        (Some(ErrorsExpectation::Expected), true) => {
+            failures.push("errors: expected an evaluation error, got none".to_string());
+        }
+        (None, false) => failures.push(format!(
+            "errors: evaluation failed, so the request was denied (fail closed): {}; \
+             if the test means that, add `errors: expected`",
+            errors.join("; ")
+        )),
+        _ => {}
+    }
     failures
 }
 
