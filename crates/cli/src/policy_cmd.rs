@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Subcommand, ValueEnum};
 use contextos_core::{ExitCode, PolicyDecision, PolicyOutcome, parse_document};
-use contextos_harness::{Corpus, CoverageReport, ImpactChange, ImpactReport, policy_coverage, policy_impact};
+use contextos_harness::{
+    ChangeKind, Corpus, CoverageReport, ImpactChange, ImpactReport, policy_coverage, policy_impact,
+};
 use contextos_runtime::Deployment;
 use contextos_trust::{PolicyEngine, RequestDocument, run_policy_tests};
 
@@ -268,17 +270,30 @@ fn print_impact(r: &ImpactReport, allow_changes: bool) {
         );
     }
     let line = |c: &ImpactChange| {
-        format!(
-            "  {}/{} #{}  {}  {} -> {}  (by {}; was {})",
+        let after = if c.errors_after.is_empty() {
+            format!("by {}", policy_list(&c.after_policies))
+        } else {
+            format!("evaluation failed: {}", c.errors_after.join("; "))
+        };
+        let mut text = format!(
+            "  {}/{} #{}  {}  {} -> {}  ({after}; was {})",
             c.suite,
             c.case,
             c.index,
             c.resource,
             c.before,
             c.after,
-            policy_list(&c.after_policies),
             policy_list(&c.before_policies)
-        )
+        );
+        // An outcome change already says the roles changed with it.
+        if c.what.contains(&ChangeKind::ApproverRoles) && !c.what.contains(&ChangeKind::Outcome) {
+            text.push_str(&format!(
+                "  approver roles: [{}] -> [{}]",
+                c.before_roles.join(", "),
+                c.after_roles.join(", ")
+            ));
+        }
+        text
     };
     if !r.changes.is_empty() {
         println!("\nchanged outcomes:");
@@ -287,7 +302,7 @@ fn print_impact(r: &ImpactReport, allow_changes: bool) {
         }
     }
     if !r.reasons_changed.is_empty() {
-        println!("\nsame outcome, other determining policies:");
+        println!("\nsame outcome, other determining policies, approver roles or errors:");
         for c in &r.reasons_changed {
             println!("{}", line(c));
         }
@@ -314,8 +329,12 @@ fn print_impact(r: &ImpactReport, allow_changes: bool) {
             println!("  {policy}  {n}");
         }
     }
-    if !r.changes.is_empty() && !allow_changes {
-        println!("\nthe candidate changes outcomes; review them and pass --allow-changes to accept");
+    if !allow_changes {
+        if !r.changes.is_empty() {
+            println!("\nthe candidate changes outcomes; review them and pass --allow-changes to accept");
+        } else if !r.reasons_changed.is_empty() {
+            println!("\nthe candidate changes why decisions are made; review them and pass --allow-changes to accept");
+        }
     }
 }
 

@@ -148,3 +148,59 @@ fn coverage_lists_never_exercised_policies_and_gates_on_min() {
     let r = contextos(dir.path(), &["policy", "coverage", "--min", "1.5"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+#[test]
+fn impact_fails_on_a_change_of_approver_roles_alone() {
+    let dir = workspace(None);
+    let tools = dir.path().join("candidate/tools.cedar");
+    let text = fs::read_to_string(&tools).unwrap();
+    let narrowed = text.replace(
+        "[\"support_lead\", \"security_officer\"].contains(context.approval.role)",
+        "context.approval.role == \"support_lead\"",
+    );
+    assert_ne!(narrowed, text);
+    fs::write(&tools, narrowed).unwrap();
+    let r = contextos(dir.path(), &["policy", "impact", "--candidate", "candidate"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("re-evaluated: 0 changed"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("approval_required -> approval_required")
+            && r.stdout
+                .contains("approver roles: [support_lead, security_officer] -> [support_lead]"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("changes why decisions are made"), "{}", r.stdout);
+    let r = contextos(
+        dir.path(),
+        &["policy", "impact", "--candidate", "candidate", "--allow-changes"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+}
+
+#[test]
+fn impact_shows_a_decision_that_now_errors_with_its_error() {
+    let dir = workspace(Some(
+        "@id(\"x.overflowing-refund\")\n\
+         permit (principal, action == Action::\"call_tool\", resource == Tool::\"issue_refund\")\n\
+         when { context.budget.tokens_left * 9223372036854775807 > 0 };\n",
+    ));
+    let r = contextos(dir.path(), &["policy", "impact", "--candidate", "candidate"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let refund_lines: Vec<&str> = r.stdout.lines().filter(|l| l.starts_with("  escalation/")).collect();
+    assert_eq!(refund_lines.len(), 2, "{}", r.stdout);
+    for line in refund_lines {
+        assert!(
+            line.contains("-> deny  (evaluation failed: error while evaluating policy `x.overflowing-refund`"),
+            "{line}"
+        );
+        assert!(!line.contains("by no policy"), "{line}");
+    }
+    let json = contextos(
+        dir.path(),
+        &["policy", "impact", "--candidate", "candidate", "--format", "json"],
+    );
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let kinds = &report["changes"][0]["what"];
+    assert!(kinds.as_array().unwrap().contains(&"now_errors".into()), "{kinds}");
+}

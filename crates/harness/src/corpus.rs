@@ -11,7 +11,7 @@ use contextos_core::{
 };
 use contextos_intelligence::identity_entities;
 use contextos_runtime::{Deployment, REPLAY_PACKET_TYPE, pack_entities};
-use contextos_trust::{Keyring, PolicyEngine, RequestDocument, SignedEnvelope, VerifyError};
+use contextos_trust::{Keyring, PolicyEngine, RequestDocument, SignedEnvelope, VerifyError, is_shadow_error};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
@@ -181,7 +181,10 @@ fn load_packet(path: &Path, keyring: &Keyring) -> Result<CorpusPacket, CorpusErr
 pub(crate) struct Evaluated {
     pub outcome: PolicyOutcome,
     pub determining: Vec<String>,
+    pub approver_roles: Vec<String>,
     pub shadow: Vec<ShadowEffect>,
+    /// Errors of enforced policies (shadow policies' errors decide nothing).
+    pub errors: Vec<String>,
     pub reason: String,
 }
 
@@ -190,7 +193,9 @@ impl From<PolicyDecision> for Evaluated {
         Self {
             outcome: d.outcome,
             determining: d.determining_policies,
+            approver_roles: d.approver_roles,
             shadow: d.shadow,
+            errors: d.errors.into_iter().filter(|e| !is_shadow_error(e)).collect(),
             reason: d.reason,
         }
     }
@@ -272,8 +277,10 @@ fn evaluate(
     let deny = |message: String| Evaluated {
         outcome: PolicyOutcome::Deny,
         determining: Vec::new(),
+        approver_roles: Vec::new(),
         shadow: Vec::new(),
         reason: format!("denied because policy evaluation failed (fail closed): {message}"),
+        errors: vec![message],
     };
     let Value::Object(context) = &request.context else {
         return engines

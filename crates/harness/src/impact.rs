@@ -10,8 +10,23 @@ use serde::{Deserialize, Serialize};
 
 use crate::corpus::{Corpus, CorpusError, Evaluated, NamedEngine, Reevaluator};
 
-/// One recorded decision whose outcome or determining policies differ
-/// between the baseline and the candidate.
+/// What about a decision differs between the baseline and the candidate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// Allow, deny or approval_required changed.
+    Outcome,
+    /// Other policies decide it.
+    DeterminingPolicies,
+    /// Other approver roles could grant it.
+    ApproverRoles,
+    /// Its evaluation fails under the candidate (and so denies, fail closed).
+    NowErrors,
+}
+
+/// One recorded decision whose outcome, determining policies or approver
+/// roles differ between the baseline and the candidate, or that errs under
+/// the candidate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImpactChange {
     /// The packet's suite (parent directory name).
@@ -34,6 +49,17 @@ pub struct ImpactChange {
     pub before_policies: Vec<String>,
     /// The policies that determined the candidate outcome.
     pub after_policies: Vec<String>,
+    /// Roles whose approval would have granted it under the baseline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub before_roles: Vec<String>,
+    /// Roles whose approval would grant it under the candidate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_roles: Vec<String>,
+    /// Evaluation errors under the candidate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors_after: Vec<String>,
+    /// What differs, in a fixed order.
+    pub what: Vec<ChangeKind>,
     /// The candidate's explanation.
     pub reason_after: String,
 }
@@ -82,7 +108,8 @@ pub struct ImpactReport {
     pub recorded_mismatch: u64,
     /// Decisions whose outcome changes, by suite, case and decision index.
     pub changes: Vec<ImpactChange>,
-    /// Decisions whose outcome stays but whose determining policies change.
+    /// Decisions whose outcome stays but whose determining policies or
+    /// approver roles change, or that err under the candidate.
     pub reasons_changed: Vec<ImpactChange>,
     /// Outcome changes per resource.
     pub by_resource: BTreeMap<String, ChangeCount>,
@@ -91,9 +118,10 @@ pub struct ImpactReport {
 }
 
 impl ImpactReport {
-    /// Whether the candidate changes no outcome (determining policies may differ).
+    /// Whether the candidate changes nothing that matters: no outcome, no
+    /// determining policies, no approver roles, no new evaluation error.
     pub fn is_unchanged(&self) -> bool {
-        self.changes.is_empty()
+        self.changes.is_empty() && self.reasons_changed.is_empty()
     }
 }
 
@@ -144,7 +172,8 @@ pub fn policy_impact(
             if before.outcome != decision.outcome {
                 report.recorded_mismatch += 1;
             }
-            if before.outcome == after.outcome && before.determining == after.determining {
+            let what = differences(&before, &after);
+            if what.is_empty() {
                 continue;
             }
             let change = ImpactChange {
@@ -158,6 +187,10 @@ pub fn policy_impact(
                 after: after.outcome,
                 before_policies: before.determining,
                 after_policies: after.determining,
+                before_roles: before.approver_roles,
+                after_roles: after.approver_roles,
+                errors_after: after.errors,
+                what,
                 reason_after: after.reason,
             };
             if change.before == change.after {
@@ -184,4 +217,22 @@ pub fn policy_impact(
         }
     }
     Ok(report)
+}
+
+/// What differs between two evaluations of one request.
+fn differences(before: &Evaluated, after: &Evaluated) -> Vec<ChangeKind> {
+    let mut what = Vec::new();
+    if before.outcome != after.outcome {
+        what.push(ChangeKind::Outcome);
+    }
+    if before.determining != after.determining {
+        what.push(ChangeKind::DeterminingPolicies);
+    }
+    if before.approver_roles != after.approver_roles {
+        what.push(ChangeKind::ApproverRoles);
+    }
+    if before.errors.is_empty() && !after.errors.is_empty() {
+        what.push(ChangeKind::NowErrors);
+    }
+    what
 }

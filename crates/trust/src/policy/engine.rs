@@ -407,7 +407,7 @@ const SHADOW_ERROR_SUFFIX: &str = " (shadow, not enforced)";
 
 /// Whether a recorded evaluation error came from a shadow policy (and so did
 /// not decide anything).
-pub(crate) fn is_shadow_error(error: &str) -> bool {
+pub fn is_shadow_error(error: &str) -> bool {
     error.ends_with(SHADOW_ERROR_SUFFIX)
 }
 

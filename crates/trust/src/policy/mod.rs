@@ -7,6 +7,6 @@ mod load;
 mod suite;
 
 pub use diagnostic::SourceDiagnostic;
-pub use engine::{PolicyEngine, PolicyRequest, RequestDocument, RequestError};
+pub use engine::{PolicyEngine, PolicyRequest, RequestDocument, RequestError, is_shadow_error};
 pub use load::{PolicyInfo, PolicyLoadError, PolicyMode};
 pub use suite::*;
