@@ -370,99 +370,43 @@ impl ToolGateway<'_> {
                 ..request.clone()
             },
         );
-
-        let first = self.decide_recorded(self.policy_request(&call.name, ctx, None)?, ctx);
-        let mut decisions = vec![first.clone()];
-        let mut approval = None;
-        let mut governing = first.clone();
-        if first.outcome == PolicyOutcome::ApprovalRequired {
-            let answer = self.approver.decide(&ApprovalRequest {
-                tool: &call.name,
-                arguments: &request.arguments,
-                roles: &first.approver_roles,
-                reason: &first.reason,
-            });
-            if let Some(answer) = answer {
-                approval = Some(ApprovalRecord {
-                    approver: answer.approver.clone(),
-                    role: answer.role.clone(),
-                    verdict: answer.verdict,
-                    at: self.clock.now(),
-                    channel: answer.channel.clone(),
-                });
-                if answer.verdict == ApprovalVerdict::Granted {
-                    let with = self.decide_recorded(self.policy_request(&call.name, ctx, Some(answer.role))?, ctx);
-                    governing = with.clone();
-                    decisions.push(with);
-                }
-            }
-        }
+        let authorized = self.authorize(call, ctx, &request)?;
 
         let mut evidence: Vec<(Digest, Vec<u8>)> = evidence_blob(&request).into_iter().collect();
-        let (status, result, interaction) = if governing.outcome != PolicyOutcome::Allow {
-            (ToolCallStatus::Denied, None, None)
-        } else {
-            match self
+        let (status, result, interaction) = if authorized.governing.outcome == PolicyOutcome::Allow {
+            let attempt = self
                 .idempotency
                 .begin(&idempotency_key)
-                .map_err(GatewayError::Idempotency)?
-            {
+                .map_err(GatewayError::Idempotency)?;
+            let key = &idempotency_key;
+            match attempt {
                 Attempt::Done(stored) => (ToolCallStatus::Deduplicated, Some(stored), None),
                 Attempt::InFlight if !tool.contract.idempotent => {
                     // At most once: an earlier attempt may have had its effect.
                     let error = ToolResponse::Error(format!(
-                        "an earlier attempt with idempotency key {idempotency_key} did not record its result; \
+                        "an earlier attempt with idempotency key {key} did not record its result; \
                          {} is not idempotent, so it is not executed again: reconcile with the tool's owner",
                         call.name
                     ));
                     (ToolCallStatus::Failed, Some(error), None)
                 }
                 Attempt::Fresh | Attempt::InFlight => {
-                    // The tool gets the real arguments; records, evidence and
-                    // recordings only ever hold the redacted ones.
-                    let live = ToolRequest {
-                        arguments: call.arguments.clone(),
-                        ..request.clone()
-                    };
-                    let outcome = self
-                        .adapter
-                        .call(tool, &live, &traceparent(&ctx.run.trace_id, &envelope_id));
-                    let response = match outcome {
-                        Ok(r) => r,
-                        Err(e) => {
-                            // A miss executed nothing, so a retry may run. A transport
-                            // failure is ambiguous (the effect may have happened before
-                            // the connection dropped): only idempotent tools may rerun.
-                            if matches!(e, AdapterError::Miss(_)) || tool.contract.idempotent {
-                                self.idempotency
-                                    .abandon(&idempotency_key)
-                                    .map_err(GatewayError::Idempotency)?;
-                            }
-                            return Err(e.into());
-                        }
-                    };
-                    let response = redact_response(&response);
-                    let status = match &response {
-                        ToolResponse::Ok(_) => {
-                            self.idempotency
-                                .finish(&idempotency_key, &response)
-                                .map_err(GatewayError::Idempotency)?;
-                            ToolCallStatus::Executed
-                        }
-                        ToolResponse::Error(_) => {
-                            self.idempotency
-                                .abandon(&idempotency_key)
-                                .map_err(GatewayError::Idempotency)?;
-                            ToolCallStatus::Failed
-                        }
-                    };
+                    let traceparent = traceparent(&ctx.run.trace_id, &envelope_id);
+                    let (status, response) = self.execute(tool, call, &request, key, &traceparent)?;
                     (status, Some(response.clone()), Some((request.clone(), response)))
                 }
             }
+        } else {
+            (ToolCallStatus::Denied, None, None)
         };
         if let Some(response) = &result {
             evidence.extend(evidence_blob(response));
         }
+        let Authorized {
+            decisions,
+            approval,
+            governing,
+        } = authorized;
         let envelope = ToolEnvelope {
             format_version: contextos_core::FORMAT_VERSION,
             envelope_id: envelope_id.clone(),
@@ -491,4 +435,96 @@ impl ToolGateway<'_> {
             interaction,
         })
     }
+
+    /// Policy's decision on `call`, asking the approver when policy requires
+    /// an approval; a granted approval is decided again with its role.
+    fn authorize(
+        &self,
+        call: &ToolCall,
+        ctx: &GatewayContext<'_>,
+        request: &ToolRequest,
+    ) -> Result<Authorized, GatewayError> {
+        let first = self.decide_recorded(self.policy_request(&call.name, ctx, None)?, ctx);
+        let mut authorized = Authorized {
+            decisions: vec![first.clone()],
+            approval: None,
+            governing: first.clone(),
+        };
+        if first.outcome != PolicyOutcome::ApprovalRequired {
+            return Ok(authorized);
+        }
+        let answer = self.approver.decide(&ApprovalRequest {
+            tool: &call.name,
+            arguments: &request.arguments,
+            roles: &first.approver_roles,
+            reason: &first.reason,
+        });
+        let Some(answer) = answer else {
+            return Ok(authorized);
+        };
+        authorized.approval = Some(ApprovalRecord {
+            approver: answer.approver.clone(),
+            role: answer.role.clone(),
+            verdict: answer.verdict,
+            at: self.clock.now(),
+            channel: answer.channel.clone(),
+        });
+        if answer.verdict == ApprovalVerdict::Granted {
+            let with = self.decide_recorded(self.policy_request(&call.name, ctx, Some(answer.role))?, ctx);
+            authorized.governing = with.clone();
+            authorized.decisions.push(with);
+        }
+        Ok(authorized)
+    }
+
+    /// Executes a permitted call through the adapter and records its result
+    /// under `key`; the response comes back redacted.
+    fn execute(
+        &self,
+        tool: &LoadedTool,
+        call: &ToolCall,
+        request: &ToolRequest,
+        key: &str,
+        traceparent: &str,
+    ) -> Result<(ToolCallStatus, ToolResponse), GatewayError> {
+        // The tool gets the real arguments; records, evidence and
+        // recordings only ever hold the redacted ones.
+        let live = ToolRequest {
+            arguments: call.arguments.clone(),
+            ..request.clone()
+        };
+        let response = match self.adapter.call(tool, &live, traceparent) {
+            Ok(response) => redact_response(&response),
+            Err(e) => {
+                // A miss executed nothing, so a retry may run. A transport
+                // failure is ambiguous (the effect may have happened before
+                // the connection dropped): only idempotent tools may rerun.
+                if matches!(e, AdapterError::Miss(_)) || tool.contract.idempotent {
+                    self.idempotency.abandon(key).map_err(GatewayError::Idempotency)?;
+                }
+                return Err(e.into());
+            }
+        };
+        let status = match &response {
+            ToolResponse::Ok(_) => {
+                self.idempotency
+                    .finish(key, &response)
+                    .map_err(GatewayError::Idempotency)?;
+                ToolCallStatus::Executed
+            }
+            ToolResponse::Error(_) => {
+                self.idempotency.abandon(key).map_err(GatewayError::Idempotency)?;
+                ToolCallStatus::Failed
+            }
+        };
+        Ok((status, response))
+    }
+}
+
+/// Policy's say on one call: every decision taken, the approval when one
+/// was asked for, and the decision that governs.
+struct Authorized {
+    decisions: Vec<PolicyDecision>,
+    approval: Option<ApprovalRecord>,
+    governing: PolicyDecision,
 }

@@ -32,9 +32,9 @@ use contextos_core::{
     Timestamp,
 };
 
-use crate::allocate::{Fate, Group, Item, allocate};
+use crate::allocate::{Allocation, Fate, Group, Item, allocate};
 use crate::error::CompileError;
-use crate::gate::{PackGate, PackRefInfo};
+use crate::gate::{GateVerdict, PackGate, PackRefInfo};
 use crate::load::LoadedPack;
 use crate::pack::{BuiltLayer, BuiltSnippet, BuiltSource};
 use crate::rank::bm25_millis;
@@ -180,328 +180,27 @@ fn starved_by_policy(pack: &str, layer: &BuiltLayer, reason: &str) -> DebtWarnin
 /// and the decisions it makes; the result is a pure function of `input` and
 /// the gate's verdicts.
 pub fn compile<G: PackGate + ?Sized>(input: &CompileInput<'_>, gate: &G) -> Result<CompiledContext, CompileError> {
-    let encoding = Encoding::for_model(input.model)?;
-    if input.tokens.encoding() != encoding {
-        return Err(CompileError::EncodingMismatch {
-            model: input.model.to_owned(),
-            model_encoding: encoding.as_str(),
-            counter: input.tokens.encoding().as_str(),
-        });
-    }
-    let mut ids = BTreeSet::new();
-    for loaded in input.packs {
-        if !ids.insert(loaded.pack().id.as_str()) {
-            return Err(CompileError::DuplicatePack {
-                id: loaded.pack().id.clone(),
-            });
-        }
-    }
-    let counter = input.tokens;
-    let tokens_of = |snippet: &BuiltSnippet| snippet_tokens(counter, snippet);
-
-    let mut controls = vec![
-        format!("budget:{}", input.token_budget),
-        "policy:use_pack".to_owned(),
-        format!("safety_mode:{}", input.run.safety_mode.as_str()),
-        format!("approval_mode:{}", input.run.approval_mode),
-    ];
-    let mut packs_used = Vec::new();
-    let mut omitted = Omissions(Vec::new());
-    let mut debts = Vec::new();
-    let mut layer_budgets: Vec<((ContextLayer, usize), LayerBudget)> = Vec::new();
-    let mut groups: Vec<LayerGroup<'_>> = Vec::new();
-    let mut candidates: Vec<Candidate<'_>> = Vec::new();
-
+    let encoding = check_input(input)?;
     // 1. Select packs and layers.
+    let mut selection = Selection::new(input);
     for (pack_index, loaded) in input.packs.iter().enumerate() {
-        let pack = loaded.pack();
-        let info = ref_info(loaded);
-        if !loaded.is_signed() {
-            if !controls.iter().any(|c| c == "unsigned_pack_dev_mode") {
-                controls.push("unsigned_pack_dev_mode".to_owned());
-            }
-            debts.push(debt(
-                &pack.id,
-                None,
-                DebtKind::UnsignedPackDevMode,
-                &pack.id,
-                format!(
-                    "pack {} is not signed and was used only because allow_unsigned_dev_packs is set",
-                    pack.id
-                ),
-            ));
-        }
-        let pack_verdict = gate.allow_pack(&info);
-        if pack_verdict.allowed {
-            packs_used.push(ContextPackRef {
-                id: pack.id.clone(),
-                digest: loaded.digest(),
-            });
-        }
-        let mut position = 0;
-        for layer in &pack.layers {
-            let verdict = if pack_verdict.allowed {
-                gate.allow_layer(&info, layer.layer)
-            } else {
-                pack_verdict.clone()
-            };
-            if !verdict.allowed {
-                let what = if pack_verdict.allowed { "layer" } else { "pack" };
-                let mut lost = 0;
-                for source in &layer.sources {
-                    for snippet in &source.snippets {
-                        let tokens = tokens_of(snippet);
-                        lost += tokens;
-                        let detail = format!("{what} denied: {}", verdict.reason);
-                        omitted.push(
-                            pack_index,
-                            &pack.id,
-                            layer.layer,
-                            position,
-                            source,
-                            snippet,
-                            tokens,
-                            OmitReason::Policy,
-                            detail,
-                            &verdict.policy_ids,
-                        );
-                        position += 1;
-                    }
-                }
-                if layer.required {
-                    debts.push(starved_by_policy(&pack.id, layer, &verdict.reason));
-                }
-                layer_budgets.push(((layer.layer, pack_index), layer_budget(&pack.id, layer, 0, 0, lost)));
-                continue;
-            }
-            let group = groups.len();
-            for source in &layer.sources {
-                let stale = source.is_stale(input.now);
-                if stale {
-                    debts.push(stale_warning(&pack.id, layer, source, input.now));
-                }
-                if source.owner.is_empty() {
-                    debts.push(debt(
-                        &pack.id,
-                        Some(layer.layer),
-                        DebtKind::UnownedSource,
-                        &source.uri,
-                        format!(
-                            "source {} names no owner: nobody is responsible for keeping it right",
-                            source.uri
-                        ),
-                    ));
-                }
-                for snippet in &source.snippets {
-                    candidates.push(Candidate {
-                        group,
-                        source,
-                        snippet,
-                        position,
-                        tokens: tokens_of(snippet),
-                        score: 0,
-                        stale,
-                    });
-                    position += 1;
-                }
-            }
-            groups.push(LayerGroup {
-                pack_index,
-                pack_id: &pack.id,
-                layer,
-                header_tokens: header_tokens(counter, layer.layer, &pack.id),
-                ranked: Vec::new(),
-            });
-        }
+        selection.select_pack(gate, pack_index, loaded);
     }
-
-    // 2. Rank: BM25 over the candidates, ties by snippet id, then pack order.
-    let texts: Vec<&str> = candidates.iter().map(|c| c.snippet.text.as_str()).collect();
-    for (candidate, score) in candidates.iter_mut().zip(bm25_millis(input.request, &texts)) {
-        candidate.score = score;
-    }
-    let mut rank_order: Vec<usize> = (0..candidates.len()).collect();
-    rank_order.sort_by(|&a, &b| {
-        let (ca, cb) = (&candidates[a], &candidates[b]);
-        cb.score
-            .cmp(&ca.score)
-            .then_with(|| ca.snippet.id.cmp(&cb.snippet.id))
-            .then_with(|| groups[ca.group].pack_index.cmp(&groups[cb.group].pack_index))
-    });
-    let ranked: Vec<RankedSnippet> = rank_order
-        .iter()
-        .map(|&i| {
-            let c = &candidates[i];
-            RankedSnippet {
-                pack: groups[c.group].pack_id.to_owned(),
-                layer: groups[c.group].layer.layer,
-                id: c.snippet.id.clone(),
-                score_millis: c.score,
-            }
-        })
-        .collect();
-
-    // Stale snippets of layers that are not required leave before allocation.
-    for &i in &rank_order {
-        let c = &candidates[i];
-        let g = &groups[c.group];
-        if c.stale && !g.layer.required {
-            let detail = format!(
-                "source {} expired at {}ms, before now ({}ms)",
-                c.source.uri,
-                c.source.expires_at().map_or(0, |t| t.0),
-                input.now.0
-            );
-            omitted.push(
-                g.pack_index,
-                g.pack_id,
-                g.layer.layer,
-                c.position,
-                c.source,
-                c.snippet,
-                c.tokens,
-                OmitReason::Stale,
-                detail,
-                &[],
-            );
-        } else {
-            groups[c.group].ranked.push(i);
-        }
-    }
-
+    // 2. Rank.
+    let ranked = selection.rank(input.request);
     // 3. Allocate.
-    let mut text_keys: HashMap<Digest, usize> = HashMap::new();
-    let alloc_groups: Vec<Group> = groups
-        .iter()
-        .map(|g| Group {
-            required: g.layer.required,
-            priority: g.layer.priority,
-            min_tokens: g.layer.min_tokens,
-            max_tokens: g.layer.max_tokens,
-            header_tokens: g.header_tokens,
-            items: g
-                .ranked
-                .iter()
-                .map(|&i| {
-                    let next = text_keys.len();
-                    Item {
-                        tokens: candidates[i].tokens,
-                        key: *text_keys.entry(candidates[i].snippet.digest).or_insert(next),
-                    }
-                })
-                .collect(),
-        })
-        .collect();
-    let allocation = allocate(&alloc_groups, input.token_budget);
-    let mut included: BTreeSet<usize> = BTreeSet::new();
-    let mut first_holder: HashMap<Digest, usize> = HashMap::new();
-    for (g, group) in groups.iter().enumerate() {
-        for (&i, fate) in group.ranked.iter().zip(&allocation.fates[g]) {
-            if *fate == Fate::Included {
-                included.insert(i);
-                first_holder.insert(candidates[i].snippet.digest, i);
-            }
-        }
-    }
-    for (g, group) in groups.iter().enumerate() {
-        let layer = group.layer;
-        let mut lost = 0;
-        let mut cut_by_budget = false;
-        for (&i, fate) in group.ranked.iter().zip(&allocation.fates[g]) {
-            let c = &candidates[i];
-            let (reason, detail) = match fate {
-                Fate::Included => continue,
-                Fate::OverLayerMax => (
-                    OmitReason::Budget,
-                    format!("layer {} reached its max_tokens {}", layer.layer, layer.max_tokens),
-                ),
-                Fate::OverBudget => (
-                    OmitReason::Budget,
-                    format!("the token budget {} was used up", input.token_budget),
-                ),
-                Fate::Duplicate => {
-                    let holder = first_holder.get(&c.snippet.digest).map(|&h| &candidates[h]);
-                    let detail = match holder {
-                        Some(h) => format!(
-                            "same text as {}#{}, already included",
-                            groups[h.group].pack_id, h.snippet.id
-                        ),
-                        None => "same text as a snippet already included".to_owned(),
-                    };
-                    (OmitReason::Duplicate, detail)
-                }
-            };
-            cut_by_budget |= reason == OmitReason::Budget;
-            lost += c.tokens;
-            omitted.push(
-                group.pack_index,
-                group.pack_id,
-                layer.layer,
-                c.position,
-                c.source,
-                c.snippet,
-                c.tokens,
-                reason,
-                detail,
-                &[],
-            );
-        }
-        let stale_lost: u64 = candidates
-            .iter()
-            .filter(|c| c.group == g && c.stale && !layer.required)
-            .map(|c| c.tokens)
-            .sum();
-        let used = allocation.used[g];
-        layer_budgets.push((
-            (layer.layer, group.pack_index),
-            layer_budget(group.pack_id, layer, layer.max_tokens, used, lost + stale_lost),
-        ));
-        let content: u64 = group.ranked.iter().map(|&i| candidates[i].tokens).sum::<u64>() + group.header_tokens;
-        if content > layer.max_tokens {
-            debts.push(debt(
-                group.pack_id,
-                Some(layer.layer),
-                DebtKind::LayerOverMax,
-                layer.layer.as_str(),
-                format!(
-                    "layer {} holds {content} tokens of usable content, over its max_tokens {}: lower-ranked snippets are cut",
-                    layer.layer, layer.max_tokens
-                ),
-            ));
-        }
-        if layer.required && used < layer.min_tokens && cut_by_budget {
-            debts.push(debt(
-                group.pack_id,
-                Some(layer.layer),
-                DebtKind::RequiredLayerStarved,
-                layer.layer.as_str(),
-                format!(
-                    "required layer {} got {used} tokens, less than its min_tokens {}: the budget {} is too small",
-                    layer.layer, layer.min_tokens, input.token_budget
-                ),
-            ));
-        }
-    }
-    debts.extend(conflicting_facts(&groups, &candidates, &included));
+    let (allocation, included) = selection.allocate(input.token_budget);
+    // 4. Render.
+    let (prompt, manifest) = selection.render(&allocation, &included);
 
-    // 4. Render, in canonical layer order then pack order.
-    let mut render_order: Vec<usize> = (0..groups.len()).collect();
-    render_order.sort_by_key(|&g| (groups[g].layer.layer, groups[g].pack_index));
-    let mut prompt = String::new();
-    let mut manifest = Vec::new();
-    for &g in &render_order {
-        let group = &groups[g];
-        let shown: Vec<usize> = group.ranked.iter().copied().filter(|i| included.contains(i)).collect();
-        if shown.is_empty() {
-            continue;
-        }
-        prompt.push_str(&header_chunk(group.layer.layer, group.pack_id));
-        for &i in &shown {
-            prompt.push_str(&snippet_chunk(candidates[i].snippet));
-        }
-        manifest.push(manifest_layer(group, allocation.used[g], &candidates, &included));
-    }
-
+    let Selection {
+        controls,
+        packs_used,
+        omitted,
+        mut debts,
+        mut layer_budgets,
+        ..
+    } = selection;
     let used_tokens = allocation.total_used();
     let mut omitted = omitted.0;
     omitted.sort_by_key(|(key, _)| *key);
@@ -528,6 +227,408 @@ pub fn compile<G: PackGate + ?Sized>(input: &CompileInput<'_>, gate: &G) -> Resu
         omitted,
         debt: debts,
     })
+}
+
+/// The encoding the model needs, once the counter is known to match it and
+/// no pack appears twice.
+fn check_input(input: &CompileInput<'_>) -> Result<Encoding, CompileError> {
+    let encoding = Encoding::for_model(input.model)?;
+    if input.tokens.encoding() != encoding {
+        return Err(CompileError::EncodingMismatch {
+            model: input.model.to_owned(),
+            model_encoding: encoding.as_str(),
+            counter: input.tokens.encoding().as_str(),
+        });
+    }
+    let mut ids = BTreeSet::new();
+    for loaded in input.packs {
+        if !ids.insert(loaded.pack().id.as_str()) {
+            return Err(CompileError::DuplicatePack {
+                id: loaded.pack().id.clone(),
+            });
+        }
+    }
+    Ok(encoding)
+}
+
+/// A compilation in progress: the permitted layers and their snippets, and
+/// everything already decided about the rest.
+struct Selection<'p> {
+    counter: &'p TokenCounter,
+    now: Timestamp,
+    controls: Vec<String>,
+    packs_used: Vec<ContextPackRef>,
+    omitted: Omissions,
+    debts: Vec<DebtWarning>,
+    layer_budgets: Vec<((ContextLayer, usize), LayerBudget)>,
+    groups: Vec<LayerGroup<'p>>,
+    candidates: Vec<Candidate<'p>>,
+}
+
+impl<'p> Selection<'p> {
+    fn new(input: &CompileInput<'p>) -> Self {
+        Self {
+            counter: input.tokens,
+            now: input.now,
+            controls: vec![
+                format!("budget:{}", input.token_budget),
+                "policy:use_pack".to_owned(),
+                format!("safety_mode:{}", input.run.safety_mode.as_str()),
+                format!("approval_mode:{}", input.run.approval_mode),
+            ],
+            packs_used: Vec::new(),
+            omitted: Omissions(Vec::new()),
+            debts: Vec::new(),
+            layer_budgets: Vec::new(),
+            groups: Vec::new(),
+            candidates: Vec::new(),
+        }
+    }
+
+    /// Step 1 for one pack: the gate's verdicts on the pack and each of its
+    /// layers; permitted layers become groups of candidates.
+    fn select_pack<G: PackGate + ?Sized>(&mut self, gate: &G, pack_index: usize, loaded: &'p LoadedPack) {
+        let pack = loaded.pack();
+        let info = ref_info(loaded);
+        if !loaded.is_signed() {
+            if !self.controls.iter().any(|c| c == "unsigned_pack_dev_mode") {
+                self.controls.push("unsigned_pack_dev_mode".to_owned());
+            }
+            self.debts.push(debt(
+                &pack.id,
+                None,
+                DebtKind::UnsignedPackDevMode,
+                &pack.id,
+                format!(
+                    "pack {} is not signed and was used only because allow_unsigned_dev_packs is set",
+                    pack.id
+                ),
+            ));
+        }
+        let pack_verdict = gate.allow_pack(&info);
+        if pack_verdict.allowed {
+            self.packs_used.push(ContextPackRef {
+                id: pack.id.clone(),
+                digest: loaded.digest(),
+            });
+        }
+        let mut position = 0;
+        for layer in &pack.layers {
+            let verdict = if pack_verdict.allowed {
+                gate.allow_layer(&info, layer.layer)
+            } else {
+                pack_verdict.clone()
+            };
+            if verdict.allowed {
+                self.admit_layer(pack_index, &pack.id, layer, &mut position);
+            } else {
+                let what = if pack_verdict.allowed { "layer" } else { "pack" };
+                self.deny_layer(pack_index, &pack.id, layer, &mut position, what, &verdict);
+            }
+        }
+    }
+
+    /// Omits every snippet of a layer the gate denied (`what` says whether
+    /// the pack or the layer itself was denied).
+    fn deny_layer(
+        &mut self,
+        pack_index: usize,
+        pack_id: &str,
+        layer: &BuiltLayer,
+        position: &mut usize,
+        what: &str,
+        verdict: &GateVerdict,
+    ) {
+        let mut lost = 0;
+        for source in &layer.sources {
+            for snippet in &source.snippets {
+                let tokens = snippet_tokens(self.counter, snippet);
+                lost += tokens;
+                let detail = format!("{what} denied: {}", verdict.reason);
+                self.omitted.push(
+                    pack_index,
+                    pack_id,
+                    layer.layer,
+                    *position,
+                    source,
+                    snippet,
+                    tokens,
+                    OmitReason::Policy,
+                    detail,
+                    &verdict.policy_ids,
+                );
+                *position += 1;
+            }
+        }
+        if layer.required {
+            self.debts.push(starved_by_policy(pack_id, layer, &verdict.reason));
+        }
+        self.layer_budgets
+            .push(((layer.layer, pack_index), layer_budget(pack_id, layer, 0, 0, lost)));
+    }
+
+    /// Makes a permitted layer a group and its snippets candidates, warning
+    /// about stale and unowned sources.
+    fn admit_layer(&mut self, pack_index: usize, pack_id: &'p str, layer: &'p BuiltLayer, position: &mut usize) {
+        let group = self.groups.len();
+        for source in &layer.sources {
+            let stale = source.is_stale(self.now);
+            if stale {
+                self.debts.push(stale_warning(pack_id, layer, source, self.now));
+            }
+            if source.owner.is_empty() {
+                self.debts.push(debt(
+                    pack_id,
+                    Some(layer.layer),
+                    DebtKind::UnownedSource,
+                    &source.uri,
+                    format!(
+                        "source {} names no owner: nobody is responsible for keeping it right",
+                        source.uri
+                    ),
+                ));
+            }
+            for snippet in &source.snippets {
+                self.candidates.push(Candidate {
+                    group,
+                    source,
+                    snippet,
+                    position: *position,
+                    tokens: snippet_tokens(self.counter, snippet),
+                    score: 0,
+                    stale,
+                });
+                *position += 1;
+            }
+        }
+        self.groups.push(LayerGroup {
+            pack_index,
+            pack_id,
+            layer,
+            header_tokens: header_tokens(self.counter, layer.layer, pack_id),
+            ranked: Vec::new(),
+        });
+    }
+
+    /// Step 2: BM25 over the candidates, ties by snippet id, then pack order.
+    /// Fills each group's rank order and returns the ranking report.
+    fn rank(&mut self, request: &str) -> Vec<RankedSnippet> {
+        let texts: Vec<&str> = self.candidates.iter().map(|c| c.snippet.text.as_str()).collect();
+        let scores = bm25_millis(request, &texts);
+        for (candidate, score) in self.candidates.iter_mut().zip(scores) {
+            candidate.score = score;
+        }
+        let (candidates, groups) = (&self.candidates, &self.groups);
+        let mut rank_order: Vec<usize> = (0..candidates.len()).collect();
+        rank_order.sort_by(|&a, &b| {
+            let (ca, cb) = (&candidates[a], &candidates[b]);
+            cb.score
+                .cmp(&ca.score)
+                .then_with(|| ca.snippet.id.cmp(&cb.snippet.id))
+                .then_with(|| groups[ca.group].pack_index.cmp(&groups[cb.group].pack_index))
+        });
+        let ranked = rank_order
+            .iter()
+            .map(|&i| {
+                let c = &candidates[i];
+                RankedSnippet {
+                    pack: groups[c.group].pack_id.to_owned(),
+                    layer: groups[c.group].layer.layer,
+                    id: c.snippet.id.clone(),
+                    score_millis: c.score,
+                }
+            })
+            .collect();
+        self.drop_stale(&rank_order);
+        ranked
+    }
+
+    /// Stale snippets of layers that are not required leave before
+    /// allocation; the rest join their group's rank order.
+    fn drop_stale(&mut self, rank_order: &[usize]) {
+        for &i in rank_order {
+            let c = &self.candidates[i];
+            let g = &self.groups[c.group];
+            if c.stale && !g.layer.required {
+                let detail = format!(
+                    "source {} expired at {}ms, before now ({}ms)",
+                    c.source.uri,
+                    c.source.expires_at().map_or(0, |t| t.0),
+                    self.now.0
+                );
+                self.omitted.push(
+                    g.pack_index,
+                    g.pack_id,
+                    g.layer.layer,
+                    c.position,
+                    c.source,
+                    c.snippet,
+                    c.tokens,
+                    OmitReason::Stale,
+                    detail,
+                    &[],
+                );
+            } else {
+                self.groups[c.group].ranked.push(i);
+            }
+        }
+    }
+
+    /// Step 3: spends the token budget over the ranked groups; returns the
+    /// allocation and the included candidates, and records what was cut.
+    fn allocate(&mut self, token_budget: u64) -> (Allocation, BTreeSet<usize>) {
+        let mut text_keys: HashMap<Digest, usize> = HashMap::new();
+        let alloc_groups: Vec<Group> = self
+            .groups
+            .iter()
+            .map(|g| Group {
+                required: g.layer.required,
+                priority: g.layer.priority,
+                min_tokens: g.layer.min_tokens,
+                max_tokens: g.layer.max_tokens,
+                header_tokens: g.header_tokens,
+                items: g
+                    .ranked
+                    .iter()
+                    .map(|&i| {
+                        let next = text_keys.len();
+                        Item {
+                            tokens: self.candidates[i].tokens,
+                            key: *text_keys.entry(self.candidates[i].snippet.digest).or_insert(next),
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        let allocation = allocate(&alloc_groups, token_budget);
+        let mut included: BTreeSet<usize> = BTreeSet::new();
+        let mut first_holder: HashMap<Digest, usize> = HashMap::new();
+        for (g, group) in self.groups.iter().enumerate() {
+            for (&i, fate) in group.ranked.iter().zip(&allocation.fates[g]) {
+                if *fate == Fate::Included {
+                    included.insert(i);
+                    first_holder.insert(self.candidates[i].snippet.digest, i);
+                }
+            }
+        }
+        for g in 0..self.groups.len() {
+            self.account_group(g, &allocation, &first_holder, token_budget);
+        }
+        self.debts
+            .extend(conflicting_facts(&self.groups, &self.candidates, &included));
+        (allocation, included)
+    }
+
+    /// Records the omissions, budget line and debts of group `g` after allocation.
+    fn account_group(
+        &mut self,
+        g: usize,
+        allocation: &Allocation,
+        first_holder: &HashMap<Digest, usize>,
+        token_budget: u64,
+    ) {
+        let group = &self.groups[g];
+        let layer = group.layer;
+        let mut lost = 0;
+        let mut cut_by_budget = false;
+        for (&i, fate) in group.ranked.iter().zip(&allocation.fates[g]) {
+            let c = &self.candidates[i];
+            let (reason, detail) = match fate {
+                Fate::Included => continue,
+                Fate::OverLayerMax => (
+                    OmitReason::Budget,
+                    format!("layer {} reached its max_tokens {}", layer.layer, layer.max_tokens),
+                ),
+                Fate::OverBudget => (
+                    OmitReason::Budget,
+                    format!("the token budget {token_budget} was used up"),
+                ),
+                Fate::Duplicate => (OmitReason::Duplicate, self.duplicate_detail(c, first_holder)),
+            };
+            cut_by_budget |= reason == OmitReason::Budget;
+            lost += c.tokens;
+            self.omitted.push(
+                group.pack_index,
+                group.pack_id,
+                layer.layer,
+                c.position,
+                c.source,
+                c.snippet,
+                c.tokens,
+                reason,
+                detail,
+                &[],
+            );
+        }
+        let stale_lost: u64 = self
+            .candidates
+            .iter()
+            .filter(|c| c.group == g && c.stale && !layer.required)
+            .map(|c| c.tokens)
+            .sum();
+        let used = allocation.used[g];
+        self.layer_budgets.push((
+            (layer.layer, group.pack_index),
+            layer_budget(group.pack_id, layer, layer.max_tokens, used, lost + stale_lost),
+        ));
+        let content: u64 = group.ranked.iter().map(|&i| self.candidates[i].tokens).sum::<u64>() + group.header_tokens;
+        if content > layer.max_tokens {
+            self.debts.push(debt(
+                group.pack_id,
+                Some(layer.layer),
+                DebtKind::LayerOverMax,
+                layer.layer.as_str(),
+                format!(
+                    "layer {} holds {content} tokens of usable content, over its max_tokens {}: lower-ranked snippets are cut",
+                    layer.layer, layer.max_tokens
+                ),
+            ));
+        }
+        if layer.required && used < layer.min_tokens && cut_by_budget {
+            self.debts.push(debt(
+                group.pack_id,
+                Some(layer.layer),
+                DebtKind::RequiredLayerStarved,
+                layer.layer.as_str(),
+                format!(
+                    "required layer {} got {used} tokens, less than its min_tokens {}: the budget {token_budget} is too small",
+                    layer.layer, layer.min_tokens
+                ),
+            ));
+        }
+    }
+
+    /// Why a duplicate was omitted: the included snippet holding its text.
+    fn duplicate_detail(&self, c: &Candidate<'_>, first_holder: &HashMap<Digest, usize>) -> String {
+        match first_holder.get(&c.snippet.digest).map(|&h| &self.candidates[h]) {
+            Some(h) => format!(
+                "same text as {}#{}, already included",
+                self.groups[h.group].pack_id, h.snippet.id
+            ),
+            None => "same text as a snippet already included".to_owned(),
+        }
+    }
+
+    /// Step 4: the prompt and manifest, in canonical layer order then pack order.
+    fn render(&self, allocation: &Allocation, included: &BTreeSet<usize>) -> (String, Vec<ManifestLayer>) {
+        let mut render_order: Vec<usize> = (0..self.groups.len()).collect();
+        render_order.sort_by_key(|&g| (self.groups[g].layer.layer, self.groups[g].pack_index));
+        let mut prompt = String::new();
+        let mut manifest = Vec::new();
+        for &g in &render_order {
+            let group = &self.groups[g];
+            let shown: Vec<usize> = group.ranked.iter().copied().filter(|i| included.contains(i)).collect();
+            if shown.is_empty() {
+                continue;
+            }
+            prompt.push_str(&header_chunk(group.layer.layer, group.pack_id));
+            for &i in &shown {
+                prompt.push_str(&snippet_chunk(self.candidates[i].snippet));
+            }
+            manifest.push(manifest_layer(group, allocation.used[g], &self.candidates, included));
+        }
+        (prompt, manifest)
+    }
 }
 
 fn layer_budget(pack: &str, layer: &BuiltLayer, allowed: u64, used: u64, omitted: u64) -> LayerBudget {

@@ -333,65 +333,88 @@ pub(crate) fn validate(file: &str, pack: &BuiltPack) -> Result<(), PackError> {
     }
     let mut snippet_ids: BTreeMap<&str, String> = BTreeMap::new();
     for layer in &pack.layers {
-        let at = format!("layers[{}]", layer.layer);
-        if layer.owner.trim().is_empty() {
-            return bad(format!("{at}.owner"), "every layer names its owner".into());
+        validate_layer(file, layer, &mut snippet_ids)?;
+    }
+    Ok(())
+}
+
+/// A layer's rules and its sources', with snippet ids unique across the pack
+/// (`snippet_ids` holds where each was first seen).
+fn validate_layer<'p>(
+    file: &str,
+    layer: &'p BuiltLayer,
+    snippet_ids: &mut BTreeMap<&'p str, String>,
+) -> Result<(), PackError> {
+    let bad = |field: String, message: String| Err(PackError::invalid(file, field, message));
+    let at = format!("layers[{}]", layer.layer);
+    if layer.owner.trim().is_empty() {
+        return bad(format!("{at}.owner"), "every layer names its owner".into());
+    }
+    if layer.max_tokens == 0 {
+        return bad(format!("{at}.max_tokens"), "max_tokens must be more than 0".into());
+    }
+    if layer.min_tokens > layer.max_tokens {
+        return bad(
+            format!("{at}.min_tokens"),
+            format!(
+                "min_tokens {} is more than max_tokens {}",
+                layer.min_tokens, layer.max_tokens
+            ),
+        );
+    }
+    if layer.sources.is_empty() {
+        return bad(format!("{at}.sources"), "a layer has at least one source".into());
+    }
+    let mut uris = BTreeSet::new();
+    for (si, source) in layer.sources.iter().enumerate() {
+        let at = format!("{at}.sources[{si}]");
+        if source.uri.trim().is_empty() {
+            return bad(format!("{at}.uri"), "every source names its uri".into());
         }
-        if layer.max_tokens == 0 {
-            return bad(format!("{at}.max_tokens"), "max_tokens must be more than 0".into());
-        }
-        if layer.min_tokens > layer.max_tokens {
+        if !uris.insert(source.uri.as_str()) {
             return bad(
-                format!("{at}.min_tokens"),
-                format!(
-                    "min_tokens {} is more than max_tokens {}",
-                    layer.min_tokens, layer.max_tokens
-                ),
+                format!("{at}.uri"),
+                format!("source {:?} appears twice in layer {}", source.uri, layer.layer),
             );
         }
-        if layer.sources.is_empty() {
-            return bad(format!("{at}.sources"), "a layer has at least one source".into());
+        if source.snippets.is_empty() {
+            return bad(format!("{at}.snippets"), "a source has at least one snippet".into());
         }
-        let mut uris = BTreeSet::new();
-        for (si, source) in layer.sources.iter().enumerate() {
-            let at = format!("{at}.sources[{si}]");
-            if source.uri.trim().is_empty() {
-                return bad(format!("{at}.uri"), "every source names its uri".into());
-            }
-            if !uris.insert(source.uri.as_str()) {
-                return bad(
-                    format!("{at}.uri"),
-                    format!("source {:?} appears twice in layer {}", source.uri, layer.layer),
-                );
-            }
-            if source.snippets.is_empty() {
-                return bad(format!("{at}.snippets"), "a source has at least one snippet".into());
-            }
-            for (ni, snippet) in source.snippets.iter().enumerate() {
-                let at = format!("{at}.snippets[{ni}]");
-                if !is_snippet_id(&snippet.id) {
-                    return bad(
-                        format!("{at}.id"),
-                        format!(
-                            "invalid snippet id {:?}: use letters, digits, '_', '-', '.' and '/'",
-                            snippet.id
-                        ),
-                    );
-                }
-                if let Some(first) = snippet_ids.insert(&snippet.id, at.clone()) {
-                    return bad(
-                        format!("{at}.id"),
-                        format!("duplicate snippet id {:?} (first at {first})", snippet.id),
-                    );
-                }
-                if snippet.text.is_empty() {
-                    return bad(format!("{at}.text"), "snippet text is empty".into());
-                }
-                if snippet.fact_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
-                    return bad(format!("{at}.fact_key"), "fact_key is empty; omit it instead".into());
-                }
-            }
+        for (ni, snippet) in source.snippets.iter().enumerate() {
+            validate_snippet(file, format!("{at}.snippets[{ni}]"), snippet, snippet_ids)?;
         }
+    }
+    Ok(())
+}
+
+/// A snippet's rules; `at` is its field path.
+fn validate_snippet<'p>(
+    file: &str,
+    at: String,
+    snippet: &'p BuiltSnippet,
+    snippet_ids: &mut BTreeMap<&'p str, String>,
+) -> Result<(), PackError> {
+    let bad = |field: String, message: String| Err(PackError::invalid(file, field, message));
+    if !is_snippet_id(&snippet.id) {
+        return bad(
+            format!("{at}.id"),
+            format!(
+                "invalid snippet id {:?}: use letters, digits, '_', '-', '.' and '/'",
+                snippet.id
+            ),
+        );
+    }
+    if let Some(first) = snippet_ids.insert(&snippet.id, at.clone()) {
+        return bad(
+            format!("{at}.id"),
+            format!("duplicate snippet id {:?} (first at {first})", snippet.id),
+        );
+    }
+    if snippet.text.is_empty() {
+        return bad(format!("{at}.text"), "snippet text is empty".into());
+    }
+    if snippet.fact_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+        return bad(format!("{at}.fact_key"), "fact_key is empty; omit it instead".into());
     }
     Ok(())
 }

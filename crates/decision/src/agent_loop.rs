@@ -1,6 +1,7 @@
 //! The bounded planner / critic / executor loop.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 
 use contextos_action::{GatewayCall, GatewayContext, GatewayError, ToolCatalog, ToolGateway};
 use contextos_core::{
@@ -213,98 +214,165 @@ pub fn run_loop<'c>(
     clock: &dyn Clock,
     gateway_context: &dyn Fn(BudgetLeft) -> GatewayContext<'c>,
 ) -> Result<LoopResult, LoopError> {
-    let run = input.run;
-    let budget = &run.budget;
-    let mut result = LoopResult {
-        outcome: RunOutcome::Escalated,
-        answer: String::new(),
-        citations: Vec::new(),
-        confidence: 0.0,
-        calls: Vec::new(),
-        model_interactions: Vec::new(),
-        memory_proposals: Vec::new(),
-        critic: Vec::new(),
-        iterations: 0,
-        tokens_used: 0,
-        tool_calls_used: 0,
+    let mut state = LoopState {
+        input,
+        gateway,
+        gateway_context,
+        result: LoopResult {
+            outcome: RunOutcome::Escalated,
+            answer: String::new(),
+            citations: Vec::new(),
+            confidence: 0.0,
+            calls: Vec::new(),
+            model_interactions: Vec::new(),
+            memory_proposals: Vec::new(),
+            critic: Vec::new(),
+            iterations: 0,
+            tokens_used: 0,
+            tool_calls_used: 0,
+        },
+        messages: vec![
+            Message {
+                role: Role::System,
+                content: input.system_prompt.to_string(),
+                tool_calls: Vec::new(),
+                tool_call_id: None,
+            },
+            Message {
+                role: Role::User,
+                content: input.request_text.to_string(),
+                tool_calls: Vec::new(),
+                tool_call_id: None,
+            },
+        ],
+        executed_by_call_id: BTreeMap::new(),
     };
-    let left = |r: &LoopResult| BudgetLeft {
-        tool_calls: u64::from(budget.max_tool_calls.saturating_sub(r.tool_calls_used)),
-        tokens: budget.max_tokens.saturating_sub(r.tokens_used),
-    };
+    let offered = state.offered_tools();
+    loop {
+        if state.out_of_time(clock).is_break() {
+            return Ok(state.result);
+        }
+        state.result.iterations += 1;
+        let iteration = state.result.iterations;
+        // Planner.
+        let Some(response) = state.plan(provider, &offered, iteration)? else {
+            return Ok(state.result);
+        };
+        let step = if response.tool_calls.is_empty() {
+            state.score_answer(iteration, response)
+        } else {
+            // critic.verify before any effect, then the executor.
+            match state.verify_plan(iteration, &response.tool_calls) {
+                Checked::Run => state.execute_plan(iteration, &response.tool_calls)?,
+                Checked::Replan => ControlFlow::Continue(()),
+                Checked::Ended => ControlFlow::Break(()),
+            }
+        };
+        if let ControlFlow::Break(()) = step {
+            return Ok(state.result);
+        }
+    }
+}
 
-    // Capability discovery: tools within the run's ceiling that policy does
-    // not deny outright. The model may still name others; the critic and the
-    // gateway decide those, and every attempt is recorded.
-    let offered: Vec<ToolSpec> = {
-        let ctx = gateway_context(left(&result));
-        input
+/// What the critic's check of a plan left to do.
+enum Checked {
+    /// Execute the plan.
+    Run,
+    /// Plan again: the planner was told what was wrong.
+    Replan,
+    /// The run ended (rejected or escalated).
+    Ended,
+}
+
+/// One loop in progress. `ControlFlow::Break` from a step means the run
+/// ended (its outcome is in `result`); `Continue` means plan again.
+struct LoopState<'i, 'g, 'c> {
+    input: &'i LoopInput<'i>,
+    gateway: &'g ToolGateway<'g>,
+    gateway_context: &'g dyn Fn(BudgetLeft) -> GatewayContext<'c>,
+    result: LoopResult,
+    messages: Vec<Message>,
+    executed_by_call_id: BTreeMap<String, Digest>,
+}
+
+impl<'c> LoopState<'_, '_, 'c> {
+    /// The gateway context for the budget left now.
+    fn context(&self) -> GatewayContext<'c> {
+        let budget = &self.input.run.budget;
+        (self.gateway_context)(BudgetLeft {
+            tool_calls: u64::from(budget.max_tool_calls.saturating_sub(self.result.tool_calls_used)),
+            tokens: budget.max_tokens.saturating_sub(self.result.tokens_used),
+        })
+    }
+
+    /// Capability discovery: tools within the run's ceiling that policy does
+    /// not deny outright. The model may still name others; the critic and the
+    /// gateway decide those, and every attempt is recorded.
+    fn offered_tools(&self) -> Vec<ToolSpec> {
+        let ctx = self.context();
+        self.input
             .catalog
             .tools()
-            .filter(|t| t.contract.approval_mode <= run.approval_mode)
+            .filter(|t| t.contract.approval_mode <= self.input.run.approval_mode)
             .filter(|t| {
-                gateway
+                self.gateway
                     .preview(&t.contract.name, &ctx)
                     .map(|d| d.outcome != PolicyOutcome::Deny)
                     .unwrap_or(false)
             })
             .map(|t| t.spec())
             .collect()
-    };
-    let mut messages = vec![
-        Message {
-            role: Role::System,
-            content: input.system_prompt.to_string(),
-            tool_calls: Vec::new(),
-            tool_call_id: None,
-        },
-        Message {
-            role: Role::User,
-            content: input.request_text.to_string(),
-            tool_calls: Vec::new(),
-            tool_call_id: None,
-        },
-    ];
-    let mut executed_by_call_id: BTreeMap<String, Digest> = BTreeMap::new();
-    let escalate = |result: &mut LoopResult, iteration: u32, stage: &str, reason: String| {
-        result.critic.push(CriticNote {
+    }
+
+    /// Notes the critic's verdict.
+    fn note(&mut self, iteration: u32, stage: &str, verdict: &str, reason: String) {
+        self.result.critic.push(CriticNote {
             iteration,
             stage: stage.into(),
-            verdict: "escalate".into(),
-            reason: reason.clone(),
+            verdict: verdict.into(),
+            reason,
         });
-        result.outcome = RunOutcome::Escalated;
-        result.answer = format!("escalated to a human: {reason}");
-    };
+    }
 
-    loop {
-        if result.iterations >= budget.max_iterations {
-            let n = result.iterations;
-            escalate(
-                &mut result,
-                n,
-                "budget",
-                format!("iteration budget of {} exhausted", budget.max_iterations),
-            );
-            return Ok(result);
+    /// Ends the run escalated to a human.
+    fn escalate(&mut self, iteration: u32, stage: &str, reason: String) {
+        self.note(iteration, stage, "escalate", reason.clone());
+        self.result.outcome = RunOutcome::Escalated;
+        self.result.answer = format!("escalated to a human: {reason}");
+    }
+
+    /// Ends the run when the iteration budget or the deadline is spent.
+    fn out_of_time(&mut self, clock: &dyn Clock) -> ControlFlow<()> {
+        let budget = &self.input.run.budget;
+        let n = self.result.iterations;
+        if n >= budget.max_iterations {
+            let reason = format!("iteration budget of {} exhausted", budget.max_iterations);
+            self.escalate(n, "budget", reason);
+            return ControlFlow::Break(());
         }
         if let Some(deadline) = budget.deadline {
             let now: Timestamp = clock.now();
             if now > deadline {
-                let n = result.iterations;
-                escalate(&mut result, n, "budget", format!("deadline {deadline} passed at {now}"));
-                return Ok(result);
+                self.escalate(n, "budget", format!("deadline {deadline} passed at {now}"));
+                return ControlFlow::Break(());
             }
         }
-        result.iterations += 1;
-        let iteration = result.iterations;
+        ControlFlow::Continue(())
+    }
 
-        // Planner.
+    /// Asks the model for the next step; `None` when the run ended (the
+    /// model had no response, or the token budget is spent).
+    fn plan(
+        &mut self,
+        provider: &dyn ModelProvider,
+        offered: &[ToolSpec],
+        iteration: u32,
+    ) -> Result<Option<ModelResponse>, LoopError> {
         let request = ModelRequest {
-            model: input.config.model.clone(),
-            params: input.config.params.clone(),
-            tools: offered.clone(),
-            messages: messages.clone(),
+            model: self.input.config.model.clone(),
+            params: self.input.config.params.clone(),
+            tools: offered.to_vec(),
+            messages: self.messages.clone(),
         };
         let response = match provider.complete(&request) {
             Ok(response) => response,
@@ -314,193 +382,175 @@ pub fn run_loop<'c>(
                 let reason = format!(
                     "the {source} has no model response for call {call}: the run diverged from what was recorded"
                 );
-                escalate(&mut result, iteration, "budget", reason);
-                return Ok(result);
+                self.escalate(iteration, "budget", reason);
+                return Ok(None);
             }
             Err(e) => return Err(e.into()),
         };
-        result.model_interactions.push((request, response.clone()));
-        result.tokens_used += response.usage.prompt_tokens + response.usage.completion_tokens;
-        if result.tokens_used > budget.max_tokens {
+        self.result.model_interactions.push((request, response.clone()));
+        self.result.tokens_used += response.usage.prompt_tokens + response.usage.completion_tokens;
+        let max_tokens = self.input.run.budget.max_tokens;
+        if self.result.tokens_used > max_tokens {
             let reason = format!(
-                "token budget of {} exhausted ({} used)",
-                budget.max_tokens, result.tokens_used
+                "token budget of {max_tokens} exhausted ({} used)",
+                self.result.tokens_used
             );
-            escalate(&mut result, iteration, "budget", reason);
-            return Ok(result);
+            self.escalate(iteration, "budget", reason);
+            return Ok(None);
         }
-        messages.push(Message {
+        self.messages.push(Message {
             role: Role::Assistant,
             content: response.content.clone(),
             tool_calls: response.tool_calls.clone(),
             tool_call_id: None,
         });
+        Ok(Some(response))
+    }
 
-        if response.tool_calls.is_empty() {
-            // critic.score of a final answer.
-            let unknown: Vec<&String> = response
-                .citations
-                .iter()
-                .filter(|c| !executed_by_call_id.contains_key(*c))
-                .collect();
-            if response.content.trim().is_empty() || !unknown.is_empty() {
-                let reason = if unknown.is_empty() {
-                    "the answer is empty".to_string()
-                } else {
-                    format!("citations {unknown:?} refer to no executed tool call")
-                };
-                result.critic.push(CriticNote {
-                    iteration,
-                    stage: "score".into(),
-                    verdict: "replan".into(),
-                    reason: reason.clone(),
-                });
-                messages.push(Message {
-                    role: Role::User,
-                    content: format!("critic: {reason}; answer again citing executed tool calls only"),
-                    tool_calls: Vec::new(),
-                    tool_call_id: None,
-                });
-                continue;
-            }
-            let confidence = response
-                .confidence
-                .unwrap_or(input.config.default_confidence)
-                .clamp(0.0, 1.0);
-            result.confidence = confidence;
-            result.citations = response
-                .citations
-                .iter()
-                .filter_map(|c| executed_by_call_id.get(c).copied())
-                .collect();
-            if confidence < input.config.min_confidence {
-                escalate(
-                    &mut result,
-                    iteration,
-                    "score",
-                    format!(
-                        "confidence {confidence} below the threshold {}",
-                        input.config.min_confidence
-                    ),
-                );
-                result.answer = format!(
-                    "{} (escalated: confidence {confidence} below {})",
-                    response.content, input.config.min_confidence
-                );
-                return Ok(result);
-            }
-            result.critic.push(CriticNote {
-                iteration,
-                stage: "score".into(),
-                verdict: "accept".into(),
-                reason: format!("answer cites {} executed call(s)", result.citations.len()),
+    /// critic.score of a final answer: accept it, escalate it for low
+    /// confidence, or ask again when it is empty or cites calls never executed.
+    fn score_answer(&mut self, iteration: u32, response: ModelResponse) -> ControlFlow<()> {
+        let unknown: Vec<&String> = response
+            .citations
+            .iter()
+            .filter(|c| !self.executed_by_call_id.contains_key(*c))
+            .collect();
+        if response.content.trim().is_empty() || !unknown.is_empty() {
+            let reason = if unknown.is_empty() {
+                "the answer is empty".to_string()
+            } else {
+                format!("citations {unknown:?} refer to no executed tool call")
+            };
+            self.note(iteration, "score", "replan", reason.clone());
+            self.messages.push(Message {
+                role: Role::User,
+                content: format!("critic: {reason}; answer again citing executed tool calls only"),
+                tool_calls: Vec::new(),
+                tool_call_id: None,
             });
-            result.outcome = RunOutcome::Completed;
-            result.answer = response.content;
-            return Ok(result);
+            return ControlFlow::Continue(());
         }
+        let config = self.input.config;
+        let confidence = response.confidence.unwrap_or(config.default_confidence).clamp(0.0, 1.0);
+        self.result.confidence = confidence;
+        self.result.citations = response
+            .citations
+            .iter()
+            .filter_map(|c| self.executed_by_call_id.get(c).copied())
+            .collect();
+        if confidence < config.min_confidence {
+            let reason = format!("confidence {confidence} below the threshold {}", config.min_confidence);
+            self.escalate(iteration, "score", reason);
+            self.result.answer = format!(
+                "{} (escalated: confidence {confidence} below {})",
+                response.content, config.min_confidence
+            );
+            return ControlFlow::Break(());
+        }
+        let reason = format!("answer cites {} executed call(s)", self.result.citations.len());
+        self.note(iteration, "score", "accept", reason);
+        self.result.outcome = RunOutcome::Completed;
+        self.result.answer = response.content;
+        ControlFlow::Break(())
+    }
 
-        // critic.verify before any effect.
-        match verify(&response.tool_calls, input.catalog, run.approval_mode) {
+    /// critic.verify of a plan before any effect: reject it, send it back
+    /// to the planner, or let it run when it fits the contracts and budget.
+    fn verify_plan(&mut self, iteration: u32, plan: &[ToolCall]) -> Checked {
+        match verify(plan, self.input.catalog, self.input.run.approval_mode) {
             Verify::Reject(reason) => {
-                result.critic.push(CriticNote {
-                    iteration,
-                    stage: "verify".into(),
-                    verdict: "reject".into(),
-                    reason: reason.clone(),
-                });
-                result.outcome = RunOutcome::Rejected;
-                result.answer = format!("rejected before any effect: {reason}");
-                return Ok(result);
+                self.note(iteration, "verify", "reject", reason.clone());
+                self.result.outcome = RunOutcome::Rejected;
+                self.result.answer = format!("rejected before any effect: {reason}");
+                return Checked::Ended;
             }
             Verify::Replan(problems) => {
                 let reason = problems.join("; ");
-                result.critic.push(CriticNote {
-                    iteration,
-                    stage: "verify".into(),
-                    verdict: "replan".into(),
-                    reason: reason.clone(),
-                });
-                for call in &response.tool_calls {
-                    messages.push(feedback(&call.id, "not_executed", &reason));
+                self.note(iteration, "verify", "replan", reason.clone());
+                for call in plan {
+                    self.messages.push(feedback(&call.id, "not_executed", &reason));
                 }
-                continue;
+                return Checked::Replan;
             }
             Verify::Ok => {}
         }
-        let planned = u32::try_from(response.tool_calls.len()).unwrap_or(u32::MAX);
-        if result.tool_calls_used.saturating_add(planned) > budget.max_tool_calls {
-            escalate(
-                &mut result,
-                iteration,
-                "verify",
-                format!("tool-call budget of {} would be exceeded", budget.max_tool_calls),
-            );
-            return Ok(result);
+        let max_tool_calls = self.input.run.budget.max_tool_calls;
+        let planned = u32::try_from(plan.len()).unwrap_or(u32::MAX);
+        if self.result.tool_calls_used.saturating_add(planned) > max_tool_calls {
+            let reason = format!("tool-call budget of {max_tool_calls} would be exceeded");
+            self.escalate(iteration, "verify", reason);
+            return Checked::Ended;
         }
-        result.critic.push(CriticNote {
+        self.note(
             iteration,
-            stage: "verify".into(),
-            verdict: "ok".into(),
-            reason: format!("{planned} call(s) within contracts and budget"),
-        });
+            "verify",
+            "ok",
+            format!("{planned} call(s) within contracts and budget"),
+        );
+        Checked::Run
+    }
 
-        // Executor, then critic.score of the step.
+    /// The executor, then critic.score of the step.
+    fn execute_plan(&mut self, iteration: u32, plan: &[ToolCall]) -> Result<ControlFlow<()>, LoopError> {
         let mut denied = Vec::new();
-        for call in &response.tool_calls {
-            let mut outcome = gateway.call(call, &gateway_context(left(&result)))?;
-            result.tool_calls_used += 1;
-            if outcome.envelope.status == ToolCallStatus::Failed {
-                if result.tool_calls_used >= budget.max_tool_calls {
-                    result.calls.push(outcome);
-                    escalate(
-                        &mut result,
-                        iteration,
-                        "score",
-                        format!("{} failed and no tool-call budget is left to retry", call.name),
-                    );
-                    return Ok(result);
-                }
-                result.critic.push(CriticNote {
-                    iteration,
-                    stage: "score".into(),
-                    verdict: "retry".into(),
-                    reason: format!("{} failed; retrying once", call.name),
-                });
-                result.calls.push(outcome);
-                outcome = gateway.call(call, &gateway_context(left(&result)))?;
-                result.tool_calls_used += 1;
-                if outcome.envelope.status == ToolCallStatus::Failed {
-                    messages.push(result_message(&call.id, &outcome));
-                    result.calls.push(outcome);
-                    escalate(&mut result, iteration, "score", format!("{} failed twice", call.name));
-                    return Ok(result);
-                }
-            }
+        for call in plan {
+            let Some(outcome) = self.execute_call(iteration, call)? else {
+                return Ok(ControlFlow::Break(()));
+            };
             if matches!(
                 outcome.envelope.status,
                 ToolCallStatus::Executed | ToolCallStatus::Deduplicated
             ) {
                 if let Some(d) = outcome.envelope.evidence_refs.last() {
-                    executed_by_call_id.insert(call.id.clone(), *d);
+                    self.executed_by_call_id.insert(call.id.clone(), *d);
                 }
-                result.memory_proposals.extend(consolidate(&outcome, input.catalog));
+                self.result
+                    .memory_proposals
+                    .extend(consolidate(&outcome, self.input.catalog));
             } else {
                 denied.push(call.name.clone());
             }
-            messages.push(result_message(&call.id, &outcome));
-            result.calls.push(outcome);
+            self.messages.push(result_message(&call.id, &outcome));
+            self.result.calls.push(outcome);
         }
         let (verdict, reason) = if denied.is_empty() {
             ("accept", "every call executed".to_string())
         } else {
             ("replan", format!("denied: {}", denied.join(", ")))
         };
-        result.critic.push(CriticNote {
+        self.note(iteration, "score", verdict, reason);
+        Ok(ControlFlow::Continue(()))
+    }
+
+    /// Calls one tool, retrying a failure once when the budget allows; `None`
+    /// when the run ended because the call kept failing.
+    fn execute_call(&mut self, iteration: u32, call: &ToolCall) -> Result<Option<GatewayCall>, LoopError> {
+        let outcome = self.gateway.call(call, &self.context())?;
+        self.result.tool_calls_used += 1;
+        if outcome.envelope.status != ToolCallStatus::Failed {
+            return Ok(Some(outcome));
+        }
+        if self.result.tool_calls_used >= self.input.run.budget.max_tool_calls {
+            self.result.calls.push(outcome);
+            let reason = format!("{} failed and no tool-call budget is left to retry", call.name);
+            self.escalate(iteration, "score", reason);
+            return Ok(None);
+        }
+        self.note(
             iteration,
-            stage: "score".into(),
-            verdict: verdict.into(),
-            reason,
-        });
+            "score",
+            "retry",
+            format!("{} failed; retrying once", call.name),
+        );
+        self.result.calls.push(outcome);
+        let outcome = self.gateway.call(call, &self.context())?;
+        self.result.tool_calls_used += 1;
+        if outcome.envelope.status == ToolCallStatus::Failed {
+            self.messages.push(result_message(&call.id, &outcome));
+            self.result.calls.push(outcome);
+            self.escalate(iteration, "score", format!("{} failed twice", call.name));
+            return Ok(None);
+        }
+        Ok(Some(outcome))
     }
 }

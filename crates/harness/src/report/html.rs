@@ -314,87 +314,104 @@ fn case_details(out: &mut String, number: usize, case: &CaseResult) -> fmt::Resu
 }
 
 fn drill_down(out: &mut String, number: usize, detail: &CaseDetail) -> fmt::Result {
+    trajectory_table(out, number, detail)?;
+    decision_table(out, number, detail)?;
+    approval_table(out, detail)?;
+    critic_table(out, detail)?;
+    context_section(out, detail)?;
+    writeln!(
+        out,
+        "<h3>Replay packet</h3>\n<p><code>{}</code></p>",
+        esc(&detail.packet)
+    )
+}
+
+fn trajectory_table(out: &mut String, number: usize, detail: &CaseDetail) -> fmt::Result {
     writeln!(out, "<h3>Trajectory</h3>")?;
     if detail.tool_calls.is_empty() {
-        writeln!(out, "<p class=\"muted\">No tool calls.</p>")?;
-    } else {
-        writeln!(out, "<div class=\"table-wrap\"><table>")?;
-        writeln!(
-            out,
-            "<thead><tr><th class=\"num\">#</th><th>Tool</th><th>Arguments</th><th>Status</th><th>Policy</th><th>Approval</th></tr></thead>\n<tbody>"
-        )?;
-        for (index, envelope) in detail.tool_calls.iter().enumerate() {
-            tool_call_row(out, number, index + 1, envelope, &detail.policy_decisions)?;
-        }
-        writeln!(out, "</tbody></table></div>")?;
+        return writeln!(out, "<p class=\"muted\">No tool calls.</p>");
     }
+    writeln!(out, "<div class=\"table-wrap\"><table>")?;
+    writeln!(
+        out,
+        "<thead><tr><th class=\"num\">#</th><th>Tool</th><th>Arguments</th><th>Status</th><th>Policy</th><th>Approval</th></tr></thead>\n<tbody>"
+    )?;
+    for (index, envelope) in detail.tool_calls.iter().enumerate() {
+        tool_call_row(out, number, index + 1, envelope, &detail.policy_decisions)?;
+    }
+    writeln!(out, "</tbody></table></div>")
+}
 
+fn decision_table(out: &mut String, number: usize, detail: &CaseDetail) -> fmt::Result {
     writeln!(out, "<h3>Policy decisions</h3>")?;
     if detail.policy_decisions.is_empty() {
-        writeln!(out, "<p class=\"muted\">No policy decisions.</p>")?;
-    } else {
-        writeln!(out, "<div class=\"table-wrap\"><table>")?;
-        writeln!(
-            out,
-            "<thead><tr><th class=\"num\">#</th><th>Principal</th><th>Action</th><th>Resource</th><th>Outcome</th><th>Determining policies</th><th>Reason</th></tr></thead>\n<tbody>"
-        )?;
-        for (index, decision) in detail.policy_decisions.iter().enumerate() {
-            policy_row(out, number, index + 1, decision)?;
-        }
-        writeln!(out, "</tbody></table></div>")?;
+        return writeln!(out, "<p class=\"muted\">No policy decisions.</p>");
     }
+    writeln!(out, "<div class=\"table-wrap\"><table>")?;
+    writeln!(
+        out,
+        "<thead><tr><th class=\"num\">#</th><th>Principal</th><th>Action</th><th>Resource</th><th>Outcome</th><th>Determining policies</th><th>Reason</th></tr></thead>\n<tbody>"
+    )?;
+    for (index, decision) in detail.policy_decisions.iter().enumerate() {
+        policy_row(out, number, index + 1, decision)?;
+    }
+    writeln!(out, "</tbody></table></div>")
+}
 
+fn approval_table(out: &mut String, detail: &CaseDetail) -> fmt::Result {
     writeln!(out, "<h3>Approvals</h3>")?;
     if detail.approvals.is_empty() {
-        writeln!(out, "<p class=\"muted\">No approvals.</p>")?;
-    } else {
-        writeln!(out, "<div class=\"table-wrap\"><table>")?;
+        return writeln!(out, "<p class=\"muted\">No approvals.</p>");
+    }
+    writeln!(out, "<div class=\"table-wrap\"><table>")?;
+    writeln!(
+        out,
+        "<thead><tr><th>Approver</th><th>Role</th><th>Verdict</th><th>At</th><th>Channel</th></tr></thead>\n<tbody>"
+    )?;
+    for approval in &detail.approvals {
         writeln!(
             out,
-            "<thead><tr><th>Approver</th><th>Role</th><th>Verdict</th><th>At</th><th>Channel</th></tr></thead>\n<tbody>"
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
+            esc(&approval.approver),
+            esc(&approval.role),
+            approval_badge(approval.verdict),
+            esc(&approval.at.to_string()),
+            esc(&approval.channel)
         )?;
-        for approval in &detail.approvals {
-            writeln!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
-                esc(&approval.approver),
-                esc(&approval.role),
-                approval_badge(approval.verdict),
-                esc(&approval.at.to_string()),
-                esc(&approval.channel)
-            )?;
-        }
-        writeln!(out, "</tbody></table></div>")?;
     }
+    writeln!(out, "</tbody></table></div>")
+}
 
+fn critic_table(out: &mut String, detail: &CaseDetail) -> fmt::Result {
     writeln!(out, "<h3>Critic</h3>")?;
     if detail.critic.is_empty() {
-        writeln!(out, "<p class=\"muted\">No critic notes.</p>")?;
-    } else {
-        writeln!(out, "<div class=\"table-wrap\"><table>")?;
+        return writeln!(out, "<p class=\"muted\">No critic notes.</p>");
+    }
+    writeln!(out, "<div class=\"table-wrap\"><table>")?;
+    writeln!(
+        out,
+        "<thead><tr><th class=\"num\">Iteration</th><th>Stage</th><th>Verdict</th><th>Reason</th></tr></thead>\n<tbody>"
+    )?;
+    for note in &detail.critic {
+        let class = match note.verdict.as_str() {
+            "ok" | "accept" => "pass",
+            "reject" => "fail",
+            "replan" | "retry" | "escalate" => "warn",
+            _ => "neutral",
+        };
         writeln!(
             out,
-            "<thead><tr><th class=\"num\">Iteration</th><th>Stage</th><th>Verdict</th><th>Reason</th></tr></thead>\n<tbody>"
+            "<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td></tr>",
+            note.iteration,
+            esc(&note.stage),
+            badge(class, &note.verdict),
+            esc(&note.reason)
         )?;
-        for note in &detail.critic {
-            let class = match note.verdict.as_str() {
-                "ok" | "accept" => "pass",
-                "reject" => "fail",
-                "replan" | "retry" | "escalate" => "warn",
-                _ => "neutral",
-            };
-            writeln!(
-                out,
-                "<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td></tr>",
-                note.iteration,
-                esc(&note.stage),
-                badge(class, &note.verdict),
-                esc(&note.reason)
-            )?;
-        }
-        writeln!(out, "</tbody></table></div>")?;
     }
+    writeln!(out, "</tbody></table></div>")
+}
 
+fn context_section(out: &mut String, detail: &CaseDetail) -> fmt::Result {
     writeln!(out, "<h3>Compiled context</h3>")?;
     if detail.context_manifest.is_empty() {
         writeln!(out, "<p class=\"muted\">No manifest lines.</p>")?;
@@ -412,12 +429,7 @@ fn drill_down(out: &mut String, number: usize, detail: &CaseDetail) -> fmt::Resu
         }
         writeln!(out, "</ul>")?;
     }
-
-    writeln!(
-        out,
-        "<h3>Replay packet</h3>\n<p><code>{}</code></p>",
-        esc(&detail.packet)
-    )
+    Ok(())
 }
 
 fn tool_call_row(

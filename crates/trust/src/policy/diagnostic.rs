@@ -32,32 +32,48 @@ fn location(line: Option<usize>, column: Option<usize>) -> String {
 }
 
 impl SourceDiagnostic {
-    /// A diagnostic about `file` (whose text is `source`), at byte `offset` when known.
-    pub(crate) fn new(
-        file: &str,
-        source: &str,
-        span: Option<(usize, usize)>,
-        message: impl Into<String>,
-        help: Option<String>,
-        label: Option<String>,
-    ) -> Self {
-        let (line, column) = match span {
-            Some((offset, _)) => {
-                let (l, c) = line_col(source, offset);
-                (Some(l), Some(c))
-            }
-            None => (None, None),
-        };
+    /// A problem with `file` as a whole: no text shown, no position.
+    pub(crate) fn error(file: &str, message: impl Into<String>) -> Self {
         Self {
             file: file.to_string(),
-            line,
-            column,
+            line: None,
+            column: None,
             message: message.into(),
-            help,
-            source_code: NamedSource::new(file, source.to_string()),
-            span: span.map(|(offset, len)| SourceSpan::new(offset.into(), len)),
-            label,
+            help: None,
+            source_code: NamedSource::new(file, String::new()),
+            span: None,
+            label: None,
         }
+    }
+
+    /// Shows `text`, the file's contents, with the problem.
+    pub(crate) fn in_text(mut self, text: &str) -> Self {
+        self.source_code = NamedSource::new(&self.file, text.to_string());
+        self
+    }
+
+    /// Points at `span` (byte offset and length) of the text given to
+    /// [`Self::in_text`], when known; the line and column follow from it.
+    pub(crate) fn at(mut self, span: Option<(usize, usize)>) -> Self {
+        if let Some((offset, len)) = span {
+            let (line, column) = line_col(self.source_code.inner(), offset);
+            self.line = Some(line);
+            self.column = Some(column);
+            self.span = Some(SourceSpan::new(offset.into(), len));
+        }
+        self
+    }
+
+    /// How to fix it.
+    pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// What the span's label says (instead of "here").
+    pub(crate) fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
     }
 
     /// Converts any miette diagnostic whose labels point into `source`
@@ -65,9 +81,10 @@ impl SourceDiagnostic {
     pub(crate) fn from_miette(file: &str, source: &str, diag: &dyn miette::Diagnostic) -> Self {
         let first_label = diag.labels().and_then(|mut labels| labels.next());
         let span = first_label.as_ref().map(|l| (l.offset().min(source.len()), l.len()));
-        let label = first_label.and_then(|l| l.label().map(str::to_string));
-        let help = diag.help().map(|h| h.to_string());
-        Self::new(file, source, span, diag.to_string(), help, label)
+        let mut located = Self::error(file, diag.to_string()).in_text(source).at(span);
+        located.label = first_label.and_then(|l| l.label().map(str::to_string));
+        located.help = diag.help().map(|h| h.to_string());
+        located
     }
 }
 

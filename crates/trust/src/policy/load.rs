@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use cedar_policy::{Effect, PolicyId, PolicySet, Schema, ValidationMode, Validator};
+use cedar_policy::{Effect, Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator};
 use contextos_core::{Digest, ErrorKind, digest_of};
 use serde::{Deserialize, Serialize};
 
@@ -95,7 +95,7 @@ fn read(dir_display: &str, path: &Path, shown: &str) -> Result<String, PolicyLoa
     fs::read_to_string(path).map_err(|e| {
         PolicyLoadError::single(
             dir_display,
-            SourceDiagnostic::new(shown, "", None, format!("cannot read file: {e}"), None, None),
+            SourceDiagnostic::error(shown, format!("cannot read file: {e}")),
         )
     })
 }
@@ -117,80 +117,151 @@ fn cedar_files(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> std::io::Resu
 pub(crate) fn load_bundle(dir: &Path) -> Result<LoadedBundle, PolicyLoadError> {
     let dir_display = dir.to_string_lossy().replace('\\', "/");
     let dir_display = dir_display.trim_end_matches('/').to_string();
-    let mut diagnostics = Vec::new();
-
-    // Schema.
-    let schema_shown = display(&dir_display, Path::new("schema.cedarschema"));
-    let schema_path = dir.join("schema.cedarschema");
-    if !schema_path.is_file() {
-        return Err(PolicyLoadError::single(
-            &dir_display,
-            SourceDiagnostic::new(
-                &schema_shown,
-                "",
-                None,
-                "missing Cedar schema",
-                Some(
-                    "every policy bundle has a schema.cedarschema; policies are validated against it in strict mode"
-                        .into(),
-                ),
-                None,
-            ),
-        ));
-    }
-    let schema_text = read(&dir_display, &schema_path, &schema_shown)?;
-    let schema = match Schema::from_cedarschema_str(&schema_text) {
-        Ok((schema, _warnings)) => schema,
-        Err(err) => {
-            return Err(PolicyLoadError::single(
-                &dir_display,
-                SourceDiagnostic::from_miette(&schema_shown, &schema_text, &err),
-            ));
-        }
-    };
+    let (schema_text, schema) = load_schema(dir, &dir_display)?;
 
     // Policies.
     let mut files = Vec::new();
     if let Err(e) = cedar_files(dir, Path::new(""), &mut files) {
         return Err(PolicyLoadError::single(
             &dir_display,
-            SourceDiagnostic::new(
-                &dir_display,
-                "",
-                None,
-                format!("cannot list policy files: {e}"),
-                None,
-                None,
-            ),
+            SourceDiagnostic::error(&dir_display, format!("cannot list policy files: {e}")),
         ));
     }
-    let mut sources: BTreeMap<String, String> = BTreeMap::new();
-    let mut policies: Vec<PolicyInfo> = Vec::new();
-    let mut all = PolicySet::new();
-    let mut enforced = PolicySet::new();
-    let mut shadow = PolicySet::new();
-    let mut seen: BTreeMap<String, (String, usize)> = BTreeMap::new();
+    let mut bundle = Collected::new();
     for rel in &files {
         let shown = display(&dir_display, rel);
         let text = read(&dir_display, &dir.join(rel), &shown)?;
-        let parsed = match PolicySet::from_str(&text) {
-            Ok(set) => set,
+        bundle.add_file(shown, text);
+    }
+    if files.is_empty() {
+        bundle
+            .diagnostics
+            .push(SourceDiagnostic::error(&dir_display, "no *.cedar policy files found"));
+    }
+    let warnings = bundle.validate(&schema);
+    let approver_roles = bundle.add_approvers(dir, &dir_display)?;
+
+    let Collected {
+        sources,
+        policies,
+        enforced,
+        shadow,
+        diagnostics,
+        ..
+    } = bundle;
+    if !diagnostics.is_empty() {
+        return Err(PolicyLoadError {
+            dir: dir_display,
+            diagnostics,
+        });
+    }
+    let digest = bundle_digest(&dir_display, &schema_text, &sources)?;
+    Ok(LoadedBundle {
+        schema,
+        enforced,
+        shadow,
+        policies,
+        approver_roles,
+        digest,
+        warnings,
+    })
+}
+
+/// The bundle's `schema.cedarschema`: its text and the parsed schema.
+fn load_schema(dir: &Path, dir_display: &str) -> Result<(String, Schema), PolicyLoadError> {
+    let schema_shown = display(dir_display, Path::new("schema.cedarschema"));
+    let schema_path = dir.join("schema.cedarschema");
+    if !schema_path.is_file() {
+        return Err(PolicyLoadError::single(
+            dir_display,
+            SourceDiagnostic::error(&schema_shown, "missing Cedar schema")
+                .help("every policy bundle has a schema.cedarschema; policies are validated against it in strict mode"),
+        ));
+    }
+    let schema_text = read(dir_display, &schema_path, &schema_shown)?;
+    match Schema::from_cedarschema_str(&schema_text) {
+        Ok((schema, _warnings)) => Ok((schema_text, schema)),
+        Err(err) => Err(PolicyLoadError::single(
+            dir_display,
+            SourceDiagnostic::from_miette(&schema_shown, &schema_text, &err),
+        )),
+    }
+}
+
+/// Digest over file contents keyed by their path inside the bundle, so the
+/// same bundle has the same digest wherever it is checked out.
+fn bundle_digest(
+    dir_display: &str,
+    schema_text: &str,
+    sources: &BTreeMap<String, String>,
+) -> Result<Digest, PolicyLoadError> {
+    #[derive(Serialize)]
+    struct BundleContent<'a> {
+        schema: &'a str,
+        files: &'a BTreeMap<String, String>,
+    }
+    let prefix = if dir_display.is_empty() {
+        String::new()
+    } else {
+        format!("{dir_display}/")
+    };
+    let relative: BTreeMap<String, String> = sources
+        .iter()
+        .map(|(k, v)| (k.strip_prefix(&prefix).unwrap_or(k).to_string(), v.clone()))
+        .collect();
+    digest_of(&BundleContent {
+        schema: schema_text,
+        files: &relative,
+    })
+    .map_err(|e| PolicyLoadError::single(dir_display, SourceDiagnostic::error(dir_display, e.to_string())))
+}
+
+/// What the bundle's files hold so far, and every problem found in them.
+struct Collected {
+    /// File texts by shown path (they feed the digest and locate diagnostics).
+    sources: BTreeMap<String, String>,
+    policies: Vec<PolicyInfo>,
+    all: PolicySet,
+    enforced: PolicySet,
+    shadow: PolicySet,
+    /// Where each `@id` was first defined (file, line).
+    seen: BTreeMap<String, (String, usize)>,
+    diagnostics: Vec<SourceDiagnostic>,
+}
+
+impl Collected {
+    fn new() -> Self {
+        Self {
+            sources: BTreeMap::new(),
+            policies: Vec::new(),
+            all: PolicySet::new(),
+            enforced: PolicySet::new(),
+            shadow: PolicySet::new(),
+            seen: BTreeMap::new(),
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// Parses one `*.cedar` file and adds its policies.
+    fn add_file(&mut self, shown: String, text: String) {
+        match PolicySet::from_str(&text) {
+            Ok(parsed) => self.add_policies(&shown, &text, &parsed),
             Err(errs) => {
-                diagnostics.extend(errs.iter().map(|e| SourceDiagnostic::from_miette(&shown, &text, e)));
-                sources.insert(shown, text);
-                continue;
+                let located = errs.iter().map(|e| SourceDiagnostic::from_miette(&shown, &text, e));
+                self.diagnostics.extend(located);
             }
-        };
-        let starts = statement_starts(&text);
+        }
+        self.sources.insert(shown, text);
+    }
+
+    fn add_policies(&mut self, shown: &str, text: &str, parsed: &PolicySet) {
+        let starts = statement_starts(text);
         if parsed.templates().next().is_some() {
-            diagnostics.push(SourceDiagnostic::new(
-                &shown,
-                &text,
-                None,
-                "policy templates are not supported in a ContextOS bundle",
-                Some("write static policies; per-tenant variation belongs in entity attributes".into()),
-                None,
-            ));
+            self.diagnostics.push(
+                SourceDiagnostic::error(shown, "policy templates are not supported in a ContextOS bundle")
+                    .in_text(text)
+                    .help("write static policies; per-tenant variation belongs in entity attributes"),
+            );
         }
         let mut in_file: Vec<_> = parsed.policies().collect();
         // Cedar names a file's policies policy0, policy1, … in source order.
@@ -202,178 +273,111 @@ pub(crate) fn load_bundle(dir: &Path) -> Result<LoadedBundle, PolicyLoadError> {
                 .unwrap_or(usize::MAX)
         });
         for (n, policy) in in_file.into_iter().enumerate() {
-            let start = starts.get(n).map(|&s| effect_offset(&text, s));
-            let span = start.map(|s| (s, text[s..].find(['(', '\n']).unwrap_or(1).max(1)));
-            let line = start.map_or(0, |s| line_col(&text, s).0);
-            let Some(id) = policy.annotation("id").map(str::to_string) else {
-                diagnostics.push(SourceDiagnostic::new(
-                    &shown,
-                    &text,
-                    span,
-                    "policy is missing an @id annotation",
-                    Some("add @id(\"area.what-it-does\") on the line before permit/forbid; ids name policies in decisions, tests and coverage".into()),
-                    Some("this policy has no @id".into()),
-                ));
-                continue;
-            };
-            if id.is_empty() || id.chars().any(char::is_whitespace) {
-                diagnostics.push(SourceDiagnostic::new(
-                    &shown,
-                    &text,
-                    span,
-                    format!("policy @id {id:?} must be non-empty and contain no whitespace"),
-                    None,
-                    None,
-                ));
-                continue;
+            let start = starts.get(n).map(|&s| effect_offset(text, s));
+            if let Err(diagnostic) = self.add_policy(policy, shown, text, start) {
+                self.diagnostics.push(*diagnostic);
             }
-            if let Some((first_file, first_line)) = seen.get(&id) {
-                diagnostics.push(SourceDiagnostic::new(
-                    &shown,
-                    &text,
-                    span,
-                    format!("duplicate policy @id {id:?}, first defined at {first_file}:{first_line}"),
-                    Some("policy ids are unique across the bundle".into()),
-                    None,
-                ));
-                continue;
-            }
-            let mode = match policy.annotation("mode") {
-                None | Some("enforce") => PolicyMode::Enforce,
-                Some("shadow") => PolicyMode::Shadow,
-                Some(other) => {
-                    diagnostics.push(SourceDiagnostic::new(
-                        &shown,
-                        &text,
-                        span,
-                        format!("unknown @mode {other:?}"),
-                        Some("expected @mode(\"shadow\") or @mode(\"enforce\") (the default)".into()),
-                        None,
-                    ));
-                    continue;
-                }
-            };
-            seen.insert(id.clone(), (shown.clone(), line));
-            let renamed = policy.new_id(PolicyId::new(&id));
-            let target = if mode == PolicyMode::Shadow {
-                &mut shadow
-            } else {
-                &mut enforced
-            };
-            // Ids are unique (checked above), so adding cannot fail.
-            if target.add(renamed.clone()).is_err() || all.add(renamed).is_err() {
-                diagnostics.push(SourceDiagnostic::new(
-                    &shown,
-                    &text,
-                    span,
-                    format!("cannot add policy {id:?} to the bundle"),
-                    None,
-                    None,
-                ));
-                continue;
-            }
-            policies.push(PolicyInfo {
-                id,
-                effect: match policy.effect() {
-                    Effect::Permit => "permit".into(),
-                    Effect::Forbid => "forbid".into(),
-                },
-                mode,
-                file: shown.clone(),
-                line,
-            });
         }
-        sources.insert(shown, text);
-    }
-    if files.is_empty() {
-        diagnostics.push(SourceDiagnostic::new(
-            &dir_display,
-            "",
-            None,
-            "no *.cedar policy files found",
-            None,
-            None,
-        ));
     }
 
-    // Strict validation of the whole bundle against the schema.
-    let file_of: BTreeMap<&str, &str> = policies.iter().map(|p| (p.id.as_str(), p.file.as_str())).collect();
-    let locate = |policy_id: &PolicyId, diag: &dyn miette::Diagnostic| {
-        let file = file_of.get(policy_id.to_string().as_str()).copied().unwrap_or("");
-        let text = sources.get(file).map_or("", String::as_str);
-        SourceDiagnostic::from_miette(file, text, diag)
-    };
-    let result = Validator::new(schema.clone()).validate(&all, ValidationMode::Strict);
-    diagnostics.extend(result.validation_errors().map(|e| locate(e.policy_id(), e)));
-    let warnings: Vec<_> = result.validation_warnings().map(|w| locate(w.policy_id(), w)).collect();
+    /// Checks a policy's annotations and adds it to the enforced or shadow
+    /// set; `start` is the offset of its `permit` / `forbid` keyword.
+    fn add_policy(
+        &mut self,
+        policy: &Policy,
+        shown: &str,
+        text: &str,
+        start: Option<usize>,
+    ) -> Result<(), Box<SourceDiagnostic>> {
+        let span = start.map(|s| (s, text[s..].find(['(', '\n']).unwrap_or(1).max(1)));
+        let line = start.map_or(0, |s| line_col(text, s).0);
+        let here = |message: String| SourceDiagnostic::error(shown, message).in_text(text).at(span);
+        let Some(id) = policy.annotation("id").map(str::to_string) else {
+            return Err(here("policy is missing an @id annotation".into())
+                .help("add @id(\"area.what-it-does\") on the line before permit/forbid; ids name policies in decisions, tests and coverage")
+                .label("this policy has no @id")
+                .into());
+        };
+        if id.is_empty() || id.chars().any(char::is_whitespace) {
+            return Err(here(format!("policy @id {id:?} must be non-empty and contain no whitespace")).into());
+        }
+        if let Some((first_file, first_line)) = self.seen.get(&id) {
+            return Err(here(format!(
+                "duplicate policy @id {id:?}, first defined at {first_file}:{first_line}"
+            ))
+            .help("policy ids are unique across the bundle")
+            .into());
+        }
+        let mode = match policy.annotation("mode") {
+            None | Some("enforce") => PolicyMode::Enforce,
+            Some("shadow") => PolicyMode::Shadow,
+            Some(other) => {
+                return Err(here(format!("unknown @mode {other:?}"))
+                    .help("expected @mode(\"shadow\") or @mode(\"enforce\") (the default)")
+                    .into());
+            }
+        };
+        self.seen.insert(id.clone(), (shown.to_string(), line));
+        let renamed = policy.new_id(PolicyId::new(&id));
+        let target = if mode == PolicyMode::Shadow {
+            &mut self.shadow
+        } else {
+            &mut self.enforced
+        };
+        // Ids are unique (checked above), so adding cannot fail.
+        if target.add(renamed.clone()).is_err() || self.all.add(renamed).is_err() {
+            return Err(here(format!("cannot add policy {id:?} to the bundle")).into());
+        }
+        self.policies.push(PolicyInfo {
+            id,
+            effect: match policy.effect() {
+                Effect::Permit => "permit".into(),
+                Effect::Forbid => "forbid".into(),
+            },
+            mode,
+            file: shown.to_string(),
+            line,
+        });
+        Ok(())
+    }
 
-    // Approver roles.
-    let approvers_shown = display(&dir_display, Path::new("approvers.yaml"));
-    let approvers_path = dir.join("approvers.yaml");
-    let mut approver_roles = Vec::new();
-    if approvers_path.is_file() {
-        let text = read(&dir_display, &approvers_path, &approvers_shown)?;
+    /// Strict validation of the whole bundle against the schema: errors join
+    /// the diagnostics, warnings are returned.
+    fn validate(&mut self, schema: &Schema) -> Vec<SourceDiagnostic> {
+        let file_of: BTreeMap<&str, &str> = self.policies.iter().map(|p| (p.id.as_str(), p.file.as_str())).collect();
+        let locate = |policy_id: &PolicyId, diag: &dyn miette::Diagnostic| {
+            let file = file_of.get(policy_id.to_string().as_str()).copied().unwrap_or("");
+            let text = self.sources.get(file).map_or("", String::as_str);
+            SourceDiagnostic::from_miette(file, text, diag)
+        };
+        let result = Validator::new(schema.clone()).validate(&self.all, ValidationMode::Strict);
+        let errors: Vec<_> = result.validation_errors().map(|e| locate(e.policy_id(), e)).collect();
+        let warnings = result.validation_warnings().map(|w| locate(w.policy_id(), w)).collect();
+        self.diagnostics.extend(errors);
+        warnings
+    }
+
+    /// Reads the approver roles from `approvers.yaml`, when the bundle has one.
+    fn add_approvers(&mut self, dir: &Path, dir_display: &str) -> Result<Vec<String>, PolicyLoadError> {
+        let approvers_shown = display(dir_display, Path::new("approvers.yaml"));
+        let approvers_path = dir.join("approvers.yaml");
+        let mut approver_roles = Vec::new();
+        if !approvers_path.is_file() {
+            return Ok(approver_roles);
+        }
+        let text = read(dir_display, &approvers_path, &approvers_shown)?;
+        let problem = |message: String| SourceDiagnostic::error(&approvers_shown, message).in_text(&text);
         match contextos_core::parse_yaml::<ApproversFile>(&approvers_shown, &text) {
             Ok(file) if file.format_version == 1 => approver_roles = file.roles,
-            Ok(file) => diagnostics.push(SourceDiagnostic::new(
-                &approvers_shown,
-                &text,
-                None,
-                format!("unsupported format_version {}, expected 1", file.format_version),
-                None,
-                None,
-            )),
-            Err(e) => diagnostics.push(SourceDiagnostic::new(
-                &approvers_shown,
-                &text,
-                None,
-                e.message,
-                Some("expected `format_version: 1` and `roles: [role, ...]`".into()),
-                None,
-            )),
+            Ok(file) => self.diagnostics.push(problem(format!(
+                "unsupported format_version {}, expected 1",
+                file.format_version
+            ))),
+            Err(e) => self
+                .diagnostics
+                .push(problem(e.message).help("expected `format_version: 1` and `roles: [role, ...]`")),
         }
-        sources.insert(approvers_shown, text);
+        self.sources.insert(approvers_shown, text);
+        Ok(approver_roles)
     }
-
-    if !diagnostics.is_empty() {
-        return Err(PolicyLoadError {
-            dir: dir_display,
-            diagnostics,
-        });
-    }
-    #[derive(Serialize)]
-    struct BundleContent<'a> {
-        schema: &'a str,
-        files: &'a BTreeMap<String, String>,
-    }
-    // Digest over file contents keyed by their path inside the bundle, so the
-    // same bundle has the same digest wherever it is checked out.
-    let prefix = if dir_display.is_empty() {
-        String::new()
-    } else {
-        format!("{dir_display}/")
-    };
-    let relative: BTreeMap<String, String> = sources
-        .iter()
-        .map(|(k, v)| (k.strip_prefix(&prefix).unwrap_or(k).to_string(), v.clone()))
-        .collect();
-    let digest = digest_of(&BundleContent {
-        schema: &schema_text,
-        files: &relative,
-    })
-    .map_err(|e| {
-        PolicyLoadError::single(
-            &dir_display,
-            SourceDiagnostic::new(&dir_display, "", None, e.to_string(), None, None),
-        )
-    })?;
-    Ok(LoadedBundle {
-        schema,
-        enforced,
-        shadow,
-        policies,
-        approver_roles,
-        digest,
-        warnings,
-    })
 }
