@@ -31,7 +31,7 @@ pub use exit::{ErrorKind, ExitCode};
 pub use ids::{IdGen, SequentialIdGen};
 pub use interaction::*;
 pub use primitives::*;
-pub use redact::{REDACTED, looks_like_secret, redact, redact_text};
+pub use redact::{REDACTED, is_secret_field, looks_like_secret, redact, redact_text};
 pub use secret::Secret;
 pub use text::cut_chars;
 

@@ -21,7 +21,9 @@ const SECRET_FIELDS: [&str; 10] = [
     "secretkey",
 ];
 
-fn is_secret_field(name: &str) -> bool {
+/// Whether a field of this name always holds a secret (`api_key`, `password`,
+/// `Authorization`, `refresh-token`, …).
+pub fn is_secret_field(name: &str) -> bool {
     let squashed: String = name
         .chars()
         .filter(|c| *c != '_' && *c != '-')

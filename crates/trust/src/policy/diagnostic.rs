@@ -155,6 +155,21 @@ pub(crate) fn effect_offset(source: &str, start: usize) -> usize {
     }
 }
 
+/// An error's message with the messages of its causes, on one line.
+pub(crate) fn miette_text(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use contextos_core::{Digest, ErrorKind, PolicyDecision, PolicyOutcome, ShadowEff
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::diagnostic::SourceDiagnostic;
+use super::diagnostic::{SourceDiagnostic, miette_text};
 use super::load::{PolicyInfo, PolicyLoadError, load_bundle};
 
 /// An authorization request in Cedar terms. The context holds every run
@@ -458,19 +458,4 @@ fn approval_expression(role: Option<&str>) -> RestrictedExpression {
     ])
     // A two-field record with distinct keys always builds.
     .unwrap_or_else(|_| RestrictedExpression::new_bool(false))
-}
-
-/// An error's message with the messages of its causes, on one line.
-fn miette_text(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }

@@ -7,11 +7,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use cedar_policy::{Effect, Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator};
+use cedar_policy::{Effect, Policy, PolicyId, PolicySet, Schema, SchemaFragment, ValidationMode, Validator};
 use contextos_core::{Digest, ErrorKind, digest_of};
 use serde::{Deserialize, Serialize};
 
-use super::diagnostic::{SourceDiagnostic, effect_offset, line_col, statement_starts};
+use super::diagnostic::{SourceDiagnostic, effect_offset, line_col, miette_text, statement_starts};
+use super::tool_schema::TOOL_SCHEMA_FILE;
 
 /// Whether a policy decides or is only observed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -167,7 +168,9 @@ pub(crate) fn load_bundle(dir: &Path) -> Result<LoadedBundle, PolicyLoadError> {
     })
 }
 
-/// The bundle's `schema.cedarschema`: its text and the parsed schema.
+/// The bundle's `schema.cedarschema`, plus the tool actions generated from
+/// the contracts (`tools.generated.cedarschema`) when the bundle has them:
+/// their text and the parsed schema.
 fn load_schema(dir: &Path, dir_display: &str) -> Result<(String, Schema), PolicyLoadError> {
     let schema_shown = display(dir_display, Path::new("schema.cedarschema"));
     let schema_path = dir.join("schema.cedarschema");
@@ -179,11 +182,26 @@ fn load_schema(dir: &Path, dir_display: &str) -> Result<(String, Schema), Policy
         ));
     }
     let schema_text = read(dir_display, &schema_path, &schema_shown)?;
-    match Schema::from_cedarschema_str(&schema_text) {
-        Ok((schema, _warnings)) => Ok((schema_text, schema)),
+    let fragment = |shown: &str, text: &str| {
+        SchemaFragment::from_cedarschema_str(text)
+            .map(|(fragment, _warnings)| fragment)
+            .map_err(|err| PolicyLoadError::single(dir_display, SourceDiagnostic::from_miette(shown, text, &err)))
+    };
+    let mut fragments = vec![fragment(&schema_shown, &schema_text)?];
+    let mut texts = schema_text.clone();
+    let tools_path = dir.join(TOOL_SCHEMA_FILE);
+    let tools_shown = display(dir_display, Path::new(TOOL_SCHEMA_FILE));
+    if tools_path.is_file() {
+        let tools_text = read(dir_display, &tools_path, &tools_shown)?;
+        fragments.push(fragment(&tools_shown, &tools_text)?);
+        texts.push_str(&tools_text);
+    }
+    match Schema::from_schema_fragments(fragments) {
+        Ok(schema) => Ok((texts, schema)),
         Err(err) => Err(PolicyLoadError::single(
             dir_display,
-            SourceDiagnostic::from_miette(&schema_shown, &schema_text, &err),
+            SourceDiagnostic::error(&schema_shown, miette_text(&err))
+                .help(format!("{schema_shown} and {tools_shown} must make one schema")),
         )),
     }
 }

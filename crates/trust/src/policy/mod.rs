@@ -5,8 +5,12 @@ mod diagnostic;
 mod engine;
 mod load;
 mod suite;
+mod tool_schema;
 
 pub use diagnostic::SourceDiagnostic;
 pub use engine::{PolicyEngine, PolicyRequest, RequestDocument, RequestError, is_shadow_error};
 pub use load::{PolicyInfo, PolicyLoadError, PolicyMode};
 pub use suite::*;
+pub use tool_schema::{
+    ARGUMENTS, ArgumentType, Field, RecordType, TOOL_SCHEMA_FILE, ToolArguments, tool_actions_schema,
+};
