@@ -15,18 +15,22 @@
 
 mod compile_step;
 mod config;
+mod deployment;
 mod diff;
 mod envelope;
 mod error;
+mod fixtures;
 mod invoke;
 mod replay;
 mod script;
 
-pub use compile_step::{load_packs, pack_entities};
+pub use compile_step::pack_entities;
 pub use config::*;
+pub use deployment::{Deployment, load_packs};
 pub use diff::*;
 pub use envelope::*;
 pub use error::RunError;
+pub use fixtures::Fixtures;
 pub use invoke::*;
 pub use replay::*;
 pub use script::*;

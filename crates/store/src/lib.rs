@@ -24,6 +24,7 @@ mod error;
 mod resolve;
 mod runs;
 mod store;
+mod suggest;
 mod verify;
 
 pub use error::StoreError;
