@@ -74,7 +74,7 @@ impl Deployment {
 
     /// Replaces the context packs with every `*.pack.json` in `dir`.
     pub fn with_packs(mut self, dir: &Path) -> Result<Self, RunError> {
-        let files = contextos_trust::files_with_suffix(dir, &[".pack.json"])
+        let files = contextos_fs::files_with_suffix(dir, &[".pack.json"])
             .map_err(|e| RunError::io("read", &dir.display().to_string(), e))?;
         self.config.context.packs = files;
         self.packs = load_packs(&self.config, &self.keyring)?;

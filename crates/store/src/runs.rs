@@ -5,7 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use contextos_core::{Digest, FORMAT_VERSION, Timestamp, canonical_json, parse_json};
-use contextos_trust::{AtomicWrite, write_file_atomically};
+use contextos_fs::{AtomicWrite, write_file_atomically};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{StoreError, io_error};

@@ -12,14 +12,10 @@
 
 #![deny(missing_docs)]
 
-mod atomic_file;
 mod evidence;
-mod files;
 mod policy;
 mod signing;
 
-pub use atomic_file::{AtomicWrite, sync_dir, write_file_atomically};
-pub use files::files_with_suffix;
 pub use policy::*;
 
 // Signing and evidence log (see signing.rs and evidence.rs).

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::engine::{PolicyEngine, RequestDocument};
-use crate::files::files_with_suffix;
+use contextos_fs::files_with_suffix;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
