@@ -9,4 +9,4 @@ mod suite;
 pub use diagnostic::SourceDiagnostic;
 pub use engine::{PolicyEngine, PolicyRequest, RequestDocument, RequestError};
 pub use load::{PolicyInfo, PolicyLoadError, PolicyMode};
-pub use suite::*;
+pub use suite::{Expectation, PolicyTestError, PolicyTestReport, PolicyTestResult, run_policy_tests};
