@@ -164,7 +164,7 @@ impl ToolCatalog {
             path: shown_dir.clone(),
             message: e.to_string(),
         };
-        let files = contextos_trust::files_with_suffix(dir, &[".yaml", ".yml"]).map_err(io)?;
+        let files = contextos_fs::files_with_suffix(dir, &[".yaml", ".yml"]).map_err(io)?;
         let mut catalog = Self::default();
         for path in files {
             let shown = path.display().to_string();

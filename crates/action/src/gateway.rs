@@ -144,11 +144,11 @@ impl IdempotencyStore for FileIdempotency {
         if attempt.exists() {
             return Ok(Attempt::InFlight);
         }
-        let options = contextos_trust::AtomicWrite {
+        let options = contextos_fs::AtomicWrite {
             replace: false,
             secret: false,
         };
-        contextos_trust::write_file_atomically(&attempt, b"attempted\n", options)
+        contextos_fs::write_file_atomically(&attempt, b"attempted\n", options)
             .map_err(|e| format!("cannot record attempt {}: {e}", attempt.display()))?;
         Ok(Attempt::Fresh)
     }
@@ -156,11 +156,11 @@ impl IdempotencyStore for FileIdempotency {
     fn finish(&self, key: &str, response: &ToolResponse) -> Result<(), String> {
         let done = self.path(key, ".done.json")?;
         let bytes = canonical_json(response).map_err(|e| e.to_string())?;
-        let options = contextos_trust::AtomicWrite {
+        let options = contextos_fs::AtomicWrite {
             replace: true,
             secret: false,
         };
-        contextos_trust::write_file_atomically(&done, &bytes, options)
+        contextos_fs::write_file_atomically(&done, &bytes, options)
             .map_err(|e| format!("cannot record result {}: {e}", done.display()))
     }
 

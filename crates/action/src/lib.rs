@@ -13,6 +13,21 @@
 //!
 //! It does not plan (the decision plane does) and does not decide policy
 //! (the trust plane does).
+//!
+//! The shipped tool contracts, each with the approval tier the gateway asks
+//! Cedar about:
+//!
+//! ```
+//! use std::path::Path;
+//! use contextos_action::ToolCatalog;
+//! use contextos_core::ApprovalMode;
+//!
+//! let catalog = ToolCatalog::load(Path::new("../../runtime/tools"))?;
+//! let refund = catalog.get("issue_refund").ok_or("issue_refund is shipped")?;
+//! assert_eq!(refund.contract.approval_mode, ApprovalMode::Network);
+//! assert!(catalog.get("no_such_tool").is_none());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![deny(missing_docs)]
 
@@ -25,10 +40,13 @@ mod pin;
 mod recording;
 mod router;
 
-pub use adapters::*;
-pub use approval::*;
-pub use contract::*;
-pub use gateway::*;
-pub use pin::*;
-pub use recording::*;
-pub use router::*;
+pub use adapters::{RecordedTools, RecordingTools, ReplayTools, ScriptedResult, ScriptedTools};
+pub use approval::{ApprovalAnswer, ApprovalRequest, Approver, RecordedApproval, RecordedApprover};
+pub use contract::{ContractError, LoadedTool, SideEffect, ToolCatalog, ToolContract, is_tool_name};
+pub use gateway::{
+    AdapterError, Attempt, FileIdempotency, GatewayCall, GatewayContext, GatewayError, IdempotencyStore,
+    MemoryIdempotency, ToolAdapter, ToolGateway, idempotency_key, traceparent,
+};
+pub use pin::{DriftReport, PinError, PinOutcome, SchemaDrift, ServedTool, check_drift, pin_contract, side_effect_of};
+pub use recording::{FixtureMiss, RecordedPair, Recording, RecordingError, differing_pointers};
+pub use router::{RouteConflict, ToolRouter};

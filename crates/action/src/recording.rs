@@ -133,7 +133,7 @@ where
                 message: e.to_string(),
             }
         }
-        let files = contextos_trust::files_with_suffix(dir, &[".json"]).map_err(io("read", dir))?;
+        let files = contextos_fs::files_with_suffix(dir, &[".json"]).map_err(io("read", dir))?;
         for path in files {
             let shown = path.display().to_string();
             let text = fs::read_to_string(&path).map_err(io("read", &path))?;

@@ -14,6 +14,23 @@
 //! It does not decide policy (the runtime implements [`PackGate`] with
 //! Cedar), read the clock (`now` is an input), call models, or store
 //! anything: the compiled context goes into the replay packet elsewhere.
+//!
+//! Loading the shipped signed pack with the shipped keyring; a pack that does
+//! not verify is refused:
+//!
+//! ```
+//! use std::path::Path;
+//! use contextos_context::{LoadOptions, load_pack};
+//! use contextos_trust::Keyring;
+//!
+//! let keyring = Keyring::load_dir(Path::new("../../runtime/keys"))?;
+//! let path = Path::new("../../runtime/packs/support_escalation-18.pack.json");
+//! let pack = load_pack(path, &keyring, &LoadOptions::default())?;
+//! assert!(pack.is_signed());
+//! assert_eq!((pack.pack().name.as_str(), pack.pack().version), ("support_escalation", 18));
+//! assert!(load_pack(path, &Keyring::default(), &LoadOptions::default()).is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![deny(missing_docs)]
 

@@ -14,7 +14,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use contextos_core::{Digest, canonical_json, parse_json};
-use contextos_trust::{AtomicWrite, Keyring, SignedEnvelope, SigningKey, write_file_atomically};
+use contextos_fs::{AtomicWrite, write_file_atomically};
+use contextos_trust::{Keyring, SignedEnvelope, SigningKey};
 use serde::Serialize;
 
 use crate::error::PackError;

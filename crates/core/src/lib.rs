@@ -7,6 +7,22 @@
 //! codes. It does no I/O: reading files, the network and the system clock is
 //! the business of other crates (the one exception, [`live`], is the single
 //! place where wall-clock time and operating-system randomness enter).
+//!
+//! Every document's id is the digest of its canonical form, so key order
+//! and whitespace never change it:
+//!
+//! ```
+//! use contextos_core::{Digest, canonical_json, digest_of};
+//! use serde_json::json;
+//!
+//! let a = json!({"b": 1, "a": [true, null]});
+//! let b: serde_json::Value = serde_json::from_str("{ \"a\": [true, null], \"b\": 1 }")?;
+//! assert_eq!(canonical_json(&a)?, br#"{"a":[true,null],"b":1}"#);
+//! assert_eq!(digest_of(&a)?, digest_of(&b)?);
+//! assert_eq!(digest_of(&a)?, Digest::of_bytes(&canonical_json(&b)?));
+//! assert!(digest_of(&a)?.to_string().starts_with("sha256:"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![deny(missing_docs)]
 
@@ -25,12 +41,21 @@ mod text;
 
 pub use canonical::{CanonicalError, Digest, DigestParseError, canonical_json, digest_of, merge_json};
 pub use clock::{Clock, FixedClock, Timestamp};
-pub use context::*;
+pub use context::{
+    BudgetReport, CompiledContext, ContextLayer, ContextPackRef, DebtKind, DebtWarning, LayerBudget, ManifestLayer,
+    ManifestSnippet, ManifestSource, OmitReason, OmittedSnippet, RankedSnippet,
+};
 pub use document::{DocumentError, MAX_DOCUMENT_BYTES, parse_document, parse_json, parse_yaml};
 pub use exit::{ErrorKind, ExitCode};
 pub use ids::{IdGen, SequentialIdGen};
-pub use interaction::*;
-pub use primitives::*;
+pub use interaction::{
+    Message, ModelRequest, ModelResponse, Role, ToolCall, ToolRequest, ToolResponse, ToolSpec, Usage,
+};
+pub use primitives::{
+    ActionSummary, AgentRef, ApprovalMode, ApprovalRecord, ApprovalVerdict, CriticNote, DecisionRecord, MemoryProposal,
+    PolicyDecision, PolicyOutcome, RecordedInteraction, RecordedRequest, ReplayInputs, ReplayPacket, RunBudget,
+    RunContext, RunOutcome, RunUsage, SafetyMode, ShadowEffect, ToolCallStatus, ToolEnvelope, UserRef,
+};
 pub use redact::{REDACTED, is_secret_field, looks_like_secret, redact, redact_text};
 pub use secret::Secret;
 pub use text::cut_chars;

@@ -14,6 +14,28 @@
 //!
 //! It does not compile context (context plane), decide policy (trust plane)
 //! or sign and store records (runtime).
+//!
+//! Every model is a [`ModelProvider`]; the loop only ever sees that seam.
+//! A scripted provider answers in order and runs dry loudly:
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use contextos_core::{ModelRequest, ModelResponse, Usage};
+//! use contextos_decision::{ModelProvider, ScriptedModel};
+//!
+//! let answer = ModelResponse {
+//!     content: "refund issued".into(),
+//!     tool_calls: vec![],
+//!     citations: vec![],
+//!     confidence: Some(0.9),
+//!     usage: Usage::default(),
+//! };
+//! let model = ScriptedModel::new(vec![answer.clone()]);
+//! let request = ModelRequest { model: "gpt-4o".into(), params: BTreeMap::new(), tools: vec![], messages: vec![] };
+//! assert_eq!(model.complete(&request)?, answer);
+//! assert!(model.complete(&request).is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![deny(missing_docs)]
 
@@ -21,6 +43,8 @@ mod agent_loop;
 mod openai;
 mod provider;
 
-pub use agent_loop::*;
-pub use openai::*;
-pub use provider::*;
+pub use agent_loop::{LoopConfig, LoopError, LoopInput, LoopResult, run_loop};
+pub use openai::{LiveModelConfig, OpenAiCompatible, check_params};
+pub use provider::{
+    ModelProvider, ProviderError, RecordedModel, RecordingModel, RequestDrift, ScriptedModel, SequenceReplayModel,
+};

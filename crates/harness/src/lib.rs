@@ -7,6 +7,24 @@
 //!
 //! It runs cases through the runtime; it does not decide policy, plan, or
 //! reach tools itself.
+//!
+//! The bundled suite, loaded and run on its recorded fixtures:
+//!
+//! ```
+//! use std::path::Path;
+//! use contextos_harness::{RunOptions, load_suite, run_suite};
+//! use contextos_runtime::Deployment;
+//!
+//! let suite = load_suite(Path::new("../../scenarios/customer-escalation"))?;
+//! let dep = Deployment::load(&suite.config_path())?;
+//! let cases: Vec<_> = suite.cases.iter().filter(|c| c.path.ends_with("order-status-lookup.yaml")).collect();
+//! let options = RunOptions { goldens: Some(Path::new("../../goldens")), ..RunOptions::default() };
+//! let (runs, scorecard) = run_suite(&dep, &suite, &cases, None, &options);
+//! assert_eq!(runs.len(), 1);
+//! assert_eq!(scorecard.cases.len(), 1);
+//! assert!(scorecard.cases[0].passed, "{:?}", runs[0].result);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![deny(missing_docs)]
 
@@ -31,14 +49,20 @@ pub use behaviour::{
     ToolCallBehaviour, provenance_changes,
 };
 pub use corpus::{Corpus, CorpusError, CorpusPacket};
-pub use coverage::*;
-pub use gates::*;
-pub use golden::*;
-pub use impact::*;
-pub use promote::*;
-pub use record::*;
-pub use report::*;
-pub use runner::*;
-pub use scenario::*;
-pub use scorecard::*;
-pub use suite::*;
+pub use coverage::{CoverageReport, ShadowCoverage, policy_coverage};
+pub use gates::{GateOptions, evaluate_gates};
+pub use golden::{
+    GoldenCheck, GoldenComparison, GoldenMismatch, GoldenMode, accept_goldens, check_goldens, compare_packets,
+    stale_goldens,
+};
+pub use impact::{ChangeCount, ChangeKind, ImpactChange, ImpactReport, policy_impact};
+pub use promote::{scaffold_case, write_case, write_packet_fixtures};
+pub use record::{Recorded, record_case};
+pub use report::{MARKDOWN_COMMENT_LIMIT, ReportError, render_html, render_junit, render_markdown};
+pub use runner::{CaseRun, RunOptions, run_suite};
+pub use scenario::{
+    Assertion, CaseDefaults, CaseFile, CaseRequest, ExpectedOutcome, ExpectedPolicy, ExpectedStatus, ExpectedVerdict,
+    JudgeConfig, SequenceMode, SuiteFile, Thresholds, case_schema, suite_schema,
+};
+pub use scorecard::{AssertionResult, CaseDetail, CaseResult, Scorecard, Tally, rate};
+pub use suite::{Case, CaseScript, HarnessError, Selection, Suite, load_suite, parse_partition};

@@ -156,7 +156,7 @@ pub fn load_suite(dir: &Path) -> Result<Suite, HarnessError> {
         .into());
     }
     let cases_dir = dir.join("cases");
-    let names = contextos_trust::files_with_suffix(&cases_dir, &[".yaml", ".yml"])
+    let names = contextos_fs::files_with_suffix(&cases_dir, &[".yaml", ".yml"])
         .map_err(|e| HarnessError::io("read", &cases_dir, e))?;
     let mut cases = Vec::new();
     for path in names {

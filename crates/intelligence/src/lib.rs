@@ -8,9 +8,25 @@
 //! The knowledge graph and promotion-aware memory of DESIGN.md grow here;
 //! today memory proposals are produced by the decision loop and recorded in
 //! the decision record, pending review.
+//!
+//! The shipped example run as Cedar entities:
+//!
+//! ```
+//! use contextos_core::{RunContext, parse_yaml};
+//! use contextos_intelligence::{identity_entities, principal_uid};
+//!
+//! let file = "../../runtime/examples/escalation/request.yaml";
+//! let envelope: serde_json::Value = parse_yaml(file, &std::fs::read_to_string(file)?)?;
+//! let run: RunContext = serde_json::from_value(envelope["run_context"].clone())?;
+//! assert_eq!(principal_uid(&run)?.to_string(), r#"Agent::"triage-bot""#);
+//! let entities = identity_entities(&run);
+//! let uids: Vec<String> = entities.iter().map(|e| e["uid"]["type"].to_string()).collect();
+//! assert!(uids.contains(&r#""Tenant""#.to_string()) && uids.contains(&r#""User""#.to_string()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![deny(missing_docs)]
 
 mod identity;
 
-pub use identity::*;
+pub use identity::{BudgetLeft, entity_uid, identity_entities, principal_uid, run_attributes};

@@ -15,6 +15,23 @@
 //! `contextos-action` does, before the adapter runs), does not record
 //! fixtures (the runtime's recording adapter does), and does not read the
 //! environment (the CLI reads a token and passes it in).
+//!
+//! A server spec, and the approval mode its untrusted annotations earn (a
+//! missing hint demands the most authority):
+//!
+//! ```
+//! use contextos_core::ApprovalMode;
+//! use contextos_mcp::{Hints, McpServerSpec, conservative_mode};
+//!
+//! let spec = McpServerSpec::parse("fs.yaml", "name: fs\ncommand: node\nargs: [server.js]\n")?;
+//! assert_eq!(spec.command_line(), "node server.js");
+//! assert!(McpServerSpec::parse("x.yaml", "name: x\nurl: http://user:pw@h/mcp\n").is_err());
+//!
+//! let closed_read = Hints { read_only: Some(true), open_world: Some(false), ..Hints::default() };
+//! assert_eq!(conservative_mode(&closed_read), ApprovalMode::ReadOnly);
+//! assert_eq!(conservative_mode(&Hints::default()), ApprovalMode::Destructive);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![deny(missing_docs)]
 

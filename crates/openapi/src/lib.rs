@@ -26,6 +26,26 @@
 //! environment (the CLI reads the token and passes a
 //! [`Secret`](contextos_core::Secret) in), and does not follow redirects or
 //! fetch anything a document points at.
+//!
+//! An operation becomes a tool whose approval mode comes from its method:
+//!
+//! ```
+//! use contextos_core::ApprovalMode;
+//! use contextos_openapi::{OpenApiDocument, OpenApiSource, contract_for};
+//!
+//! let source = OpenApiSource::parse("crm.yaml", "name: crm\ndocument: crm.openapi.yaml\n")?;
+//! let text = "openapi: 3.1.0\ninfo: {title: crm, version: '1'}\npaths:\n  /customers/{id}:\n    \
+//!             get:\n      operationId: getCustomer\n      \
+//!             parameters: [{name: id, in: path, required: true, schema: {type: string}}]\n    \
+//!             delete:\n      operationId: deleteCustomer\n      \
+//!             parameters: [{name: id, in: path, required: true, schema: {type: string}}]\n";
+//! let doc = OpenApiDocument::parse(&source, "crm.openapi.yaml", text)?;
+//! let get = doc.operation("getCustomer").ok_or("getCustomer")?;
+//! assert_eq!(contract_for(get).approval_mode, ApprovalMode::ReadOnly);
+//! let delete = doc.operation("deleteCustomer").ok_or("deleteCustomer")?;
+//! assert_eq!(contract_for(delete).approval_mode, ApprovalMode::Destructive);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![deny(missing_docs)]
 

@@ -1,34 +1,18 @@
-//! The context step of a run: load and verify packs, decide pack and layer
-//! use with Cedar, and compile.
+//! The context step of a run: decide pack and layer use with Cedar, and
+//! compile.
 
 use std::sync::Mutex;
 
 use cedar_policy::{Entities, EntityUid};
-use contextos_context::{
-    CompileInput, GateVerdict, LoadOptions, LoadedPack, PackGate, PackRefInfo, compile, load_pack,
-};
+use contextos_context::{CompileInput, GateVerdict, LoadedPack, PackGate, PackRefInfo, compile};
 use contextos_core::{CompiledContext, ContextLayer, PolicyDecision, PolicyOutcome, RecordedRequest};
 use contextos_intelligence::{BudgetLeft, entity_uid, run_attributes};
-use contextos_trust::{Keyring, PolicyEngine, PolicyRequest};
+use contextos_trust::{PolicyEngine, PolicyRequest};
 use serde_json::{Value, json};
 
-use crate::config::RuntimeConfig;
+use crate::deployment::Deployment;
 use crate::envelope::RequestEnvelope;
 use crate::error::RunError;
-use crate::invoke::Deployment;
-
-/// Loads and verifies the packs the configuration names (unsigned packs only in development mode).
-pub fn load_packs(config: &RuntimeConfig, keyring: &Keyring) -> Result<Vec<LoadedPack>, RunError> {
-    let options = LoadOptions {
-        allow_unsigned_dev_packs: config.context.allow_unsigned_dev_packs,
-    };
-    config
-        .context
-        .packs
-        .iter()
-        .map(|path| Ok(load_pack(path, keyring, &options)?))
-        .collect()
-}
 
 /// Cedar entities for packs (`Pack::"name:version"`) and their layers (`Layer::"name:version#layer"`).
 pub fn pack_entities(packs: &[LoadedPack]) -> Vec<Value> {

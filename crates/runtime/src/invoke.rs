@@ -1,134 +1,31 @@
 //! `invoke_agent`: one run through every plane, ending in a signed decision
 //! record inside a signed, content-addressed replay packet.
 
-use std::path::Path;
-
 use cedar_policy::Entities;
-use contextos_action::{
-    Approver, GatewayContext, MemoryIdempotency, RecordedApprover, RecordedTools, Recording, ToolAdapter, ToolCatalog,
-    ToolGateway,
-};
+use contextos_action::{Approver, GatewayContext, MemoryIdempotency, ToolAdapter, ToolGateway};
 use contextos_core::{
     ActionSummary, CompiledContext, DecisionRecord, Digest, FORMAT_VERSION, FixedClock, ModelRequest, ModelResponse,
-    RecordedInteraction, ReplayInputs, ReplayPacket, RunUsage, SequentialIdGen, ToolRequest, ToolResponse,
-    canonical_json, digest_of,
+    PolicyDecision, RecordedInteraction, ReplayInputs, ReplayPacket, RunUsage, SequentialIdGen, ToolRequest,
+    ToolResponse, canonical_json, digest_of,
 };
-use contextos_decision::{LoopConfig, LoopInput, ModelProvider, RecordedModel, run_loop};
+use contextos_decision::{LoopConfig, LoopInput, LoopResult, ModelProvider, run_loop};
 use contextos_intelligence::{identity_entities, principal_uid};
 use contextos_store::{RunIndexEntry, Store};
-use contextos_trust::{Keyring, PolicyEngine, SignedEnvelope, SigningKey, sign};
+use contextos_trust::{SignedEnvelope, sign};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::compile_step::{compile_for_run, load_packs, pack_entities};
-use crate::config::{EvaluatorConfig, RuntimeConfig};
+use crate::compile_step::{compile_for_run, pack_entities};
+use crate::config::EvaluatorConfig;
+use crate::deployment::Deployment;
 use crate::envelope::RequestEnvelope;
 use crate::error::RunError;
+use crate::fixtures::Fixtures;
 
 /// Payload type of a signed decision record.
 pub const DECISION_RECORD_TYPE: &str = "application/vnd.contextos.decision-record+json";
 /// Payload type of a signed replay packet.
 pub const REPLAY_PACKET_TYPE: &str = "application/vnd.contextos.replay-packet+json";
-
-/// Everything a run executes against: configuration, policies, tools, packs, keys.
-#[derive(Debug)]
-pub struct Deployment {
-    /// The configuration (paths resolved).
-    pub config: RuntimeConfig,
-    /// The policy engine.
-    pub policy: PolicyEngine,
-    /// Tool contracts.
-    pub catalog: ToolCatalog,
-    /// Trusted keys.
-    pub keyring: Keyring,
-    /// The key that signs records and packets.
-    pub signing_key: SigningKey,
-    /// Verified context packs.
-    pub packs: Vec<contextos_context::LoadedPack>,
-    /// Token counter for the model's encoding (kept: it caches counts per snippet).
-    pub tokens: contextos_context::TokenCounter,
-}
-
-impl Deployment {
-    /// Loads `runtime/contextos.toml` and everything it names.
-    pub fn load(config_path: &Path) -> Result<Self, RunError> {
-        let shown = config_path.display().to_string();
-        let text = std::fs::read_to_string(config_path).map_err(|e| RunError::io("read", &shown, e))?;
-        let mut config = RuntimeConfig::parse(&shown, &text)?;
-        config.resolve_paths(config_path.parent().unwrap_or(Path::new(".")));
-        Self::from_config(config)
-    }
-
-    /// Loads everything `config` names.
-    pub fn from_config(config: RuntimeConfig) -> Result<Self, RunError> {
-        let policy = PolicyEngine::load(&config.paths.policies)?;
-        let catalog = ToolCatalog::load(&config.paths.tools)?;
-        let keyring = Keyring::load_dir(&config.paths.keys)?;
-        let signing_key = SigningKey::load(&config.paths.signing_key)?;
-        let packs = load_packs(&config, &keyring)?;
-        let tokens = contextos_context::TokenCounter::for_model(&config.model.name)?;
-        Ok(Self {
-            config,
-            policy,
-            catalog,
-            keyring,
-            signing_key,
-            packs,
-            tokens,
-        })
-    }
-
-    /// Replaces the policy bundle (a what-if replay).
-    pub fn with_policies(mut self, dir: &Path) -> Result<Self, RunError> {
-        self.policy = PolicyEngine::load(dir)?;
-        self.config.paths.policies = dir.to_path_buf();
-        Ok(self)
-    }
-
-    /// Replaces the tool contracts.
-    pub fn with_tools(mut self, dir: &Path) -> Result<Self, RunError> {
-        self.catalog = ToolCatalog::load(dir)?;
-        self.config.paths.tools = dir.to_path_buf();
-        Ok(self)
-    }
-
-    /// Replaces the context packs with every `*.pack.json` in `dir`.
-    pub fn with_packs(mut self, dir: &Path) -> Result<Self, RunError> {
-        let files = contextos_trust::files_with_suffix(dir, &[".pack.json"])
-            .map_err(|e| RunError::io("read", &dir.display().to_string(), e))?;
-        self.config.context.packs = files;
-        self.packs = load_packs(&self.config, &self.keyring)?;
-        Ok(self)
-    }
-}
-
-/// Recorded fixtures of one run: model responses, tool results, approver decisions.
-#[derive(Debug, Clone)]
-pub struct Fixtures {
-    /// Model responses keyed by request digest.
-    pub model: RecordedModel,
-    /// Tool results keyed by request digest.
-    pub tools: RecordedTools,
-    /// Recorded approver decisions.
-    pub approver: RecordedApprover,
-}
-
-impl Fixtures {
-    /// Loads `DIR/model/*.json`, `DIR/tools/*.json` and `DIR/approvals.yaml`.
-    pub fn load(dir: &Path) -> Result<Self, RunError> {
-        if !dir.is_dir() {
-            return Err(RunError::Input(format!(
-                "fixture directory {} does not exist",
-                dir.display()
-            )));
-        }
-        Ok(Self {
-            model: RecordedModel::new(Recording::load("model", &dir.join("model"))?),
-            tools: RecordedTools::new(Recording::load("tool", &dir.join("tools"))?),
-            approver: RecordedApprover::load(dir)?,
-        })
-    }
-}
 
 /// The products of one run, signed and ready to store.
 #[derive(Debug, Clone)]
@@ -225,74 +122,10 @@ pub fn invoke_agent(
     };
     let result = run_loop(&input, provider, &gateway, &clock, &context_for)?;
 
-    // Inputs and the replay handle.
-    let inputs = ReplayInputs {
-        request: serde_json::to_value(&env.request).map_err(RunError::bug)?,
-        started_at: env.started_at,
-        run_context: run.clone(),
-        policy_bundle: dep.policy.bundle_digest(),
-        packs: compiled.packs.clone(),
-        tool_contracts: dep.catalog.digests(),
-        model_config: serde_json::to_value(&dep.config.model).map_err(RunError::bug)?,
-        thresholds: thresholds.as_map(),
-    };
+    let inputs = replay_inputs(dep, env, &compiled, thresholds)?;
     let replay_id = format!("rp_{}", &digest_of(&inputs).map_err(RunError::bug)?.hex()[..16]);
-
-    let mut interactions = Vec::new();
-    for (request, response) in &result.model_interactions {
-        interactions.push(interaction("model", request, response)?);
-    }
-    for call in &result.calls {
-        if let Some((request, response)) = &call.interaction {
-            interactions.push(interaction("tool", request, response)?);
-        }
-    }
-    let envelopes: Vec<_> = result.calls.iter().map(|c| c.envelope.clone()).collect();
+    let record = decision_record(env, &compiled, pack_decisions, &result, replay_id.clone());
     let evidence: Vec<(Digest, Vec<u8>)> = result.calls.iter().flat_map(|c| c.evidence.iter().cloned()).collect();
-    let mut evidence_refs: Vec<Digest> = evidence.iter().map(|(d, _)| *d).collect();
-    evidence_refs.sort();
-    evidence_refs.dedup();
-
-    let mut controls_active = vec![
-        "budget".to_string(),
-        "policy".into(),
-        "approval".into(),
-        "trace".into(),
-        "eval".into(),
-    ];
-    controls_active.extend(compiled.controls.iter().cloned());
-    controls_active.sort();
-    controls_active.dedup();
-
-    let record = DecisionRecord {
-        format_version: FORMAT_VERSION,
-        run_id: run.run_id.clone(),
-        outcome: result.outcome,
-        answer: contextos_core::redact_text(&result.answer),
-        actions: envelopes
-            .iter()
-            .map(|e| ActionSummary {
-                tool: e.tool.clone(),
-                envelope_id: e.envelope_id.clone(),
-                policy_outcome: e.policy_outcome,
-                status: e.status,
-            })
-            .collect(),
-        citations: result.citations.clone(),
-        evidence_refs,
-        approvals: result.approvals(),
-        controls_active,
-        policy_decisions: pack_decisions.into_iter().chain(result.policy_decisions()).collect(),
-        confidence: result.confidence,
-        memory_proposals: result.memory_proposals.clone(),
-        usage: RunUsage {
-            iterations: result.iterations,
-            tool_calls: result.tool_calls_used,
-            tokens: result.tokens_used,
-        },
-        trace_id: run.trace_id.clone(),
-        replay_id: replay_id.clone(),
-    };
     let packet = ReplayPacket {
         format_version: FORMAT_VERSION,
         run_id: run.run_id.clone(),
@@ -300,8 +133,8 @@ pub fn invoke_agent(
         replay_of: None,
         inputs,
         compiled_context: compiled,
-        interactions,
-        tool_envelopes: envelopes,
+        interactions: recorded_interactions(&result)?,
+        tool_envelopes: result.calls.iter().map(|c| c.envelope.clone()).collect(),
         critic: result.critic.clone(),
         decision_record: record.clone(),
     };
@@ -313,6 +146,102 @@ pub fn invoke_agent(
         record_envelope,
         evidence,
     })
+}
+
+/// Everything a run's outcome depends on; its digest names the replay (`rp_…`).
+fn replay_inputs(
+    dep: &Deployment,
+    env: &RequestEnvelope,
+    compiled: &CompiledContext,
+    thresholds: &EvaluatorConfig,
+) -> Result<ReplayInputs, RunError> {
+    Ok(ReplayInputs {
+        request: serde_json::to_value(&env.request).map_err(RunError::bug)?,
+        started_at: env.started_at,
+        run_context: env.run_context.clone(),
+        policy_bundle: dep.policy.bundle_digest(),
+        packs: compiled.packs.clone(),
+        tool_contracts: dep.catalog.digests(),
+        model_config: serde_json::to_value(&dep.config.model).map_err(RunError::bug)?,
+        thresholds: thresholds.as_map(),
+    })
+}
+
+/// The model calls, then the executed tool calls, as a replay reads them back.
+fn recorded_interactions(result: &LoopResult) -> Result<Vec<RecordedInteraction>, RunError> {
+    let mut interactions = Vec::new();
+    for (request, response) in &result.model_interactions {
+        interactions.push(interaction("model", request, response)?);
+    }
+    for call in &result.calls {
+        if let Some((request, response)) = &call.interaction {
+            interactions.push(interaction("tool", request, response)?);
+        }
+    }
+    Ok(interactions)
+}
+
+/// The controls every run has, plus those the compiled context switched on; sorted, unique.
+fn controls_active(compiled: &CompiledContext) -> Vec<String> {
+    let mut controls = vec![
+        "budget".to_string(),
+        "policy".into(),
+        "approval".into(),
+        "trace".into(),
+        "eval".into(),
+    ];
+    controls.extend(compiled.controls.iter().cloned());
+    controls.sort();
+    controls.dedup();
+    controls
+}
+
+/// What the run decided and why: the record that gets signed on its own and inside the packet.
+fn decision_record(
+    env: &RequestEnvelope,
+    compiled: &CompiledContext,
+    pack_decisions: Vec<PolicyDecision>,
+    result: &LoopResult,
+    replay_id: String,
+) -> DecisionRecord {
+    let run = &env.run_context;
+    let mut evidence_refs: Vec<Digest> = result
+        .calls
+        .iter()
+        .flat_map(|c| c.evidence.iter().map(|(d, _)| *d))
+        .collect();
+    evidence_refs.sort();
+    evidence_refs.dedup();
+    DecisionRecord {
+        format_version: FORMAT_VERSION,
+        run_id: run.run_id.clone(),
+        outcome: result.outcome,
+        answer: contextos_core::redact_text(&result.answer),
+        actions: result
+            .calls
+            .iter()
+            .map(|c| ActionSummary {
+                tool: c.envelope.tool.clone(),
+                envelope_id: c.envelope.envelope_id.clone(),
+                policy_outcome: c.envelope.policy_outcome,
+                status: c.envelope.status,
+            })
+            .collect(),
+        citations: result.citations.clone(),
+        evidence_refs,
+        approvals: result.approvals(),
+        controls_active: controls_active(compiled),
+        policy_decisions: pack_decisions.into_iter().chain(result.policy_decisions()).collect(),
+        confidence: result.confidence,
+        memory_proposals: result.memory_proposals.clone(),
+        usage: RunUsage {
+            iterations: result.iterations,
+            tool_calls: result.tool_calls_used,
+            tokens: result.tokens_used,
+        },
+        trace_id: run.trace_id.clone(),
+        replay_id,
+    }
 }
 
 /// Runs `env` on recorded fixtures.

@@ -10,23 +10,51 @@
 //!
 //! It holds no policy logic (trust plane), no planning logic (decision
 //! plane) and no rendering (CLI).
+//!
+//! The shipped example, end to end on its recorded fixtures:
+//!
+//! ```
+//! use std::path::Path;
+//! use contextos_runtime::{Deployment, Fixtures, RequestEnvelope, run_on_fixtures};
+//!
+//! let dep = Deployment::load(Path::new("../../runtime/contextos.toml"))?;
+//! let file = "../../runtime/examples/escalation/request.yaml";
+//! let env = RequestEnvelope::parse(file, &std::fs::read_to_string(file)?)?;
+//! let fixtures = Fixtures::load(Path::new("../../runtime/examples/escalation/fixtures"))?;
+//! let first = run_on_fixtures(&dep, &env, &fixtures)?;
+//! let again = run_on_fixtures(&dep, &env, &fixtures)?;
+//! assert_eq!(first.packet.run_id, "run_escalation_4411");
+//! // A run on fixtures is a pure function of its inputs.
+//! assert_eq!(first.packet_envelope, again.packet_envelope);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![deny(missing_docs)]
 
 mod compile_step;
 mod config;
+mod deployment;
 mod diff;
 mod envelope;
 mod error;
+mod fixtures;
 mod invoke;
 mod replay;
 mod script;
 
-pub use compile_step::{load_packs, pack_entities};
-pub use config::*;
-pub use diff::*;
-pub use envelope::*;
+pub use compile_step::pack_entities;
+pub use config::{ContextConfig, EvaluatorConfig, ModelConfig, PathsConfig, RuntimeConfig};
+pub use deployment::{Deployment, load_packs};
+pub use diff::{CallChange, CallSide, Change, PacketDiff, diff_packets};
+pub use envelope::{Request, RequestEnvelope};
 pub use error::RunError;
-pub use invoke::*;
-pub use replay::*;
-pub use script::*;
+pub use fixtures::Fixtures;
+pub use invoke::{
+    DECISION_RECORD_TYPE, PacketInteractions, REPLAY_PACKET_TYPE, RunArtifacts, StoredRun, envelope_bytes,
+    invoke_agent, packet_interactions, persist, run_entities, run_on_fixtures,
+};
+pub use replay::{Replay, ReplayOverrides, open_packet, replay};
+pub use script::{
+    Interactions, RecordedRun, Script, packet_approvals, run_recording, run_recording_partial, run_scripted,
+    run_scripted_with_tools, write_fixtures,
+};

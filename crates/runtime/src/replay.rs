@@ -8,9 +8,10 @@ use contextos_trust::{Keyring, SignedEnvelope};
 use serde::Serialize;
 
 use crate::config::EvaluatorConfig;
+use crate::deployment::Deployment;
 use crate::envelope::{Request, RequestEnvelope};
 use crate::error::RunError;
-use crate::invoke::{Deployment, REPLAY_PACKET_TYPE, RunArtifacts, invoke_agent, packet_interactions};
+use crate::invoke::{REPLAY_PACKET_TYPE, RunArtifacts, invoke_agent, packet_interactions};
 
 /// Which parts of the deployment a replay swaps out.
 #[derive(Debug, Clone, Default, PartialEq)]

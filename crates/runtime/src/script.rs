@@ -14,9 +14,10 @@ use contextos_core::{DocumentError, ModelRequest, ModelResponse, ReplayPacket, T
 use contextos_decision::{ModelProvider, RecordingModel, ScriptedModel};
 use serde::{Deserialize, Serialize};
 
+use crate::deployment::Deployment;
 use crate::envelope::RequestEnvelope;
 use crate::error::RunError;
-use crate::invoke::{Deployment, RunArtifacts, invoke_agent};
+use crate::invoke::{RunArtifacts, invoke_agent};
 
 /// A fixture-authoring script.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -17,6 +17,20 @@
 //! signatures nor the hash chain: those are `contextos-trust`, which this
 //! crate calls. A server-backed store (Postgres indexes, object storage)
 //! would be another implementation of the same operations, not this crate.
+//!
+//! ```
+//! use contextos_store::{Resolved, Store};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = Store::open(&dir.path().join(".contextos"))?;
+//! let digest = store.put_object(b"hello")?;
+//! assert_eq!(store.put_object(b"hello")?, digest); // idempotent
+//! assert_eq!(store.get_object(&digest)?, b"hello");
+//! let prefix = &digest.to_string()["sha256:".len()..][..8];
+//! assert_eq!(store.resolve(prefix)?, Resolved::Object(digest));
+//! assert!(store.verify(&contextos_trust::Keyring::default())?.is_clean());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![deny(missing_docs)]
 
@@ -24,6 +38,7 @@ mod error;
 mod resolve;
 mod runs;
 mod store;
+mod suggest;
 mod verify;
 
 pub use error::StoreError;

@@ -5,21 +5,18 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use contextos_core::{Digest, FORMAT_VERSION, Timestamp, canonical_json, parse_json};
-use contextos_trust::{AtomicWrite, write_file_atomically};
+use contextos_fs::{AtomicWrite, write_file_atomically};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{StoreError, io_error};
-use crate::resolve::closest_ids;
 use crate::store::{ReadError, Store, read_bounded};
+use crate::suggest::{SUGGESTIONS, closest_ids};
 
 /// Run ids are file names; longer ones are refused.
 const MAX_RUN_ID_CHARS: usize = 128;
 
 /// A run index entry is a few hundred bytes; anything much larger is not one.
 pub(crate) const MAX_RUN_ENTRY_BYTES: u64 = 64 * 1024;
-
-/// How many similar run ids an unknown-id error suggests.
-pub(crate) const SUGGESTIONS: usize = 5;
 
 const ENTRY_SUFFIX: &str = ".json";
 

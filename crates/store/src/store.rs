@@ -5,7 +5,8 @@ use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
 
 use contextos_core::Digest;
-use contextos_trust::{AtomicWrite, EvidenceLog, sync_dir, write_file_atomically};
+use contextos_fs::{AtomicWrite, sync_dir, write_file_atomically};
+use contextos_trust::EvidenceLog;
 
 use crate::error::{StoreError, io_error};
 

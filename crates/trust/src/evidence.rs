@@ -20,7 +20,7 @@ use contextos_core::{CanonicalError, Digest, ErrorKind, FORMAT_VERSION, canonica
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::atomic_file::{AtomicWrite, sync_dir, write_file_atomically};
+use contextos_fs::{AtomicWrite, sync_dir, write_file_atomically};
 
 /// No line of the log may be longer than this (without its newline); longer
 /// lines are refused on append and treated as corruption when reading.

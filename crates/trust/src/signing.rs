@@ -15,10 +15,10 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use crate::atomic_file::{AtomicWrite, write_file_atomically};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use contextos_core::{CanonicalError, Digest, ErrorKind, FORMAT_VERSION, canonical_json};
+use contextos_fs::{AtomicWrite, write_file_atomically};
 use ed25519_dalek::Signer as _;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

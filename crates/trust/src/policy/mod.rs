@@ -10,7 +10,9 @@ mod tool_schema;
 pub use diagnostic::SourceDiagnostic;
 pub use engine::{PolicyEngine, PolicyRequest, RequestDocument, RequestError, is_shadow_error};
 pub use load::{PolicyInfo, PolicyLoadError, PolicyMode};
-pub use suite::*;
+pub use suite::{
+    ErrorsExpectation, Expectation, PolicyTestError, PolicyTestReport, PolicyTestResult, run_policy_tests,
+};
 pub use tool_schema::{
     ARGUMENTS, ArgumentType, Field, RecordType, TOOL_SCHEMA_FILE, ToolArguments, tool_actions_schema,
 };

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::engine::{PolicyEngine, RequestDocument, is_shadow_error};
-use crate::files::files_with_suffix;
+use contextos_fs::files_with_suffix;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

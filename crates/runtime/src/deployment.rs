@@ -1,0 +1,96 @@
+//! The deployment a run executes against: `runtime/contextos.toml` and the
+//! policies, tool contracts, keys and verified context packs it names.
+
+use std::path::Path;
+
+use contextos_action::ToolCatalog;
+use contextos_context::{LoadOptions, LoadedPack, TokenCounter, load_pack};
+use contextos_trust::{Keyring, PolicyEngine, SigningKey};
+
+use crate::config::RuntimeConfig;
+use crate::error::RunError;
+
+/// Everything a run executes against: configuration, policies, tools, packs, keys.
+#[derive(Debug)]
+pub struct Deployment {
+    /// The configuration (paths resolved).
+    pub config: RuntimeConfig,
+    /// The policy engine.
+    pub policy: PolicyEngine,
+    /// Tool contracts.
+    pub catalog: ToolCatalog,
+    /// Trusted keys.
+    pub keyring: Keyring,
+    /// The key that signs records and packets.
+    pub signing_key: SigningKey,
+    /// Verified context packs.
+    pub packs: Vec<LoadedPack>,
+    /// Token counter for the model's encoding (kept: it caches counts per snippet).
+    pub tokens: TokenCounter,
+}
+
+impl Deployment {
+    /// Loads `runtime/contextos.toml` and everything it names.
+    pub fn load(config_path: &Path) -> Result<Self, RunError> {
+        let shown = config_path.display().to_string();
+        let text = std::fs::read_to_string(config_path).map_err(|e| RunError::io("read", &shown, e))?;
+        let mut config = RuntimeConfig::parse(&shown, &text)?;
+        config.resolve_paths(config_path.parent().unwrap_or(Path::new(".")));
+        Self::from_config(config)
+    }
+
+    /// Loads everything `config` names.
+    pub fn from_config(config: RuntimeConfig) -> Result<Self, RunError> {
+        let policy = PolicyEngine::load(&config.paths.policies)?;
+        let catalog = ToolCatalog::load(&config.paths.tools)?;
+        let keyring = Keyring::load_dir(&config.paths.keys)?;
+        let signing_key = SigningKey::load(&config.paths.signing_key)?;
+        let packs = load_packs(&config, &keyring)?;
+        let tokens = TokenCounter::for_model(&config.model.name)?;
+        Ok(Self {
+            config,
+            policy,
+            catalog,
+            keyring,
+            signing_key,
+            packs,
+            tokens,
+        })
+    }
+
+    /// Replaces the policy bundle (a what-if replay).
+    pub fn with_policies(mut self, dir: &Path) -> Result<Self, RunError> {
+        self.policy = PolicyEngine::load(dir)?;
+        self.config.paths.policies = dir.to_path_buf();
+        Ok(self)
+    }
+
+    /// Replaces the tool contracts.
+    pub fn with_tools(mut self, dir: &Path) -> Result<Self, RunError> {
+        self.catalog = ToolCatalog::load(dir)?;
+        self.config.paths.tools = dir.to_path_buf();
+        Ok(self)
+    }
+
+    /// Replaces the context packs with every `*.pack.json` in `dir`.
+    pub fn with_packs(mut self, dir: &Path) -> Result<Self, RunError> {
+        let files = contextos_fs::files_with_suffix(dir, &[".pack.json"])
+            .map_err(|e| RunError::io("read", &dir.display().to_string(), e))?;
+        self.config.context.packs = files;
+        self.packs = load_packs(&self.config, &self.keyring)?;
+        Ok(self)
+    }
+}
+
+/// Loads and verifies the packs the configuration names (unsigned packs only in development mode).
+pub fn load_packs(config: &RuntimeConfig, keyring: &Keyring) -> Result<Vec<LoadedPack>, RunError> {
+    let options = LoadOptions {
+        allow_unsigned_dev_packs: config.context.allow_unsigned_dev_packs,
+    };
+    config
+        .context
+        .packs
+        .iter()
+        .map(|path| Ok(load_pack(path, keyring, &options)?))
+        .collect()
+}

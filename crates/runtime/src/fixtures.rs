@@ -1,0 +1,37 @@
+//! Recorded fixtures of a run: what the model, the tools and the approver
+//! answered, read back from a fixture directory.
+
+use std::path::Path;
+
+use contextos_action::{RecordedApprover, RecordedTools, Recording};
+use contextos_decision::RecordedModel;
+
+use crate::error::RunError;
+
+/// Recorded fixtures of one run: model responses, tool results, approver decisions.
+#[derive(Debug, Clone)]
+pub struct Fixtures {
+    /// Model responses keyed by request digest.
+    pub model: RecordedModel,
+    /// Tool results keyed by request digest.
+    pub tools: RecordedTools,
+    /// Recorded approver decisions.
+    pub approver: RecordedApprover,
+}
+
+impl Fixtures {
+    /// Loads `DIR/model/*.json`, `DIR/tools/*.json` and `DIR/approvals.yaml`.
+    pub fn load(dir: &Path) -> Result<Self, RunError> {
+        if !dir.is_dir() {
+            return Err(RunError::Input(format!(
+                "fixture directory {} does not exist",
+                dir.display()
+            )));
+        }
+        Ok(Self {
+            model: RecordedModel::new(Recording::load("model", &dir.join("model"))?),
+            tools: RecordedTools::new(Recording::load("tool", &dir.join("tools"))?),
+            approver: RecordedApprover::load(dir)?,
+        })
+    }
+}
