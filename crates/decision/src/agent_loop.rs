@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use contextos_action::{GatewayCall, GatewayContext, GatewayError, ToolCatalog, ToolGateway};
 use contextos_core::{
-    ApprovalMode, ApprovalRecord, Clock, CriticNote, Digest, ErrorKind, MemoryProposal, Message, ModelRequest,
-    ModelResponse, PolicyDecision, PolicyOutcome, Role, RunContext, RunOutcome, Timestamp, ToolCall, ToolCallStatus,
-    ToolSpec, canonical_json,
+    ApprovalMode, ApprovalRecord, Clock, CriticNote, CriticStage, CriticVerdict, Digest, ErrorKind, MemoryProposal,
+    Message, ModelRequest, ModelResponse, PolicyDecision, PolicyOutcome, Role, RunContext, RunOutcome, Timestamp,
+    ToolCall, ToolCallStatus, ToolSpec, canonical_json,
 };
 use contextos_intelligence::BudgetLeft;
 use serde::{Deserialize, Serialize};
@@ -266,11 +266,11 @@ pub fn run_loop<'c>(
         },
     ];
     let mut executed_by_call_id: BTreeMap<String, Digest> = BTreeMap::new();
-    let escalate = |result: &mut LoopResult, iteration: u32, stage: &str, reason: String| {
+    let escalate = |result: &mut LoopResult, iteration: u32, stage: CriticStage, reason: String| {
         result.critic.push(CriticNote {
             iteration,
-            stage: stage.into(),
-            verdict: "escalate".into(),
+            stage,
+            verdict: CriticVerdict::Escalate,
             reason: reason.clone(),
         });
         result.outcome = RunOutcome::Escalated;
@@ -283,7 +283,7 @@ pub fn run_loop<'c>(
             escalate(
                 &mut result,
                 n,
-                "budget",
+                CriticStage::Budget,
                 format!("iteration budget of {} exhausted", budget.max_iterations),
             );
             return Ok(result);
@@ -292,7 +292,12 @@ pub fn run_loop<'c>(
             let now: Timestamp = clock.now();
             if now > deadline {
                 let n = result.iterations;
-                escalate(&mut result, n, "budget", format!("deadline {deadline} passed at {now}"));
+                escalate(
+                    &mut result,
+                    n,
+                    CriticStage::Budget,
+                    format!("deadline {deadline} passed at {now}"),
+                );
                 return Ok(result);
             }
         }
@@ -314,7 +319,7 @@ pub fn run_loop<'c>(
                 let reason = format!(
                     "the {source} has no model response for call {call}: the run diverged from what was recorded"
                 );
-                escalate(&mut result, iteration, "budget", reason);
+                escalate(&mut result, iteration, CriticStage::Budget, reason);
                 return Ok(result);
             }
             Err(e) => return Err(e.into()),
@@ -326,7 +331,7 @@ pub fn run_loop<'c>(
                 "token budget of {} exhausted ({} used)",
                 budget.max_tokens, result.tokens_used
             );
-            escalate(&mut result, iteration, "budget", reason);
+            escalate(&mut result, iteration, CriticStage::Budget, reason);
             return Ok(result);
         }
         messages.push(Message {
@@ -351,8 +356,8 @@ pub fn run_loop<'c>(
                 };
                 result.critic.push(CriticNote {
                     iteration,
-                    stage: "score".into(),
-                    verdict: "replan".into(),
+                    stage: CriticStage::Score,
+                    verdict: CriticVerdict::Replan,
                     reason: reason.clone(),
                 });
                 messages.push(Message {
@@ -377,7 +382,7 @@ pub fn run_loop<'c>(
                 escalate(
                     &mut result,
                     iteration,
-                    "score",
+                    CriticStage::Score,
                     format!(
                         "confidence {confidence} below the threshold {}",
                         input.config.min_confidence
@@ -391,8 +396,8 @@ pub fn run_loop<'c>(
             }
             result.critic.push(CriticNote {
                 iteration,
-                stage: "score".into(),
-                verdict: "accept".into(),
+                stage: CriticStage::Score,
+                verdict: CriticVerdict::Accept,
                 reason: format!("answer cites {} executed call(s)", result.citations.len()),
             });
             result.outcome = RunOutcome::Completed;
@@ -405,8 +410,8 @@ pub fn run_loop<'c>(
             Verify::Reject(reason) => {
                 result.critic.push(CriticNote {
                     iteration,
-                    stage: "verify".into(),
-                    verdict: "reject".into(),
+                    stage: CriticStage::Verify,
+                    verdict: CriticVerdict::Reject,
                     reason: reason.clone(),
                 });
                 result.outcome = RunOutcome::Rejected;
@@ -417,8 +422,8 @@ pub fn run_loop<'c>(
                 let reason = problems.join("; ");
                 result.critic.push(CriticNote {
                     iteration,
-                    stage: "verify".into(),
-                    verdict: "replan".into(),
+                    stage: CriticStage::Verify,
+                    verdict: CriticVerdict::Replan,
                     reason: reason.clone(),
                 });
                 for call in &response.tool_calls {
@@ -433,15 +438,15 @@ pub fn run_loop<'c>(
             escalate(
                 &mut result,
                 iteration,
-                "verify",
+                CriticStage::Verify,
                 format!("tool-call budget of {} would be exceeded", budget.max_tool_calls),
             );
             return Ok(result);
         }
         result.critic.push(CriticNote {
             iteration,
-            stage: "verify".into(),
-            verdict: "ok".into(),
+            stage: CriticStage::Verify,
+            verdict: CriticVerdict::Ok,
             reason: format!("{planned} call(s) within contracts and budget"),
         });
 
@@ -456,15 +461,15 @@ pub fn run_loop<'c>(
                     escalate(
                         &mut result,
                         iteration,
-                        "score",
+                        CriticStage::Score,
                         format!("{} failed and no tool-call budget is left to retry", call.name),
                     );
                     return Ok(result);
                 }
                 result.critic.push(CriticNote {
                     iteration,
-                    stage: "score".into(),
-                    verdict: "retry".into(),
+                    stage: CriticStage::Score,
+                    verdict: CriticVerdict::Retry,
                     reason: format!("{} failed; retrying once", call.name),
                 });
                 result.calls.push(outcome);
@@ -473,7 +478,12 @@ pub fn run_loop<'c>(
                 if outcome.envelope.status == ToolCallStatus::Failed {
                     messages.push(result_message(&call.id, &outcome));
                     result.calls.push(outcome);
-                    escalate(&mut result, iteration, "score", format!("{} failed twice", call.name));
+                    escalate(
+                        &mut result,
+                        iteration,
+                        CriticStage::Score,
+                        format!("{} failed twice", call.name),
+                    );
                     return Ok(result);
                 }
             }
@@ -492,14 +502,14 @@ pub fn run_loop<'c>(
             result.calls.push(outcome);
         }
         let (verdict, reason) = if denied.is_empty() {
-            ("accept", "every call executed".to_string())
+            (CriticVerdict::Accept, "every call executed".to_string())
         } else {
-            ("replan", format!("denied: {}", denied.join(", ")))
+            (CriticVerdict::Replan, format!("denied: {}", denied.join(", ")))
         };
         result.critic.push(CriticNote {
             iteration,
-            stage: "score".into(),
-            verdict: verdict.into(),
+            stage: CriticStage::Score,
+            verdict,
             reason,
         });
     }

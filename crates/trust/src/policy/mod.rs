@@ -8,5 +8,5 @@ mod suite;
 
 pub use diagnostic::SourceDiagnostic;
 pub use engine::{PolicyEngine, PolicyRequest, RequestDocument, RequestError};
-pub use load::{PolicyInfo, PolicyLoadError, PolicyMode};
+pub use load::{PolicyEffect, PolicyInfo, PolicyLoadError, PolicyMode};
 pub use suite::*;
