@@ -21,7 +21,9 @@ USAGE:
 
 COMMANDS:
     test                 everything CI checks, in order: install test peers, fmt,
-                         clippy, tests (with doc tests), tidy, golden check
+                         unused dependencies (cargo-machete, installed when
+                         missing), clippy, tests (with doc tests), tidy, golden
+                         check
     ci                   same as `test` (CI runs it through .ci/run)
     tidy                 project rules the lints cannot see: crate docs, crate
                          maps, file size, CI script
