@@ -129,6 +129,7 @@ fn install_peers(root: &Path) -> Result<(), String> {
 fn unused_dependencies(root: &Path) -> Result<(), String> {
     let installed = Command::new(cargo())
         .args(["machete", "--version"])
+        .env_remove("CARGO_PKG_NAME")
         .output()
         .is_ok_and(|out| out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == MACHETE_VERSION);
     if !installed {
@@ -181,7 +182,9 @@ fn cargo_step(root: &Path, name: &str, args: &[&str], hint: &str) -> Result<(), 
     announce(name, &shown);
     let started = Instant::now();
     let mut command = Command::new(&cargo);
-    command.args(args).current_dir(root);
+    // `cargo run` gave us our own package's variables; cargo subcommands such
+    // as cargo-machete take `CARGO_PKG_NAME` to mean they run inside a build.
+    command.args(args).current_dir(root).env_remove("CARGO_PKG_NAME");
     // A fresh clone gains nothing from incremental caches, and they double
     // the target directory's size; a developer's own setting wins.
     if env::var_os("CARGO_INCREMENTAL").is_none() {
