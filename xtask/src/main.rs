@@ -1,7 +1,10 @@
 //! `cargo xtask`: project automation for ContextOS, in plain Rust so it runs
 //! wherever cargo does. `cargo xtask help` lists the commands.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "xtask is the developer's tool, not a run: it times steps and reads cargo's environment"
+)]
 
-mod lexer;
 mod steps;
 mod suite_bench;
 mod tidy;
@@ -18,11 +21,12 @@ USAGE:
 
 COMMANDS:
     test                 everything CI checks, in order: install test peers, fmt,
-                         clippy, tests (with doc tests), tidy, golden check
+                         unused dependencies (cargo-machete, installed when
+                         missing), clippy, tests (with doc tests), tidy, golden
+                         check
     ci                   same as `test` (CI runs it through .ci/run)
-    tidy                 project rules: no clock, randomness or environment reads
-                         outside crates/core/src/live.rs, crate docs, crate maps,
-                         file size, #[expect] over #[allow]
+    tidy                 project rules the lints cannot see: crate docs, crate
+                         maps, file size, CI script
     bench [ARGS...]      cargo bench --workspace --locked, ARGS passed through
     goldens [--accept]   check golden replay packets, or accept the new output
     bench-suite [N]      time `contextos eval` on a generated N-case suite (default

@@ -12,6 +12,8 @@ use std::time::Instant;
 use crate::tidy;
 
 const PEERS_DIR: &str = "tests/peers";
+/// The unused-dependency checker `cargo xtask test` installs when missing.
+const MACHETE_VERSION: &str = "0.9.2";
 const GOLDENS_DIR: &str = "goldens";
 
 /// `cargo xtask test` (and `ci`): everything CI checks, in order.
@@ -24,6 +26,7 @@ pub fn test(root: &Path) -> Result<(), String> {
         &["fmt", "--all", "--", "--check"],
         "run `cargo fmt --all` to fix the formatting",
     )?;
+    unused_dependencies(root)?;
     cargo_step(
         root,
         "clippy",
@@ -121,6 +124,31 @@ fn install_peers(root: &Path) -> Result<(), String> {
     }
 }
 
+/// Every dependency a crate lists is used (cargo-machete, on the stable
+/// toolchain), installing the pinned cargo-machete first when it is missing.
+fn unused_dependencies(root: &Path) -> Result<(), String> {
+    let installed = Command::new(cargo())
+        .args(["machete", "--version"])
+        .env_remove("CARGO_PKG_NAME")
+        .output()
+        .is_ok_and(|out| out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == MACHETE_VERSION);
+    if !installed {
+        cargo_step(
+            root,
+            "unused-deps",
+            &["install", "--locked", "cargo-machete", "--version", MACHETE_VERSION],
+            "",
+        )?;
+    }
+    cargo_step(
+        root,
+        "unused-deps",
+        &["machete", "--skip-target-dir"],
+        "remove the unused dependency from its Cargo.toml, or, if a macro uses it unseen, \
+         list it under [package.metadata.cargo-machete] ignored with a comment saying why",
+    )
+}
+
 /// Whether `goldens/` holds any `*.json` file, at any depth.
 fn has_goldens(root: &Path) -> Result<bool, String> {
     fn walk(dir: &Path) -> Result<bool, String> {
@@ -149,12 +177,14 @@ fn has_goldens(root: &Path) -> Result<bool, String> {
 /// Runs cargo (from `$CARGO` when cargo launched us) at the repository root
 /// as the step `name`; `hint` is added to the failure message when non-empty.
 fn cargo_step(root: &Path, name: &str, args: &[&str], hint: &str) -> Result<(), String> {
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let cargo = cargo();
     let shown = display("cargo", args);
     announce(name, &shown);
     let started = Instant::now();
     let mut command = Command::new(&cargo);
-    command.args(args).current_dir(root);
+    // `cargo run` gave us our own package's variables; cargo subcommands such
+    // as cargo-machete take `CARGO_PKG_NAME` to mean they run inside a build.
+    command.args(args).current_dir(root).env_remove("CARGO_PKG_NAME");
     // A fresh clone gains nothing from incremental caches, and they double
     // the target directory's size; a developer's own setting wins.
     if env::var_os("CARGO_INCREMENTAL").is_none() {
@@ -173,6 +203,11 @@ fn cargo_step(root: &Path, name: &str, args: &[&str], hint: &str) -> Result<(), 
         message.push_str(hint);
     }
     Err(step_failed(name, &message))
+}
+
+/// Cargo: `$CARGO` when cargo launched us.
+fn cargo() -> String {
+    env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }
 
 fn announce(name: &str, what: &str) {

@@ -1,6 +1,8 @@
-//! `cargo xtask tidy`: project rules that the compiler and clippy do not
-//! check. The rules are pure functions of a [`Tree`] of file contents, so
-//! they are tested on in-memory files; only [`run`] reads the disk.
+//! `cargo xtask tidy`: project rules that the compiler and clippy cannot
+//! check (the banned clock, randomness and environment calls are clippy's
+//! `disallowed_methods`, configured in clippy.toml). The rules are pure
+//! functions of a [`Tree`] of file contents, so they are tested on in-memory
+//! files; only [`run`] reads the disk.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -8,44 +10,14 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use crate::lexer::{self, Line};
-
 /// Longest allowed `.rs` file, in lines.
 pub const MAX_LINES: usize = 1200;
-
-/// The one file that may touch the clock, randomness and the environment:
-/// the live implementations of `Clock` and `IdGen`.
-const LIVE_FILE: &str = "crates/core/src/live.rs";
 
 /// Documents that must name every crate.
 const CRATE_MAPS: [&str; 2] = ["ARCHITECTURE.md", "crates/README.md"];
 
 const CI_SCRIPT: &str = ".ci/run";
 const CI_COMMAND: &str = "cargo xtask test";
-
-const USE_CLOCK: &str = "take time from the injected `Clock`";
-const USE_ID_GEN: &str = "take ids and randomness from the injected `IdGen`";
-const USE_CONFIG: &str = "read the environment at the CLI edge and pass values in";
-
-/// Calls that make a run depend on the machine rather than its inputs
-/// (DESIGN.md, Determinism), with what to do instead. A pattern matches only
-/// where it does not continue an identifier (`OsRng` but not `MyOsRng`).
-const BANNED: &[(&str, &str)] = &[
-    ("SystemTime::now", USE_CLOCK),
-    ("Instant::now", USE_CLOCK),
-    ("chrono::Utc::now", USE_CLOCK),
-    ("Utc::now", USE_CLOCK),
-    ("thread_rng", USE_ID_GEN),
-    ("rand::random", USE_ID_GEN),
-    ("OsRng", USE_ID_GEN),
-    ("getrandom::", USE_ID_GEN),
-    // Also covers `std::env::var_os`, `std::env::vars` and `std::env::vars_os`.
-    ("std::env::var", USE_CONFIG),
-    ("env::var(", USE_CONFIG),
-    ("env::var_os(", USE_CONFIG),
-    ("env::vars(", USE_CONFIG),
-    ("env::vars_os(", USE_CONFIG),
-];
 
 /// One broken rule, printed as `path:line: message`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -178,15 +150,8 @@ pub fn check(tree: &Tree) -> Vec<Violation> {
         if !path.ends_with(".rs") {
             continue;
         }
-        let in_crates = path.starts_with("crates/");
-        if in_crates || path.starts_with("xtask/") {
+        if path.starts_with("crates/") || path.starts_with("xtask/") {
             violations.extend(check_length(path, text));
-        }
-        if in_crates && path != LIVE_FILE {
-            violations.extend(check_banned_calls(path, text));
-        }
-        if is_crate_source(path) {
-            violations.extend(check_allow_attributes(path, text));
         }
     }
 
@@ -211,12 +176,6 @@ pub fn check(tree: &Tree) -> Vec<Violation> {
 
     violations.sort();
     violations
-}
-
-/// `crates/<name>/src/...`
-fn is_crate_source(path: &str) -> bool {
-    let parts: Vec<&str> = path.split('/').collect();
-    parts.len() >= 4 && parts[0] == "crates" && parts[2] == "src"
 }
 
 /// A crate under `crates/`.
@@ -289,96 +248,6 @@ fn check_length(path: &str, text: &str) -> Option<Violation> {
     })
 }
 
-/// Banned calls in code (not comments or strings), unless the line opts out
-/// with `// tidy: allow(<reason>)`.
-fn check_banned_calls(path: &str, text: &str) -> Vec<Violation> {
-    let mut violations = Vec::new();
-    for (index, line) in lexer::split_lines(text).iter().enumerate() {
-        let found = banned_calls(&line.code);
-        if found.is_empty() {
-            continue;
-        }
-        let number = index + 1;
-        match opt_out(line) {
-            Some(reason) if !reason.is_empty() => continue,
-            Some(_) => violations.push(Violation::new(
-                path,
-                number,
-                "`// tidy: allow()` needs a reason inside the parentheses",
-            )),
-            None => {}
-        }
-        for (pattern, instead) in found {
-            violations.push(Violation::new(
-                path,
-                number,
-                format!(
-                    "`{pattern}` is nondeterministic; {instead} (only {LIVE_FILE} may call it), \
-                     or end the line with `// tidy: allow(<reason>)`"
-                ),
-            ));
-        }
-    }
-    violations
-}
-
-/// The banned patterns in `code`, left to right. Where matches overlap
-/// (`chrono::Utc::now` and `Utc::now`), only the longest, leftmost is kept.
-fn banned_calls(code: &str) -> Vec<(&'static str, &'static str)> {
-    let mut matches: Vec<(usize, usize, &'static str, &'static str)> = Vec::new();
-    for &(pattern, instead) in BANNED {
-        for (start, _) in code.match_indices(pattern) {
-            let continues_ident = code[..start]
-                .chars()
-                .next_back()
-                .is_some_and(|c| c.is_alphanumeric() || c == '_');
-            if !continues_ident {
-                matches.push((start, start + pattern.len(), pattern, instead));
-            }
-        }
-    }
-    // Leftmost first, and the longest of those starting at the same place.
-    matches.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-    let mut kept = Vec::new();
-    let mut covered_until = 0;
-    for (start, end, pattern, instead) in matches {
-        if start >= covered_until {
-            kept.push((pattern, instead));
-            covered_until = end;
-        }
-    }
-    kept
-}
-
-/// The reason in a `// tidy: allow(<reason>)` comment on this line, trimmed
-/// (possibly empty), or `None` without such a comment.
-fn opt_out(line: &Line) -> Option<&str> {
-    let (_, after) = line.comment.split_once("tidy:")?;
-    let inner = after.trim_start().strip_prefix("allow(")?;
-    let end = inner.rfind(')')?;
-    Some(inner[..end].trim())
-}
-
-/// `#[allow(...)]` hides a lint forever; `#[expect(..., reason = "...")]`
-/// says why and goes stale loudly (STYLE.md).
-fn check_allow_attributes(path: &str, text: &str) -> Vec<Violation> {
-    lexer::split_lines(text)
-        .iter()
-        .enumerate()
-        .filter(|(_, line)| {
-            let code: String = line.code.split_whitespace().collect();
-            code.contains("#[allow(") || code.contains("#![allow(")
-        })
-        .map(|(index, _)| {
-            Violation::new(
-                path,
-                index + 1,
-                "use `#[expect(lint, reason = \"...\")]` instead of `#[allow(...)]`",
-            )
-        })
-        .collect()
-}
-
 /// A library's `lib.rs` opens with a `//!` crate doc and denies missing docs.
 fn check_lib_docs(path: &str, text: &str) -> Vec<Violation> {
     let mut violations = Vec::new();
@@ -396,16 +265,20 @@ fn check_lib_docs(path: &str, text: &str) -> Vec<Violation> {
             "lib.rs is empty; it must start with a `//!` crate doc",
         )),
     }
-    let denies_missing_docs = lexer::split_lines(text).iter().any(|line| {
-        let code: String = line.code.split_whitespace().collect();
-        ["#![deny(", "#![forbid("].iter().any(|attr| {
-            code.match_indices(attr).any(|(start, _)| {
-                let lints = &code[start + attr.len()..];
-                let lints = lints.split(')').next().unwrap_or_default();
-                lints.split(',').any(|lint| lint == "missing_docs")
+    // Attributes on lines of their own; a commented-out one does not count.
+    let denies_missing_docs = text
+        .lines()
+        .filter(|line| line.trim_start().starts_with("#!"))
+        .any(|line| {
+            let code: String = line.split_whitespace().collect();
+            ["#![deny(", "#![forbid("].iter().any(|attr| {
+                code.match_indices(attr).any(|(start, _)| {
+                    let lints = &code[start + attr.len()..];
+                    let lints = lints.split(')').next().unwrap_or_default();
+                    lints.split(',').any(|lint| lint == "missing_docs")
+                })
             })
-        })
-    });
+        });
     if !denies_missing_docs {
         violations.push(Violation::new(
             path,
@@ -471,10 +344,6 @@ fn check_ci_script(text: Option<&str>) -> Option<Violation> {
 mod tests {
     use super::*;
 
-    fn banned(path: &str, text: &str) -> Vec<String> {
-        check_banned_calls(path, text).iter().map(ToString::to_string).collect()
-    }
-
     const LIB: &str = "//! Does one thing.\n#![deny(missing_docs)]\n";
     const CI: &str = "#!/usr/bin/env bash\ncargo xtask test\n";
     const MAP: &str = "`crates/core` is `contextos-core`.\n";
@@ -495,113 +364,6 @@ mod tests {
     #[test]
     fn clean_tree_has_no_violations() {
         assert_eq!(check(&clean_tree([])), vec![]);
-    }
-
-    #[test]
-    fn banned_call_is_flagged_with_path_and_line() {
-        let found = banned(
-            "crates/x/src/a.rs",
-            "fn f() {\n    let t = std::time::SystemTime::now();\n}\n",
-        );
-        assert_eq!(found.len(), 1);
-        assert!(
-            found[0].starts_with("crates/x/src/a.rs:2: `SystemTime::now` is nondeterministic"),
-            "{found:?}"
-        );
-    }
-
-    #[test]
-    fn every_banned_pattern_is_caught() {
-        let lines = [
-            "let t = Instant::now();",
-            "let t = chrono::Utc::now();",
-            "let t = Utc::now();",
-            "let mut r = rand::thread_rng();",
-            "let x: u8 = rand::random();",
-            "let r = OsRng;",
-            "getrandom::fill(&mut buf)?;",
-            "let v = std::env::var(\"HOME\");",
-            "let v = std::env::var_os(\"HOME\");",
-            "let v = env::var(\"HOME\");",
-            "for (k, v) in env::vars() {}",
-        ];
-        for line in lines {
-            assert_eq!(banned("crates/x/src/a.rs", line).len(), 1, "{line}");
-        }
-    }
-
-    #[test]
-    fn overlapping_patterns_are_reported_once() {
-        let found = banned("crates/x/src/a.rs", "let t = chrono::Utc::now();");
-        assert_eq!(found.len(), 1);
-        assert!(found[0].contains("`chrono::Utc::now`"), "{found:?}");
-        let found = banned("crates/x/src/a.rs", "let v = std::env::var(\"X\");");
-        assert_eq!(found.len(), 1, "{found:?}");
-    }
-
-    #[test]
-    fn two_calls_on_one_line_are_both_reported() {
-        let found = banned("crates/x/src/a.rs", "(Instant::now(), env::var(\"X\"))");
-        assert_eq!(found.len(), 2, "{found:?}");
-    }
-
-    #[test]
-    fn comment_lines_are_not_flagged() {
-        let text = "// SystemTime::now is banned\n/// Uses `Instant::now` in live.rs\n\
-                    //! env::var( is read by the CLI\n/* OsRng */\n";
-        assert_eq!(banned("crates/x/src/a.rs", text), Vec::<String>::new());
-    }
-
-    #[test]
-    fn trailing_comments_and_strings_are_not_flagged() {
-        let text = "let x = 1; // not Instant::now\nlet m = \"thread_rng is banned\";\n";
-        assert_eq!(banned("crates/x/src/a.rs", text), Vec::<String>::new());
-    }
-
-    #[test]
-    fn identifiers_containing_a_pattern_are_not_flagged() {
-        let text = "let r = MyOsRng::new();\nlet d = my_getrandom::x();\n";
-        assert_eq!(banned("crates/x/src/a.rs", text), Vec::<String>::new());
-    }
-
-    #[test]
-    fn allow_comment_with_reason_opts_out() {
-        let text = "let t = Instant::now(); // tidy: allow(bench timing only)\n";
-        assert_eq!(banned("crates/x/src/a.rs", text), Vec::<String>::new());
-    }
-
-    #[test]
-    fn allow_comment_without_reason_is_a_violation() {
-        for comment in ["// tidy: allow()", "// tidy: allow(   )"] {
-            let text = format!("let t = Instant::now(); {comment}\n");
-            let found = banned("crates/x/src/a.rs", &text);
-            assert_eq!(found.len(), 2, "{found:?}");
-            assert!(found[0].contains("needs a reason"), "{found:?}");
-        }
-    }
-
-    #[test]
-    fn allow_comment_on_another_line_does_not_opt_out() {
-        let text = "// tidy: allow(reason)\nlet t = Instant::now();\n";
-        assert_eq!(banned("crates/x/src/a.rs", text).len(), 1);
-    }
-
-    #[test]
-    fn live_rs_is_exempt_and_xtask_is_not_scanned() {
-        let call = "let t = SystemTime::now();\n";
-        let tree = clean_tree([("crates/core/src/live.rs", call), ("xtask/src/main.rs", call)]);
-        assert_eq!(check(&tree), vec![]);
-        let tree = clean_tree([("crates/core/src/clock.rs", call)]);
-        let found = check(&tree);
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].path, "crates/core/src/clock.rs");
-        assert_eq!(found[0].line, 1);
-    }
-
-    #[test]
-    fn banned_calls_in_tests_and_benches_are_flagged() {
-        let tree = clean_tree([("crates/core/benches/b.rs", "Instant::now();\n")]);
-        assert_eq!(check(&tree).len(), 1);
     }
 
     #[test]
@@ -696,24 +458,6 @@ mod tests {
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].starts_with("crates/core/src/long.rs:1201: file has 1201 lines"));
         assert!(found[1].starts_with("xtask/src/long.rs:1201:"));
-    }
-
-    #[test]
-    fn allow_attributes_are_flagged_in_crate_sources_only() {
-        let text = "#[allow(dead_code)]\nfn a() {}\n#![allow(unused)]\n\
-                    #[expect(dead_code, reason = \"x\")]\n// #[allow(x)]\nlet s = \"#[allow(x)]\";\n";
-        let found = check_allow_attributes("crates/core/src/a.rs", text);
-        let lines: Vec<usize> = found.iter().map(|v| v.line).collect();
-        assert_eq!(lines, vec![1, 3]);
-
-        let tree = clean_tree([
-            ("crates/core/src/a.rs", "#[allow(dead_code)]\n"),
-            ("crates/core/tests/t.rs", "#[allow(dead_code)]\n"),
-            ("xtask/src/a.rs", "#[allow(dead_code)]\n"),
-        ]);
-        let found = check(&tree);
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].path, "crates/core/src/a.rs");
     }
 
     #[test]

@@ -52,9 +52,10 @@ pub use interaction::{
     Message, ModelRequest, ModelResponse, Role, ToolCall, ToolRequest, ToolResponse, ToolSpec, Usage,
 };
 pub use primitives::{
-    ActionSummary, AgentRef, ApprovalMode, ApprovalRecord, ApprovalVerdict, CriticNote, DecisionRecord, MemoryProposal,
-    PolicyDecision, PolicyOutcome, RecordedInteraction, RecordedRequest, ReplayInputs, ReplayPacket, RunBudget,
-    RunContext, RunOutcome, RunUsage, SafetyMode, ShadowEffect, ToolCallStatus, ToolEnvelope, UserRef,
+    ActionSummary, AgentRef, ApprovalMode, ApprovalRecord, ApprovalVerdict, CriticNote, CriticStage, CriticVerdict,
+    DecisionRecord, InteractionKind, MemoryProposal, PolicyDecision, PolicyOutcome, RecordedInteraction,
+    RecordedRequest, ReplayInputs, ReplayPacket, RunBudget, RunContext, RunOutcome, RunUsage, SafetyMode, ShadowEffect,
+    ToolCallStatus, ToolEnvelope, UserRef,
 };
 pub use redact::{REDACTED, is_secret_field, looks_like_secret, redact, redact_text};
 pub use secret::Secret;

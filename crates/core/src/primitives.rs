@@ -164,6 +164,12 @@ pub struct RunContext {
 
 /// What the policy engine decided for one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+// Named as the published scenario schema has always named it.
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "ExpectedPolicy")
+)]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyOutcome {
     /// Permitted as asked.
@@ -249,6 +255,12 @@ pub struct RecordedRequest {
 
 /// Whether an approver granted or refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// Named as the published scenario schema has always named it.
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "ExpectedVerdict")
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ApprovalVerdict {
     /// The approver approved.
@@ -290,6 +302,12 @@ pub struct ApprovalRecord {
 
 /// What happened to a tool call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// Named as the published scenario schema has always named it.
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "ExpectedStatus")
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ToolCallStatus {
     /// Executed and returned a result.
@@ -361,6 +379,12 @@ pub struct ToolEnvelope {
 
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// Named as the published scenario schema has always named it.
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "ExpectedOutcome")
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RunOutcome {
     /// The critic accepted an answer.
@@ -410,15 +434,82 @@ pub struct MemoryProposal {
     pub evidence_refs: Vec<Digest>,
 }
 
+/// When the critic spoke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CriticStage {
+    /// Before any effect: the plan is checked.
+    Verify,
+    /// After the effects: the answer is scored.
+    Score,
+    /// A budget or deadline ran out.
+    Budget,
+}
+
+impl CriticStage {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Verify => "verify",
+            Self::Score => "score",
+            Self::Budget => "budget",
+        }
+    }
+}
+
+impl fmt::Display for CriticStage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// What the critic decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CriticVerdict {
+    /// The plan may run.
+    Ok,
+    /// Plan again.
+    Replan,
+    /// The plan is refused outright.
+    Reject,
+    /// The answer is accepted.
+    Accept,
+    /// Try the failed call again.
+    Retry,
+    /// Hand over to a human.
+    Escalate,
+}
+
+impl CriticVerdict {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Replan => "replan",
+            Self::Reject => "reject",
+            Self::Accept => "accept",
+            Self::Retry => "retry",
+            Self::Escalate => "escalate",
+        }
+    }
+}
+
+impl fmt::Display for CriticVerdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// What the critic said, and when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CriticNote {
     /// 1-based iteration.
     pub iteration: u32,
-    /// `verify` (before effects), `score` (after) or `budget`.
-    pub stage: String,
-    /// `ok`, `replan`, `reject`, `accept`, `retry` or `escalate`.
-    pub verdict: String,
+    /// Before effects, after them, or on an exhausted budget.
+    pub stage: CriticStage,
+    /// The decision.
+    pub verdict: CriticVerdict,
     /// Why.
     pub reason: String,
 }
@@ -470,11 +561,37 @@ pub struct DecisionRecord {
     pub replay_id: String,
 }
 
+/// Which boundary an interaction crossed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InteractionKind {
+    /// A model completion.
+    Model,
+    /// A tool call.
+    Tool,
+}
+
+impl InteractionKind {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Model => "model",
+            Self::Tool => "tool",
+        }
+    }
+}
+
+impl fmt::Display for InteractionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// One recorded model or tool interaction, keyed by the digest of its canonical request.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RecordedInteraction {
-    /// `model` or `tool`.
-    pub kind: String,
+    /// Model or tool.
+    pub kind: InteractionKind,
     /// Digest of the canonical request.
     pub request_digest: Digest,
     /// The canonical request.

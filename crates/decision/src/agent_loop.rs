@@ -5,9 +5,9 @@ use std::ops::ControlFlow;
 
 use contextos_action::{GatewayCall, GatewayContext, GatewayError, ToolCatalog, ToolGateway};
 use contextos_core::{
-    ApprovalMode, ApprovalRecord, Clock, CriticNote, Digest, ErrorKind, MemoryProposal, Message, ModelRequest,
-    ModelResponse, PolicyDecision, PolicyOutcome, Role, RunContext, RunOutcome, Timestamp, ToolCall, ToolCallStatus,
-    ToolSpec, canonical_json,
+    ApprovalMode, ApprovalRecord, Clock, CriticNote, CriticStage, CriticVerdict, Digest, ErrorKind, MemoryProposal,
+    Message, ModelRequest, ModelResponse, PolicyDecision, PolicyOutcome, Role, RunContext, RunOutcome, Timestamp,
+    ToolCall, ToolCallStatus, ToolSpec, canonical_json,
 };
 use contextos_intelligence::BudgetLeft;
 use serde::{Deserialize, Serialize};
@@ -325,18 +325,18 @@ impl<'c> LoopState<'_, '_, 'c> {
     }
 
     /// Notes the critic's verdict.
-    fn note(&mut self, iteration: u32, stage: &str, verdict: &str, reason: String) {
+    fn note(&mut self, iteration: u32, stage: CriticStage, verdict: CriticVerdict, reason: String) {
         self.result.critic.push(CriticNote {
             iteration,
-            stage: stage.into(),
-            verdict: verdict.into(),
+            stage,
+            verdict,
             reason,
         });
     }
 
     /// Ends the run escalated to a human.
-    fn escalate(&mut self, iteration: u32, stage: &str, reason: String) {
-        self.note(iteration, stage, "escalate", reason.clone());
+    fn escalate(&mut self, iteration: u32, stage: CriticStage, reason: String) {
+        self.note(iteration, stage, CriticVerdict::Escalate, reason.clone());
         self.result.outcome = RunOutcome::Escalated;
         self.result.answer = format!("escalated to a human: {reason}");
     }
@@ -347,13 +347,13 @@ impl<'c> LoopState<'_, '_, 'c> {
         let n = self.result.iterations;
         if n >= budget.max_iterations {
             let reason = format!("iteration budget of {} exhausted", budget.max_iterations);
-            self.escalate(n, "budget", reason);
+            self.escalate(n, CriticStage::Budget, reason);
             return ControlFlow::Break(());
         }
         if let Some(deadline) = budget.deadline {
             let now: Timestamp = clock.now();
             if now > deadline {
-                self.escalate(n, "budget", format!("deadline {deadline} passed at {now}"));
+                self.escalate(n, CriticStage::Budget, format!("deadline {deadline} passed at {now}"));
                 return ControlFlow::Break(());
             }
         }
@@ -382,7 +382,7 @@ impl<'c> LoopState<'_, '_, 'c> {
                 let reason = format!(
                     "the {source} has no model response for call {call}: the run diverged from what was recorded"
                 );
-                self.escalate(iteration, "budget", reason);
+                self.escalate(iteration, CriticStage::Budget, reason);
                 return Ok(None);
             }
             Err(e) => return Err(e.into()),
@@ -395,7 +395,7 @@ impl<'c> LoopState<'_, '_, 'c> {
                 "token budget of {max_tokens} exhausted ({} used)",
                 self.result.tokens_used
             );
-            self.escalate(iteration, "budget", reason);
+            self.escalate(iteration, CriticStage::Budget, reason);
             return Ok(None);
         }
         self.messages.push(Message {
@@ -421,7 +421,7 @@ impl<'c> LoopState<'_, '_, 'c> {
             } else {
                 format!("citations {unknown:?} refer to no executed tool call")
             };
-            self.note(iteration, "score", "replan", reason.clone());
+            self.note(iteration, CriticStage::Score, CriticVerdict::Replan, reason.clone());
             self.messages.push(Message {
                 role: Role::User,
                 content: format!("critic: {reason}; answer again citing executed tool calls only"),
@@ -440,7 +440,7 @@ impl<'c> LoopState<'_, '_, 'c> {
             .collect();
         if confidence < config.min_confidence {
             let reason = format!("confidence {confidence} below the threshold {}", config.min_confidence);
-            self.escalate(iteration, "score", reason);
+            self.escalate(iteration, CriticStage::Score, reason);
             self.result.answer = format!(
                 "{} (escalated: confidence {confidence} below {})",
                 response.content, config.min_confidence
@@ -448,7 +448,7 @@ impl<'c> LoopState<'_, '_, 'c> {
             return ControlFlow::Break(());
         }
         let reason = format!("answer cites {} executed call(s)", self.result.citations.len());
-        self.note(iteration, "score", "accept", reason);
+        self.note(iteration, CriticStage::Score, CriticVerdict::Accept, reason);
         self.result.outcome = RunOutcome::Completed;
         self.result.answer = response.content;
         ControlFlow::Break(())
@@ -459,14 +459,14 @@ impl<'c> LoopState<'_, '_, 'c> {
     fn verify_plan(&mut self, iteration: u32, plan: &[ToolCall]) -> Checked {
         match verify(plan, self.input.catalog, self.input.run.approval_mode) {
             Verify::Reject(reason) => {
-                self.note(iteration, "verify", "reject", reason.clone());
+                self.note(iteration, CriticStage::Verify, CriticVerdict::Reject, reason.clone());
                 self.result.outcome = RunOutcome::Rejected;
                 self.result.answer = format!("rejected before any effect: {reason}");
                 return Checked::Ended;
             }
             Verify::Replan(problems) => {
                 let reason = problems.join("; ");
-                self.note(iteration, "verify", "replan", reason.clone());
+                self.note(iteration, CriticStage::Verify, CriticVerdict::Replan, reason.clone());
                 for call in plan {
                     self.messages.push(feedback(&call.id, "not_executed", &reason));
                 }
@@ -478,13 +478,13 @@ impl<'c> LoopState<'_, '_, 'c> {
         let planned = u32::try_from(plan.len()).unwrap_or(u32::MAX);
         if self.result.tool_calls_used.saturating_add(planned) > max_tool_calls {
             let reason = format!("tool-call budget of {max_tool_calls} would be exceeded");
-            self.escalate(iteration, "verify", reason);
+            self.escalate(iteration, CriticStage::Verify, reason);
             return Checked::Ended;
         }
         self.note(
             iteration,
-            "verify",
-            "ok",
+            CriticStage::Verify,
+            CriticVerdict::Ok,
             format!("{planned} call(s) within contracts and budget"),
         );
         Checked::Run
@@ -514,11 +514,11 @@ impl<'c> LoopState<'_, '_, 'c> {
             self.result.calls.push(outcome);
         }
         let (verdict, reason) = if denied.is_empty() {
-            ("accept", "every call executed".to_string())
+            (CriticVerdict::Accept, "every call executed".to_string())
         } else {
-            ("replan", format!("denied: {}", denied.join(", ")))
+            (CriticVerdict::Replan, format!("denied: {}", denied.join(", ")))
         };
-        self.note(iteration, "score", verdict, reason);
+        self.note(iteration, CriticStage::Score, verdict, reason);
         Ok(ControlFlow::Continue(()))
     }
 
@@ -533,13 +533,13 @@ impl<'c> LoopState<'_, '_, 'c> {
         if self.result.tool_calls_used >= self.input.run.budget.max_tool_calls {
             self.result.calls.push(outcome);
             let reason = format!("{} failed and no tool-call budget is left to retry", call.name);
-            self.escalate(iteration, "score", reason);
+            self.escalate(iteration, CriticStage::Score, reason);
             return Ok(None);
         }
         self.note(
             iteration,
-            "score",
-            "retry",
+            CriticStage::Score,
+            CriticVerdict::Retry,
             format!("{} failed; retrying once", call.name),
         );
         self.result.calls.push(outcome);
@@ -548,7 +548,7 @@ impl<'c> LoopState<'_, '_, 'c> {
         if outcome.envelope.status == ToolCallStatus::Failed {
             self.messages.push(result_message(&call.id, &outcome));
             self.result.calls.push(outcome);
-            self.escalate(iteration, "score", format!("{} failed twice", call.name));
+            self.escalate(iteration, CriticStage::Score, format!("{} failed twice", call.name));
             return Ok(None);
         }
         Ok(Some(outcome))

@@ -1,13 +1,14 @@
 //! Deterministic assertions and the model-graded one, scored in [0, 1].
 
 use contextos_core::{
-    ApprovalVerdict, Message, ModelRequest, PolicyOutcome, ReplayPacket, Role, RunOutcome, ToolCallStatus,
+    ApprovalVerdict, CompiledContext, CriticNote, CriticStage, CriticVerdict, Message, ModelRequest, PolicyDecision,
+    PolicyOutcome, ReplayPacket, Role, ToolCallStatus, ToolEnvelope,
 };
 use contextos_decision::ModelProvider;
 use serde_json::{Value, json};
 
 use crate::golden::GoldenComparison;
-use crate::scenario::{Assertion, ExpectedOutcome, ExpectedPolicy, ExpectedStatus, ExpectedVerdict, SequenceMode};
+use crate::scenario::{Assertion, SequenceMode};
 use crate::scorecard::AssertionResult;
 
 /// What assertions look at.
@@ -69,7 +70,10 @@ fn subset(expected: &Value, actual: &Value) -> bool {
     }
 }
 
-fn verdict(passed: bool, found: String) -> (f64, bool, String) {
+/// An assertion's score in [0, 1], whether it passed, and what was found.
+type Scored = (f64, bool, String);
+
+fn verdict(passed: bool, found: String) -> Scored {
     (if passed { 1.0 } else { 0.0 }, passed, found)
 }
 
@@ -78,106 +82,20 @@ pub fn check(assertion: &Assertion, ev: &Evidence<'_>) -> Result<AssertionResult
     let record = &ev.packet.decision_record;
     let envelopes = &ev.packet.tool_envelopes;
     let answer = &record.answer;
-    let tools: Vec<&str> = envelopes.iter().map(|e| e.tool.as_str()).collect();
     let (score, passed, message) = match assertion {
-        Assertion::AnswerContains { text, .. } => verdict(
-            answer.contains(text.as_str()),
-            format!(
-                "answer {} {text:?}",
-                if answer.contains(text.as_str()) {
-                    "contains"
-                } else {
-                    "does not contain"
-                }
-            ),
-        ),
-        Assertion::AnswerRegex { pattern, .. } => match regex::Regex::new(pattern) {
-            Ok(re) => verdict(
-                re.is_match(answer),
-                format!(
-                    "answer {} /{pattern}/",
-                    if re.is_match(answer) {
-                        "matches"
-                    } else {
-                        "does not match"
-                    }
-                ),
-            ),
-            Err(e) => verdict(false, format!("invalid pattern /{pattern}/: {e}")),
-        },
+        Assertion::AnswerContains { text, .. } => answer_contains(answer, text),
+        Assertion::AnswerRegex { pattern, .. } => answer_regex(answer, pattern),
         Assertion::AnswerEquals { text, .. } => verdict(answer == text, format!("answer is {answer:?}")),
-        Assertion::AnswerJson { pointer, equals, .. } => match serde_json::from_str::<Value>(answer) {
-            Ok(v) => {
-                let found = v.pointer(pointer);
-                verdict(
-                    found == Some(equals),
-                    format!("{pointer} is {}", found.map_or("missing".to_string(), Value::to_string)),
-                )
-            }
-            Err(e) => verdict(false, format!("answer is not JSON: {e}")),
-        },
-        Assertion::Outcome { is, .. } => {
-            let want = match is {
-                ExpectedOutcome::Completed => RunOutcome::Completed,
-                ExpectedOutcome::Escalated => RunOutcome::Escalated,
-                ExpectedOutcome::Rejected => RunOutcome::Rejected,
-            };
-            verdict(record.outcome == want, format!("run {}", record.outcome))
-        }
-        Assertion::ToolCalled { tool, times, .. } => {
-            let n = u32::try_from(tools.iter().filter(|t| **t == tool.as_str()).count()).unwrap_or(u32::MAX);
-            let ok = match times {
-                Some(t) => n == *t,
-                None => n > 0,
-            };
-            verdict(ok, format!("{tool} called {n} time(s)"))
-        }
+        Assertion::AnswerJson { pointer, equals, .. } => answer_json(answer, pointer, equals),
+        Assertion::Outcome { is, .. } => verdict(record.outcome == *is, format!("run {}", record.outcome)),
+        Assertion::ToolCalled { tool, times, .. } => tool_called(envelopes, tool, *times),
         Assertion::ToolNotCalled { tool, .. } => {
-            let n = tools.iter().filter(|t| **t == tool.as_str()).count();
+            let n = envelopes.iter().filter(|e| &e.tool == tool).count();
             verdict(n == 0, format!("{tool} called {n} time(s)"))
         }
-        Assertion::ToolStatus { tool, status, .. } => {
-            let want = match status {
-                ExpectedStatus::Executed => ToolCallStatus::Executed,
-                ExpectedStatus::Denied => ToolCallStatus::Denied,
-                ExpectedStatus::Deduplicated => ToolCallStatus::Deduplicated,
-                ExpectedStatus::Failed => ToolCallStatus::Failed,
-            };
-            let seen: Vec<&str> = envelopes
-                .iter()
-                .filter(|e| &e.tool == tool)
-                .map(|e| e.status.as_str())
-                .collect();
-            verdict(
-                envelopes.iter().any(|e| &e.tool == tool && e.status == want),
-                format!("{tool} calls ended [{}]", seen.join(", ")),
-            )
-        }
-        Assertion::ToolSequence { tools: want, mode, .. } => {
-            let ok = match mode {
-                SequenceMode::Exact => tools.iter().copied().eq(want.iter().map(String::as_str)),
-                SequenceMode::InOrder => {
-                    let mut it = tools.iter();
-                    want.iter().all(|w| it.any(|t| *t == w.as_str()))
-                }
-            };
-            verdict(ok, format!("calls were [{}]", tools.join(", ")))
-        }
-        Assertion::ToolArguments { tool, arguments, .. } => {
-            let calls: Vec<&Value> = envelopes
-                .iter()
-                .filter(|e| &e.tool == tool)
-                .map(|e| &e.arguments)
-                .collect();
-            let ok = calls.iter().any(|a| subset(arguments, a));
-            verdict(
-                ok,
-                format!(
-                    "{tool} called with {}",
-                    calls.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" | ")
-                ),
-            )
-        }
+        Assertion::ToolStatus { tool, status, .. } => tool_status(envelopes, tool, *status),
+        Assertion::ToolSequence { tools, mode, .. } => tool_sequence(envelopes, tools, *mode),
+        Assertion::ToolArguments { tool, arguments, .. } => tool_arguments(envelopes, tool, arguments),
         Assertion::MaxSteps { steps, .. } => verdict(
             record.usage.iterations <= *steps,
             format!("{} iteration(s)", record.usage.iterations),
@@ -187,58 +105,10 @@ pub fn check(assertion: &Assertion, ev: &Evidence<'_>) -> Result<AssertionResult
             outcome,
             policy_id,
             ..
-        } => {
-            let resource = format!("Tool::{tool:?}");
-            match record.policy_decisions.iter().find(|d| d.resource == resource) {
-                None => verdict(false, format!("no policy decision on {tool}")),
-                Some(d) => {
-                    let want = match outcome {
-                        ExpectedPolicy::Allow => PolicyOutcome::Allow,
-                        ExpectedPolicy::Deny => PolicyOutcome::Deny,
-                        ExpectedPolicy::ApprovalRequired => PolicyOutcome::ApprovalRequired,
-                    };
-                    let id_ok = policy_id.as_ref().is_none_or(|id| d.determining_policies.contains(id));
-                    verdict(
-                        d.outcome == want && id_ok,
-                        format!("{tool}: {} by [{}]", d.outcome, d.determining_policies.join(", ")),
-                    )
-                }
-            }
-        }
+        } => policy(&record.policy_decisions, tool, *outcome, policy_id.as_deref()),
         Assertion::Approval {
-            tool,
-            role,
-            verdict: want,
-            ..
-        } => {
-            let asked: Vec<_> = envelopes
-                .iter()
-                .filter(|e| &e.tool == tool)
-                .filter_map(|e| e.approval.as_ref())
-                .collect();
-            let ok = asked.iter().any(|a| {
-                role.as_ref().is_none_or(|r| &a.role == r)
-                    && want.is_none_or(|v| {
-                        a.verdict
-                            == match v {
-                                ExpectedVerdict::Granted => ApprovalVerdict::Granted,
-                                ExpectedVerdict::Refused => ApprovalVerdict::Refused,
-                            }
-                    })
-            });
-            let found: Vec<String> = asked
-                .iter()
-                .map(|a| format!("{:?} by {} ({})", a.verdict, a.approver, a.role).to_lowercase())
-                .collect();
-            verdict(
-                ok,
-                if found.is_empty() {
-                    format!("no approval asked for {tool}")
-                } else {
-                    found.join("; ")
-                },
-            )
-        }
+            tool, role, verdict, ..
+        } => approval(envelopes, tool, role.as_deref(), *verdict),
         Assertion::Budget {
             max_tokens,
             max_tool_calls,
@@ -257,75 +127,11 @@ pub fn check(assertion: &Assertion, ev: &Evidence<'_>) -> Result<AssertionResult
                 ),
             )
         }
-        Assertion::ContextLayer { layer, included, .. } => {
-            let present = ev
-                .packet
-                .compiled_context
-                .manifest
-                .iter()
-                .any(|l| l.layer.as_str() == layer.as_str() && l.tokens > 0);
-            verdict(
-                present == *included,
-                format!("layer {layer} {}", if present { "included" } else { "not included" }),
-            )
-        }
-        Assertion::DebtWarning { warning, present, .. } => {
-            let kinds: Vec<String> = ev
-                .packet
-                .compiled_context
-                .debt
-                .iter()
-                .map(|d| {
-                    serde_json::to_value(d.kind)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default()
-                })
-                .collect();
-            let found = kinds.iter().any(|k| k == warning);
-            verdict(found == *present, format!("debt warnings: [{}]", kinds.join(", ")))
-        }
-        Assertion::Critic {
-            verdict: want, stage, ..
-        } => {
-            let notes = &ev.packet.critic;
-            let ok = notes
-                .iter()
-                .any(|n| &n.verdict == want && stage.as_ref().is_none_or(|s| &n.stage == s));
-            let seen: Vec<String> = notes.iter().map(|n| format!("{}:{}", n.stage, n.verdict)).collect();
-            verdict(ok, format!("critic said [{}]", seen.join(", ")))
-        }
-        Assertion::Golden { .. } => match ev.golden {
-            None => verdict(false, "no golden yet: run `contextos golden accept`".to_string()),
-            Some(GoldenComparison::Identical) => verdict(true, "packet equals the golden".into()),
-            Some(GoldenComparison::ProvenanceOnly(_)) => verdict(
-                true,
-                "behaviour equals the golden; provenance changed (`contextos golden check` lists it)".into(),
-            ),
-            Some(GoldenComparison::BehaviourChanged(_)) => verdict(
-                false,
-                "behaviour differs from the golden (`contextos golden check` shows the diff)".into(),
-            ),
-        },
-        Assertion::Graded { rubric, min_score, .. } => {
-            let model = ev.judge_model.unwrap_or("judge");
-            let response = ev.judge.complete(&judge_request(model, rubric, answer))?;
-            match serde_json::from_str::<Value>(&response.content) {
-                Ok(v) => match v.get("score").and_then(Value::as_f64) {
-                    Some(s) => {
-                        let s = s.clamp(0.0, 1.0);
-                        let reason = v.get("reason").and_then(Value::as_str).unwrap_or("");
-                        (
-                            s,
-                            s >= *min_score,
-                            format!("judge scored {s} (min {min_score}): {reason}"),
-                        )
-                    }
-                    None => verdict(false, format!("judge reply has no numeric score: {}", response.content)),
-                },
-                Err(e) => verdict(false, format!("judge reply is not JSON ({e}): {}", response.content)),
-            }
-        }
+        Assertion::ContextLayer { layer, included, .. } => context_layer(&ev.packet.compiled_context, layer, *included),
+        Assertion::DebtWarning { warning, present, .. } => debt_warning(&ev.packet.compiled_context, warning, *present),
+        Assertion::Critic { verdict, stage, .. } => critic(&ev.packet.critic, *verdict, *stage),
+        Assertion::Golden { .. } => golden(ev.golden),
+        Assertion::Graded { rubric, min_score, .. } => graded(ev, rubric, *min_score)?,
     };
     Ok(AssertionResult {
         kind: assertion.kind().to_string(),
@@ -333,5 +139,194 @@ pub fn check(assertion: &Assertion, ev: &Evidence<'_>) -> Result<AssertionResult
         score,
         passed,
         message,
+    })
+}
+
+fn answer_contains(answer: &str, text: &str) -> Scored {
+    let found = answer.contains(text);
+    let word = if found { "contains" } else { "does not contain" };
+    verdict(found, format!("answer {word} {text:?}"))
+}
+
+fn answer_regex(answer: &str, pattern: &str) -> Scored {
+    match regex::Regex::new(pattern) {
+        Ok(re) => {
+            let found = re.is_match(answer);
+            let word = if found { "matches" } else { "does not match" };
+            verdict(found, format!("answer {word} /{pattern}/"))
+        }
+        Err(e) => verdict(false, format!("invalid pattern /{pattern}/: {e}")),
+    }
+}
+
+fn answer_json(answer: &str, pointer: &str, equals: &Value) -> Scored {
+    match serde_json::from_str::<Value>(answer) {
+        Ok(v) => {
+            let found = v.pointer(pointer);
+            verdict(
+                found == Some(equals),
+                format!("{pointer} is {}", found.map_or("missing".to_string(), Value::to_string)),
+            )
+        }
+        Err(e) => verdict(false, format!("answer is not JSON: {e}")),
+    }
+}
+
+fn tool_called(envelopes: &[ToolEnvelope], tool: &str, times: Option<u32>) -> Scored {
+    let n = u32::try_from(envelopes.iter().filter(|e| e.tool == tool).count()).unwrap_or(u32::MAX);
+    let ok = match times {
+        Some(t) => n == t,
+        None => n > 0,
+    };
+    verdict(ok, format!("{tool} called {n} time(s)"))
+}
+
+fn tool_status(envelopes: &[ToolEnvelope], tool: &str, want: ToolCallStatus) -> Scored {
+    let seen: Vec<&str> = envelopes
+        .iter()
+        .filter(|e| e.tool == tool)
+        .map(|e| e.status.as_str())
+        .collect();
+    verdict(
+        envelopes.iter().any(|e| e.tool == tool && e.status == want),
+        format!("{tool} calls ended [{}]", seen.join(", ")),
+    )
+}
+
+fn tool_sequence(envelopes: &[ToolEnvelope], want: &[String], mode: SequenceMode) -> Scored {
+    let tools: Vec<&str> = envelopes.iter().map(|e| e.tool.as_str()).collect();
+    let ok = match mode {
+        SequenceMode::Exact => tools.iter().copied().eq(want.iter().map(String::as_str)),
+        SequenceMode::InOrder => {
+            let mut it = tools.iter();
+            want.iter().all(|w| it.any(|t| *t == w.as_str()))
+        }
+    };
+    verdict(ok, format!("calls were [{}]", tools.join(", ")))
+}
+
+fn tool_arguments(envelopes: &[ToolEnvelope], tool: &str, arguments: &Value) -> Scored {
+    let calls: Vec<&Value> = envelopes
+        .iter()
+        .filter(|e| e.tool == tool)
+        .map(|e| &e.arguments)
+        .collect();
+    let ok = calls.iter().any(|a| subset(arguments, a));
+    verdict(
+        ok,
+        format!(
+            "{tool} called with {}",
+            calls.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" | ")
+        ),
+    )
+}
+
+/// The first decision on the tool had `want`, and `policy_id` (when given) among its determining policies.
+fn policy(decisions: &[PolicyDecision], tool: &str, want: PolicyOutcome, policy_id: Option<&str>) -> Scored {
+    let resource = format!("Tool::{tool:?}");
+    match decisions.iter().find(|d| d.resource == resource) {
+        None => verdict(false, format!("no policy decision on {tool}")),
+        Some(d) => {
+            let id_ok = policy_id.is_none_or(|id| d.determining_policies.iter().any(|p| p == id));
+            verdict(
+                d.outcome == want && id_ok,
+                format!("{tool}: {} by [{}]", d.outcome, d.determining_policies.join(", ")),
+            )
+        }
+    }
+}
+
+fn approval(envelopes: &[ToolEnvelope], tool: &str, role: Option<&str>, want: Option<ApprovalVerdict>) -> Scored {
+    let asked: Vec<_> = envelopes
+        .iter()
+        .filter(|e| e.tool == tool)
+        .filter_map(|e| e.approval.as_ref())
+        .collect();
+    let ok = asked
+        .iter()
+        .any(|a| role.is_none_or(|r| a.role == r) && want.is_none_or(|v| a.verdict == v));
+    let found: Vec<String> = asked
+        .iter()
+        .map(|a| format!("{:?} by {} ({})", a.verdict, a.approver, a.role).to_lowercase())
+        .collect();
+    verdict(
+        ok,
+        if found.is_empty() {
+            format!("no approval asked for {tool}")
+        } else {
+            found.join("; ")
+        },
+    )
+}
+
+fn context_layer(context: &CompiledContext, layer: &str, included: bool) -> Scored {
+    let present = context
+        .manifest
+        .iter()
+        .any(|l| l.layer.as_str() == layer && l.tokens > 0);
+    verdict(
+        present == included,
+        format!("layer {layer} {}", if present { "included" } else { "not included" }),
+    )
+}
+
+fn debt_warning(context: &CompiledContext, warning: &str, present: bool) -> Scored {
+    let kinds: Vec<String> = context
+        .debt
+        .iter()
+        .map(|d| {
+            serde_json::to_value(d.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        })
+        .collect();
+    let found = kinds.iter().any(|k| k == warning);
+    verdict(found == present, format!("debt warnings: [{}]", kinds.join(", ")))
+}
+
+fn critic(notes: &[CriticNote], want: CriticVerdict, stage: Option<CriticStage>) -> Scored {
+    let ok = notes
+        .iter()
+        .any(|n| n.verdict == want && stage.is_none_or(|s| n.stage == s));
+    let seen: Vec<String> = notes.iter().map(|n| format!("{}:{}", n.stage, n.verdict)).collect();
+    verdict(ok, format!("critic said [{}]", seen.join(", ")))
+}
+
+fn golden(golden: Option<&GoldenComparison>) -> Scored {
+    match golden {
+        None => verdict(false, "no golden yet: run `contextos golden accept`".to_string()),
+        Some(GoldenComparison::Identical) => verdict(true, "packet equals the golden".into()),
+        Some(GoldenComparison::ProvenanceOnly(_)) => verdict(
+            true,
+            "behaviour equals the golden; provenance changed (`contextos golden check` lists it)".into(),
+        ),
+        Some(GoldenComparison::BehaviourChanged(_)) => verdict(
+            false,
+            "behaviour differs from the golden (`contextos golden check` shows the diff)".into(),
+        ),
+    }
+}
+
+/// Asks the judge (a recorded fixture) to score the answer against the rubric.
+fn graded(ev: &Evidence<'_>, rubric: &str, min_score: f64) -> Result<Scored, GradeError> {
+    let model = ev.judge_model.unwrap_or("judge");
+    let response = ev
+        .judge
+        .complete(&judge_request(model, rubric, &ev.packet.decision_record.answer))?;
+    Ok(match serde_json::from_str::<Value>(&response.content) {
+        Ok(v) => match v.get("score").and_then(Value::as_f64) {
+            Some(s) => {
+                let s = s.clamp(0.0, 1.0);
+                let reason = v.get("reason").and_then(Value::as_str).unwrap_or("");
+                (
+                    s,
+                    s >= min_score,
+                    format!("judge scored {s} (min {min_score}): {reason}"),
+                )
+            }
+            None => verdict(false, format!("judge reply has no numeric score: {}", response.content)),
+        },
+        Err(e) => verdict(false, format!("judge reply is not JSON ({e}): {}", response.content)),
     })
 }

@@ -61,8 +61,8 @@ pub use record::{Recorded, record_case};
 pub use report::{MARKDOWN_COMMENT_LIMIT, ReportError, render_html, render_junit, render_markdown};
 pub use runner::{CaseRun, RunOptions, run_suite};
 pub use scenario::{
-    Assertion, CaseDefaults, CaseFile, CaseRequest, ExpectedOutcome, ExpectedPolicy, ExpectedStatus, ExpectedVerdict,
-    JudgeConfig, SequenceMode, SuiteFile, Thresholds, case_schema, suite_schema,
+    Assertion, CaseDefaults, CaseFile, CaseRequest, JudgeConfig, SequenceMode, SuiteFile, Thresholds, case_schema,
+    suite_schema,
 };
 pub use scorecard::{AssertionResult, CaseDetail, CaseResult, Scorecard, Tally, rate};
 pub use suite::{Case, CaseScript, HarnessError, Selection, Suite, load_suite, parse_partition};

@@ -3,22 +3,12 @@
 
 use std::path::Path;
 
-use contextos_core::{PolicyOutcome, ReplayPacket};
+use contextos_core::ReplayPacket;
 use contextos_runtime::{PacketInteractions, Request, packet_approvals, packet_interactions, write_fixtures};
 use serde_json::Value;
 
-use crate::scenario::{
-    Assertion, CaseFile, CaseRequest, ExpectedOutcome, ExpectedPolicy, ExpectedVerdict, SequenceMode,
-};
+use crate::scenario::{Assertion, CaseFile, CaseRequest, SequenceMode};
 use crate::suite::HarnessError;
-
-fn policy(outcome: PolicyOutcome) -> ExpectedPolicy {
-    match outcome {
-        PolicyOutcome::Allow => ExpectedPolicy::Allow,
-        PolicyOutcome::Deny => ExpectedPolicy::Deny,
-        PolicyOutcome::ApprovalRequired => ExpectedPolicy::ApprovalRequired,
-    }
-}
 
 /// The case file a packet becomes: the request, the full run context (its run
 /// id included, so the case reproduces the run), and assertions describing
@@ -28,11 +18,7 @@ pub fn scaffold_case(packet: &ReplayPacket, name: &str) -> Result<CaseFile, Harn
         .map_err(|e| HarnessError::Usage(format!("packet {}: malformed request: {e}", packet.run_id)))?;
     let record = &packet.decision_record;
     let mut assertions = vec![Assertion::Outcome {
-        is: match record.outcome {
-            contextos_core::RunOutcome::Completed => ExpectedOutcome::Completed,
-            contextos_core::RunOutcome::Escalated => ExpectedOutcome::Escalated,
-            contextos_core::RunOutcome::Rejected => ExpectedOutcome::Rejected,
-        },
+        is: record.outcome,
         weight: None,
     }];
     if !packet.tool_envelopes.is_empty() {
@@ -50,7 +36,7 @@ pub fn scaffold_case(packet: &ReplayPacket, name: &str) -> Result<CaseFile, Harn
         if seen.insert(tool.to_string()) {
             assertions.push(Assertion::Policy {
                 tool: tool.to_string(),
-                outcome: policy(d.outcome),
+                outcome: d.outcome,
                 policy_id: d.determining_policies.first().cloned(),
                 weight: None,
             });
@@ -61,10 +47,7 @@ pub fn scaffold_case(packet: &ReplayPacket, name: &str) -> Result<CaseFile, Harn
             assertions.push(Assertion::Approval {
                 tool: e.tool.clone(),
                 role: Some(a.role.clone()),
-                verdict: Some(match a.verdict {
-                    contextos_core::ApprovalVerdict::Granted => ExpectedVerdict::Granted,
-                    contextos_core::ApprovalVerdict::Refused => ExpectedVerdict::Refused,
-                }),
+                verdict: Some(a.verdict),
                 weight: None,
             });
         }

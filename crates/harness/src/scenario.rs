@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use contextos_core::{ApprovalVerdict, CriticStage, CriticVerdict, PolicyOutcome, RunOutcome, ToolCallStatus};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -116,54 +117,6 @@ pub struct CaseRequest {
     pub text: String,
 }
 
-/// How a run ended, for `outcome` assertions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ExpectedOutcome {
-    /// Completed.
-    Completed,
-    /// Escalated.
-    Escalated,
-    /// Rejected.
-    Rejected,
-}
-
-/// A policy outcome, for `policy` assertions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ExpectedPolicy {
-    /// Allowed as asked.
-    Allow,
-    /// Denied.
-    Deny,
-    /// Needed an approval.
-    ApprovalRequired,
-}
-
-/// An approver verdict, for `approval` assertions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ExpectedVerdict {
-    /// Granted.
-    Granted,
-    /// Refused.
-    Refused,
-}
-
-/// A tool call's status, for `tool_status` assertions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ExpectedStatus {
-    /// Executed.
-    Executed,
-    /// Refused by policy or approval.
-    Denied,
-    /// Returned a stored result.
-    Deduplicated,
-    /// Executed and failed.
-    Failed,
-}
-
 /// Tool-sequence matching.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -216,7 +169,7 @@ pub enum Assertion {
     /// The run ended this way.
     Outcome {
         /// Expected outcome.
-        is: ExpectedOutcome,
+        is: RunOutcome,
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
@@ -245,7 +198,7 @@ pub enum Assertion {
         /// Tool name.
         tool: String,
         /// Expected status.
-        status: ExpectedStatus,
+        status: ToolCallStatus,
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
@@ -284,7 +237,7 @@ pub enum Assertion {
         /// Tool name.
         tool: String,
         /// Expected outcome before any approval.
-        outcome: ExpectedPolicy,
+        outcome: PolicyOutcome,
         /// A policy that must be among the determining ones.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         policy_id: Option<String>,
@@ -301,7 +254,7 @@ pub enum Assertion {
         role: Option<String>,
         /// Verdict, when given.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        verdict: Option<ExpectedVerdict>,
+        verdict: Option<ApprovalVerdict>,
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
@@ -345,10 +298,13 @@ pub enum Assertion {
     /// The critic gave this verdict at some point.
     Critic {
         /// `ok`, `replan`, `reject`, `accept`, `retry`, `escalate`.
-        verdict: String,
+        // The published schema has always said only "a string" here.
+        #[schemars(with = "String")]
+        verdict: CriticVerdict,
         /// Only at this stage (`verify`, `score`, `budget`), when given.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        stage: Option<String>,
+        #[schemars(with = "Option<String>")]
+        stage: Option<CriticStage>,
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,

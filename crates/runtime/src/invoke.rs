@@ -4,9 +4,9 @@
 use cedar_policy::Entities;
 use contextos_action::{Approver, GatewayContext, MemoryIdempotency, ToolAdapter, ToolGateway};
 use contextos_core::{
-    ActionSummary, CompiledContext, DecisionRecord, Digest, FORMAT_VERSION, FixedClock, ModelRequest, ModelResponse,
-    PolicyDecision, RecordedInteraction, ReplayInputs, ReplayPacket, RunUsage, SequentialIdGen, ToolRequest,
-    ToolResponse, canonical_json, digest_of,
+    ActionSummary, CompiledContext, DecisionRecord, Digest, FORMAT_VERSION, FixedClock, InteractionKind, ModelRequest,
+    ModelResponse, PolicyDecision, RecordedInteraction, ReplayInputs, ReplayPacket, RunUsage, SequentialIdGen,
+    ToolRequest, ToolResponse, canonical_json, digest_of,
 };
 use contextos_decision::{LoopConfig, LoopInput, LoopResult, ModelProvider, run_loop};
 use contextos_intelligence::{identity_entities, principal_uid};
@@ -52,13 +52,13 @@ pub struct StoredRun {
 }
 
 fn interaction<Req: Serialize, Resp: Serialize>(
-    kind: &str,
+    kind: InteractionKind,
     request: &Req,
     response: &Resp,
 ) -> Result<RecordedInteraction, RunError> {
     let request = serde_json::to_value(request).map_err(RunError::bug)?;
     Ok(RecordedInteraction {
-        kind: kind.to_string(),
+        kind,
         request_digest: digest_of(&request).map_err(RunError::bug)?,
         request,
         response: serde_json::to_value(response).map_err(RunError::bug)?,
@@ -171,11 +171,11 @@ fn replay_inputs(
 fn recorded_interactions(result: &LoopResult) -> Result<Vec<RecordedInteraction>, RunError> {
     let mut interactions = Vec::new();
     for (request, response) in &result.model_interactions {
-        interactions.push(interaction("model", request, response)?);
+        interactions.push(interaction(InteractionKind::Model, request, response)?);
     }
     for call in &result.calls {
         if let Some((request, response)) = &call.interaction {
-            interactions.push(interaction("tool", request, response)?);
+            interactions.push(interaction(InteractionKind::Tool, request, response)?);
         }
     }
     Ok(interactions)
@@ -306,10 +306,7 @@ pub fn persist(store: &Store, artifacts: &RunArtifacts) -> Result<StoredRun, Run
         run_id: run_id.clone(),
         packet,
         record,
-        outcome: serde_json::to_value(record_doc.outcome)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        outcome: record_doc.outcome,
         trace_id: record_doc.trace_id.clone(),
         created_at: artifacts
             .packet
@@ -345,21 +342,15 @@ pub fn packet_interactions(packet: &ReplayPacket) -> Result<PacketInteractions, 
                 packet.run_id, i.kind
             ))
         };
-        match i.kind.as_str() {
-            "model" => model.push((
+        match i.kind {
+            InteractionKind::Model => model.push((
                 serde_json::from_value(i.request.clone()).map_err(bad)?,
                 serde_json::from_value(i.response.clone()).map_err(bad)?,
             )),
-            "tool" => tools.push((
+            InteractionKind::Tool => tools.push((
                 serde_json::from_value(i.request.clone()).map_err(bad)?,
                 serde_json::from_value(i.response.clone()).map_err(bad)?,
             )),
-            other => {
-                return Err(RunError::Input(format!(
-                    "packet {}: unknown interaction kind {other:?}",
-                    packet.run_id
-                )));
-            }
         }
     }
     Ok(PacketInteractions { model, tools })

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use contextos_core::{ApprovalVerdict, ErrorKind, PolicyOutcome, RunOutcome, ToolCallStatus};
+use contextos_core::{ApprovalVerdict, CriticVerdict, ErrorKind, PolicyOutcome, RunOutcome, ToolCallStatus};
 use contextos_runtime::{
     DECISION_RECORD_TYPE, Deployment, Fixtures, REPLAY_PACKET_TYPE, ReplayOverrides, RequestEnvelope, RunError,
     diff_packets, envelope_bytes, open_packet, persist, replay, run_on_fixtures,
@@ -168,7 +168,7 @@ fn exhausted_iteration_budget_escalates_with_a_record() {
         a.packet
             .critic
             .iter()
-            .any(|n| n.verdict == "escalate" && n.reason.contains("iteration budget")),
+            .any(|n| n.verdict == CriticVerdict::Escalate && n.reason.contains("iteration budget")),
         "{:#?}",
         a.packet.critic
     );

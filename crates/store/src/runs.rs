@@ -4,7 +4,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use contextos_core::{Digest, FORMAT_VERSION, Timestamp, canonical_json, parse_json};
+use contextos_core::{Digest, FORMAT_VERSION, RunOutcome, Timestamp, canonical_json, parse_json};
 use contextos_fs::{AtomicWrite, write_file_atomically};
 use serde::{Deserialize, Serialize};
 
@@ -33,8 +33,8 @@ pub struct RunIndexEntry {
     pub packet: Digest,
     /// The signed decision record object.
     pub record: Digest,
-    /// The run's outcome, as the runtime names it.
-    pub outcome: String,
+    /// How the run ended.
+    pub outcome: RunOutcome,
     /// The W3C trace id of the run.
     pub trace_id: String,
     /// When the run was recorded (from the caller's clock).

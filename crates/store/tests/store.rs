@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use contextos_core::{Digest, ErrorKind, FORMAT_VERSION, Timestamp};
+use contextos_core::{Digest, ErrorKind, FORMAT_VERSION, RunOutcome, Timestamp};
 use contextos_store::{MAX_OBJECT_BYTES, Resolved, RunIndexEntry, Store, StoreError, StoreProblem};
 use contextos_trust::{Keyring, SignedEnvelope, SigningKey, sign};
 use proptest::prelude::*;
@@ -61,7 +61,7 @@ fn entry(run_id: &str, packet: Digest, record: Digest, created_at: u64) -> RunIn
         run_id: run_id.to_owned(),
         packet,
         record,
-        outcome: "approve".to_owned(),
+        outcome: RunOutcome::Completed,
         trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".to_owned(),
         created_at: Timestamp(created_at),
         replay_of: None,
@@ -363,7 +363,7 @@ fn run_round_trip_and_idempotent_put() {
         "{on_disk}"
     );
 
-    entry.outcome = "deny".to_owned();
+    entry.outcome = RunOutcome::Rejected;
     let err = store.put_run(&entry).unwrap_err();
     assert!(matches!(err, StoreError::RunExists { .. }), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::Input);

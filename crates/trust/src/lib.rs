@@ -50,10 +50,10 @@ mod policy;
 mod signing;
 
 pub use policy::{
-    ARGUMENTS, ArgumentType, ErrorsExpectation, Expectation, Field, PolicyEngine, PolicyInfo, PolicyLoadError,
-    PolicyMode, PolicyRequest, PolicyTestError, PolicyTestReport, PolicyTestResult, RecordType, RequestDocument,
-    RequestError, SourceDiagnostic, TOOL_SCHEMA_FILE, ToolArguments, is_shadow_error, run_policy_tests,
-    tool_actions_schema,
+    ARGUMENTS, ArgumentType, ErrorsExpectation, Expectation, Field, PolicyEffect, PolicyEngine, PolicyInfo,
+    PolicyLoadError, PolicyMode, PolicyRequest, PolicyTestError, PolicyTestReport, PolicyTestResult, RecordType,
+    RequestDocument, RequestError, SourceDiagnostic, TOOL_SCHEMA_FILE, ToolArguments, is_shadow_error,
+    run_policy_tests, tool_actions_schema,
 };
 
 // Signing and evidence log (see signing.rs and evidence.rs).

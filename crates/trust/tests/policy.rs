@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use contextos_core::PolicyOutcome;
-use contextos_trust::{PolicyEngine, PolicyMode, RequestDocument, run_policy_tests};
+use contextos_trust::{PolicyEffect, PolicyEngine, PolicyMode, RequestDocument, run_policy_tests};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -76,7 +76,7 @@ fn bundle_knows_modes_files_and_lines() {
         .iter()
         .find(|p| p.id == "tools.destructive-guard")
         .unwrap();
-    assert_eq!(guard.effect, "forbid");
+    assert_eq!(guard.effect, PolicyEffect::Forbid);
     assert!(guard.file.ends_with("tools.cedar"));
     let text = fs::read_to_string(shipped().join("tools.cedar")).unwrap();
     assert_eq!(

@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
-use contextos_core::{ApprovalVerdict, PolicyDecision, PolicyOutcome, RunOutcome, ToolCallStatus, ToolEnvelope};
+use contextos_core::{
+    ApprovalVerdict, CriticVerdict, PolicyDecision, PolicyOutcome, RunOutcome, ToolCallStatus, ToolEnvelope,
+};
 use serde_json::Value;
 
 use super::{Verdict, escape_html as esc, percent, score};
@@ -393,18 +395,17 @@ fn critic_table(out: &mut String, detail: &CaseDetail) -> fmt::Result {
         "<thead><tr><th class=\"num\">Iteration</th><th>Stage</th><th>Verdict</th><th>Reason</th></tr></thead>\n<tbody>"
     )?;
     for note in &detail.critic {
-        let class = match note.verdict.as_str() {
-            "ok" | "accept" => "pass",
-            "reject" => "fail",
-            "replan" | "retry" | "escalate" => "warn",
-            _ => "neutral",
+        let class = match note.verdict {
+            CriticVerdict::Ok | CriticVerdict::Accept => "pass",
+            CriticVerdict::Reject => "fail",
+            CriticVerdict::Replan | CriticVerdict::Retry | CriticVerdict::Escalate => "warn",
         };
         writeln!(
             out,
             "<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td></tr>",
             note.iteration,
-            esc(&note.stage),
-            badge(class, &note.verdict),
+            note.stage,
+            badge(class, note.verdict.as_str()),
             esc(&note.reason)
         )?;
     }

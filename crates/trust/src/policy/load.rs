@@ -24,13 +24,48 @@ pub enum PolicyMode {
     Shadow,
 }
 
+/// Whether a policy permits or forbids what it matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyEffect {
+    /// `permit`.
+    Permit,
+    /// `forbid`.
+    Forbid,
+}
+
+impl PolicyEffect {
+    /// The Cedar keyword.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Permit => "permit",
+            Self::Forbid => "forbid",
+        }
+    }
+}
+
+impl std::fmt::Display for PolicyEffect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl From<Effect> for PolicyEffect {
+    fn from(effect: Effect) -> Self {
+        match effect {
+            Effect::Permit => Self::Permit,
+            Effect::Forbid => Self::Forbid,
+        }
+    }
+}
+
 /// What the bundle knows about one policy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyInfo {
     /// The `@id`.
     pub id: String,
-    /// `permit` or `forbid`.
-    pub effect: String,
+    /// Permit or forbid.
+    pub effect: PolicyEffect,
     /// Enforced or shadow.
     pub mode: PolicyMode,
     /// File it was loaded from, as shown to the user.
@@ -348,10 +383,7 @@ impl Collected {
         }
         self.policies.push(PolicyInfo {
             id,
-            effect: match policy.effect() {
-                Effect::Permit => "permit".into(),
-                Effect::Forbid => "forbid".into(),
-            },
+            effect: policy.effect().into(),
             mode,
             file: shown.to_string(),
             line,

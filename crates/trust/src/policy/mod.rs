@@ -9,7 +9,7 @@ mod tool_schema;
 
 pub use diagnostic::SourceDiagnostic;
 pub use engine::{PolicyEngine, PolicyRequest, RequestDocument, RequestError, is_shadow_error};
-pub use load::{PolicyInfo, PolicyLoadError, PolicyMode};
+pub use load::{PolicyEffect, PolicyInfo, PolicyLoadError, PolicyMode};
 pub use suite::{
     ErrorsExpectation, Expectation, PolicyTestError, PolicyTestReport, PolicyTestResult, run_policy_tests,
 };
