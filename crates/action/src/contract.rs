@@ -7,6 +7,7 @@ use std::fs;
 use std::path::Path;
 
 use contextos_core::{ApprovalMode, Digest, DocumentError, ErrorKind, ToolSpec, digest_of, parse_yaml};
+use contextos_trust::{ToolArguments, tool_actions_schema};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -63,7 +64,14 @@ pub struct ToolContract {
     /// The tenant that owns the tool, for tenant-private tools.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_tenant: Option<String>,
+    /// Top-level arguments policies may not see (besides those with a
+    /// secret-shaped name, which they never see).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden_from_policy: Vec<String>,
 }
+
+/// Cedar actions that are not tools; no tool may take their names.
+pub const BUILT_IN_ACTIONS: [&str; 4] = ["call_tool", "use_pack", "delegate", "promote_memory"];
 
 /// Whether `name` may name a tool discovered from a server or a document:
 /// 1 to 128 characters of `A-Z a-z 0-9 _ - .`, not starting with `.` (a
@@ -86,6 +94,8 @@ pub struct LoadedTool {
     pub digest: Digest,
     /// The file it came from.
     pub file: String,
+    /// Its arguments as policies see them.
+    pub arguments: ToolArguments,
     validator: jsonschema::Validator,
 }
 
@@ -199,18 +209,39 @@ impl ToolCatalog {
                 contract.name
             ))
         })?;
+        if BUILT_IN_ACTIONS.contains(&contract.name.as_str()) {
+            return Err(fail(format!(
+                "tool name {:?} is taken by a built-in Cedar action ({})",
+                contract.name,
+                BUILT_IN_ACTIONS.join(", ")
+            )));
+        }
+        let properties = contract.input_schema.get("properties").and_then(Value::as_object);
+        if let Some(bad) = contract
+            .hidden_from_policy
+            .iter()
+            .find(|name| !properties.is_some_and(|p| p.contains_key(name.as_str())))
+        {
+            return Err(fail(format!(
+                "hidden_from_policy names {bad:?}, which is not a property of the input_schema of {:?}",
+                contract.name
+            )));
+        }
         if let Some(bad) = contract.memory_fields.iter().find(|p| !p.starts_with('/')) {
             return Err(fail(format!(
                 "memory_fields entry {bad:?} is not a JSON pointer (it must start with /)"
             )));
         }
         let digest = digest_of(&contract).map_err(|e| fail(e.to_string()))?;
+        let arguments =
+            ToolArguments::from_json_schema(&contract.name, &contract.input_schema, &contract.hidden_from_policy);
         self.tools.insert(
             contract.name.clone(),
             LoadedTool {
                 contract,
                 digest,
                 file,
+                arguments,
                 validator,
             },
         );
@@ -235,5 +266,12 @@ impl ToolCatalog {
     /// Cedar entities of every tool.
     pub fn cedar_entities(&self) -> Vec<Value> {
         self.tools.values().map(LoadedTool::cedar_entity).collect()
+    }
+
+    /// The Cedar schema part for these tools: one action per tool with its
+    /// typed arguments (committed as the bundle's `tools.generated.cedarschema`).
+    pub fn cedar_schema(&self) -> String {
+        let arguments: Vec<ToolArguments> = self.tools.values().map(|t| t.arguments.clone()).collect();
+        tool_actions_schema(&arguments)
     }
 }

@@ -13,7 +13,7 @@ use contextos_core::{
     RunContext, ToolCall, ToolCallStatus, ToolEnvelope, ToolRequest, ToolResponse, canonical_json, digest_of, redact,
 };
 use contextos_intelligence::{BudgetLeft, entity_uid, run_attributes};
-use contextos_trust::{PolicyEngine, PolicyRequest};
+use contextos_trust::{ARGUMENTS, PolicyEngine, PolicyRequest, is_shadow_error};
 use serde::Serialize;
 
 use crate::approval::{ApprovalRequest, Approver};
@@ -308,27 +308,57 @@ fn evidence_blob<T: Serialize>(value: &T) -> Option<(Digest, Vec<u8>)> {
 
 impl ToolGateway<'_> {
     /// The Cedar request for calling `tool`, with an approval of `approval_role` when given.
+    /// The Cedar request for calling `tool`: its own action (a member of
+    /// `call_tool`), the run attributes and, for a real call, the typed
+    /// `arguments` built from the redacted arguments (so the recorded request
+    /// is exactly what Cedar evaluated, and never holds a secret).
     fn policy_request(
         &self,
         tool: &str,
         ctx: &GatewayContext<'_>,
         approval_role: Option<String>,
+        arguments: Option<&serde_json::Value>,
     ) -> Result<PolicyRequest, GatewayError> {
+        let mut attributes = run_attributes(ctx.run, ctx.budget_left).map_err(GatewayError::Request)?;
+        if let Some(arguments) = arguments {
+            let loaded = self
+                .catalog
+                .get(tool)
+                .ok_or_else(|| GatewayError::UnknownTool(tool.to_string()))?;
+            let value = loaded
+                .arguments
+                .expression(arguments)
+                .map_err(|error| GatewayError::InvalidArguments {
+                    tool: tool.to_string(),
+                    errors: vec![error],
+                })?;
+            attributes.push((ARGUMENTS.to_string(), value));
+        }
         Ok(PolicyRequest {
             principal: ctx.principal.clone(),
-            action: entity_uid("Action", "call_tool").map_err(GatewayError::Request)?,
+            action: entity_uid("Action", tool).map_err(GatewayError::Request)?,
             resource: entity_uid("Tool", tool).map_err(GatewayError::Request)?,
-            attributes: run_attributes(ctx.run, ctx.budget_left).map_err(GatewayError::Request)?,
+            attributes,
             approval_role,
         })
     }
 
-    /// Authorizes `tool` as the run would right now, without executing anything
-    /// (capability discovery and critic checks use this).
+    /// Authorizes `tool` as the run would right now, before any arguments
+    /// exist and without executing anything (capability discovery). Policies
+    /// that read the arguments err here: their answer depends on the call.
     pub fn preview(&self, tool: &str, ctx: &GatewayContext<'_>) -> Result<PolicyDecision, GatewayError> {
         Ok(self
             .policy
-            .authorize(&self.policy_request(tool, ctx, None)?, ctx.entities))
+            .preview(&self.policy_request(tool, ctx, None, None)?, ctx.entities))
+    }
+
+    /// Capability discovery: whether policy might allow calling `tool` now.
+    /// Only a clean denial rules it out; a denial that comes from errors of
+    /// enforced policies (they read arguments the call does not have yet)
+    /// may turn into an allow once it has them, and the gateway decides then.
+    pub fn may_allow(&self, tool: &str, ctx: &GatewayContext<'_>) -> Result<bool, GatewayError> {
+        let decision = self.preview(tool, ctx)?;
+        Ok(decision.outcome != PolicyOutcome::Deny || decision.errors.iter().any(|e| !is_shadow_error(e)))
     }
 
     /// Decides `req` and keeps the request with the decision, so policy
@@ -444,7 +474,10 @@ impl ToolGateway<'_> {
         ctx: &GatewayContext<'_>,
         request: &ToolRequest,
     ) -> Result<Authorized, GatewayError> {
-        let first = self.decide_recorded(self.policy_request(&call.name, ctx, None)?, ctx);
+        let first = self.decide_recorded(
+            self.policy_request(&call.name, ctx, None, Some(&request.arguments))?,
+            ctx,
+        );
         let mut authorized = Authorized {
             decisions: vec![first.clone()],
             approval: None,
@@ -470,7 +503,10 @@ impl ToolGateway<'_> {
             channel: answer.channel.clone(),
         });
         if answer.verdict == ApprovalVerdict::Granted {
-            let with = self.decide_recorded(self.policy_request(&call.name, ctx, Some(answer.role))?, ctx);
+            let with = self.decide_recorded(
+                self.policy_request(&call.name, ctx, Some(answer.role), Some(&request.arguments))?,
+                ctx,
+            );
             authorized.governing = with.clone();
             authorized.decisions.push(with);
         }

@@ -336,6 +336,7 @@ mod tests {
             output_schema: None,
             memory_fields: Vec::new(),
             owner_tenant: None,
+            hidden_from_policy: Vec::new(),
         }
     }
 

@@ -149,6 +149,7 @@ mod tests {
                     output_schema: None,
                     memory_fields: vec![],
                     owner_tenant: None,
+                    hidden_from_policy: Vec::new(),
                 },
                 "t.yaml".into(),
             )

@@ -1,14 +1,15 @@
-//! `contextos policy …`: validate, test, explain, impact, coverage.
+//! `contextos policy …`: validate, schema, test, explain, impact, coverage.
 
 use std::path::{Path, PathBuf};
 
 use clap::{Subcommand, ValueEnum};
+use contextos_action::ToolCatalog;
 use contextos_core::{ExitCode, PolicyDecision, PolicyOutcome, parse_document};
 use contextos_harness::{
     ChangeKind, Corpus, CoverageReport, ImpactChange, ImpactReport, policy_coverage, policy_impact,
 };
-use contextos_runtime::Deployment;
-use contextos_trust::{PolicyEngine, RequestDocument, run_policy_tests};
+use contextos_runtime::{Deployment, RuntimeConfig};
+use contextos_trust::{PolicyEngine, RequestDocument, TOOL_SCHEMA_FILE, run_policy_tests};
 
 use crate::output::CliError;
 
@@ -20,12 +21,31 @@ pub enum Format {
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
-    /// Parse the policy bundle and validate it against its schema (strict mode).
+    /// Parse the policy bundle and validate it against its schema (strict mode), including the tool
+    /// actions generated from the deployment's contracts (which must be up to date).
     #[command(after_help = "Example:\n  contextos policy validate --policies policies")]
     Validate {
-        /// The bundle: schema.cedarschema, *.cedar files, approvers.yaml.
+        /// The bundle: schema.cedarschema, tools.generated.cedarschema, *.cedar files, approvers.yaml.
         #[arg(long, default_value = "policies")]
         policies: PathBuf,
+        /// The deployment whose tool contracts the generated schema must match (skipped when the
+        /// default file does not exist).
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Print the Cedar schema part generated from the tool contracts: one action per tool, in the
+    /// `call_tool` group, with the tool's arguments typed from its JSON Schema as `context.arguments`.
+    #[command(after_help = "Examples:\n  contextos policy schema\n  \
+contextos policy schema --write     # writes <policies>/tools.generated.cedarschema\n\n\
+Write it again after adding or changing a tool contract (bundled, MCP or OpenAPI pins alike);\n\
+`policy validate` fails while the committed file is out of date.")]
+    Schema {
+        /// The deployment: its tool contracts and policy bundle.
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Write it into the deployment's policy bundle instead of printing it.
+        #[arg(long)]
+        write: bool,
     },
     /// Run policy tests (YAML files of requests and expected outcomes). Exit 1 if any fails.
     #[command(after_help = "Examples:\n  contextos policy test\n  contextos policy test policies/tests --format json")]
@@ -105,14 +125,56 @@ have changed and do not count towards coverage."
     },
 }
 
+const DEFAULT_CONFIG: &str = "runtime/contextos.toml";
+
 fn load(dir: &Path) -> Result<PolicyEngine, CliError> {
     PolicyEngine::load(dir).map_err(|e| CliError::new(e.kind(), e))
 }
 
+/// The bundle in `dir` with the tool actions of `dep`'s own contracts.
+fn load_for(dep: &Deployment, dir: &Path) -> Result<PolicyEngine, CliError> {
+    PolicyEngine::load_with_tools(dir, &dep.catalog.cedar_schema()).map_err(|e| CliError::new(e.kind(), e))
+}
+
+/// The deployment configuration at `config` (paths resolved) and its tool contracts.
+fn tools_of(config: &Path) -> Result<(RuntimeConfig, ToolCatalog), CliError> {
+    let shown = config.display().to_string();
+    let text = std::fs::read_to_string(config).map_err(|e| CliError::input(format!("cannot read {shown}: {e}")))?;
+    let mut parsed = RuntimeConfig::parse(&shown, &text).map_err(|e| CliError::new(e_kind(), e))?;
+    parsed.resolve_paths(config.parent().unwrap_or(Path::new(".")));
+    let catalog = ToolCatalog::load(&parsed.paths.tools).map_err(|e| CliError::new(e.kind(), e))?;
+    Ok((parsed, catalog))
+}
+
+/// Refuses a bundle whose committed tool actions do not match `config`'s contracts.
+fn check_tool_schema(policies: &Path, config: &Path) -> Result<(), CliError> {
+    if !config.is_file() && config == Path::new(DEFAULT_CONFIG) {
+        return Ok(());
+    }
+    let (_, catalog) = tools_of(config)?;
+    let file = policies.join(TOOL_SCHEMA_FILE);
+    let committed = std::fs::read_to_string(&file).ok();
+    if committed.as_deref() == Some(catalog.cedar_schema().as_str()) {
+        return Ok(());
+    }
+    let state = if committed.is_some() {
+        "is out of date with"
+    } else {
+        "is missing for"
+    };
+    Err(CliError::input(format!(
+        "{} {state} the tool contracts of {}: run `contextos policy schema --write --config {}`",
+        file.display(),
+        config.display(),
+        config.display()
+    )))
+}
+
 pub fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
     match cmd {
-        PolicyCommand::Validate { policies } => {
+        PolicyCommand::Validate { policies, config } => {
             let engine = load(&policies)?;
+            check_tool_schema(&policies, &config)?;
             let shadow = engine
                 .policies()
                 .iter()
@@ -136,6 +198,19 @@ pub fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
             println!("  digest: {}", engine.bundle_digest());
             for w in engine.warnings() {
                 println!("  warning: {w}");
+            }
+            Ok(ExitCode::Success)
+        }
+        PolicyCommand::Schema { config, write } => {
+            let (parsed, catalog) = tools_of(&config)?;
+            let text = catalog.cedar_schema();
+            if write {
+                let file = parsed.paths.policies.join(TOOL_SCHEMA_FILE);
+                std::fs::write(&file, &text)
+                    .map_err(|e| CliError::input(format!("cannot write {}: {e}", file.display())))?;
+                println!("wrote {} ({} tool actions)", file.display(), catalog.tools().count());
+            } else {
+                print!("{text}");
             }
             Ok(ExitCode::Success)
         }
@@ -177,7 +252,7 @@ pub fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
             let decision = engine.authorize(&req, &entities);
             match format {
                 Format::Json => println!("{}", to_json(&decision)?),
-                Format::Text => print_explanation(&engine, &decision),
+                Format::Text => print_explanation(&engine, &decision, &doc),
             }
             Ok(ExitCode::Success)
         }
@@ -190,8 +265,8 @@ pub fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
             format,
         } => {
             let (dep, corpus) = load_corpus(&config, &corpus)?;
-            let baseline = load(&baseline)?;
-            let candidate = load(&candidate)?;
+            let baseline = load_for(&dep, &baseline)?;
+            let candidate = load_for(&dep, &candidate)?;
             let report = policy_impact(&corpus, &dep, &baseline, &candidate).map_err(|e| CliError::new(e.kind(), e))?;
             match format {
                 Format::Json => println!("{}", to_json(&report)?),
@@ -214,7 +289,7 @@ pub fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
                 return Err(CliError::input(format!("--min {min} is not a share in [0, 1]")));
             }
             let (dep, corpus) = load_corpus(&config, &corpus)?;
-            let engine = load(&policies)?;
+            let engine = load_for(&dep, &policies)?;
             let report = policy_coverage(&corpus, &dep, &engine).map_err(|e| CliError::new(e.kind(), e))?;
             match format {
                 Format::Json => println!("{}", to_json(&report)?),
@@ -261,6 +336,12 @@ fn print_impact(r: &ImpactReport, allow_changes: bool) {
         println!(
             "  skipped {} recorded without their request (older packets)",
             plural(r.skipped, "decision", "decisions")
+        );
+    }
+    if r.before_schema_change > 0 {
+        println!(
+            "  not compared: {} recorded before the schema change (the request does not fit the baseline's schema)",
+            plural(r.before_schema_change, "decision", "decisions")
         );
     }
     if r.recorded_mismatch > 0 {
@@ -400,7 +481,15 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, CliError> {
     })
 }
 
-fn print_explanation(engine: &PolicyEngine, d: &PolicyDecision) {
+/// The attributes of the entity `uid` (`Type::"id"`) among Cedar JSON entities.
+fn entity_attributes<'a>(entities: &'a [serde_json::Value], uid: &str) -> Option<&'a serde_json::Value> {
+    entities.iter().find_map(|e| {
+        let (ty, id) = (e["uid"]["type"].as_str()?, e["uid"]["id"].as_str()?);
+        (format!("{ty}::{id:?}") == uid).then(|| &e["attrs"])
+    })
+}
+
+fn print_explanation(engine: &PolicyEngine, d: &PolicyDecision, doc: &RequestDocument) {
     let where_is = |id: &str| {
         engine
             .policies()
@@ -411,6 +500,14 @@ fn print_explanation(engine: &PolicyEngine, d: &PolicyDecision) {
     };
     println!("outcome:   {}", d.outcome);
     println!("request:   {} {} {}", d.principal, d.action, d.resource);
+    // What the policies could read about the effect: the call's arguments
+    // and the resource's attributes.
+    if let Some(arguments) = doc.context.get(contextos_trust::ARGUMENTS) {
+        println!("arguments: {arguments}");
+    }
+    if let Some(attributes) = entity_attributes(&doc.entities, &d.resource) {
+        println!("resource:  {attributes}");
+    }
     println!("reason:    {}", d.reason);
     if !d.determining_policies.is_empty() {
         let label = if d.outcome == PolicyOutcome::ApprovalRequired {

@@ -132,7 +132,7 @@ fn explain_refund_needs_approval() {
     let dir = tempfile::tempdir().unwrap();
     let entities = fs::read_to_string(repo().join("policies/tests/entities.json")).unwrap();
     let request = format!(
-        "principal: Agent::\"triage-bot\"\naction: call_tool\nresource: Tool::\"issue_refund\"\ncontext:\n  tenant: {{ type: Tenant, id: acme }}\n  safety_mode: standard\n  run_approval_level: 2\n  budget: {{ tool_calls_left: 1, tokens_left: 900 }}\nentities: {entities}\n"
+        "principal: Agent::\"triage-bot\"\naction: issue_refund\nresource: Tool::\"issue_refund\"\ncontext:\n  arguments: {{ customer_id: ACME-913, order_id: \"5610\", amount_cents: 12900, currency: USD, reason: duplicate }}\n  tenant: {{ type: Tenant, id: acme }}\n  safety_mode: standard\n  run_approval_level: 2\n  budget: {{ tool_calls_left: 1, tokens_left: 900 }}\nentities: {entities}\n"
     );
     fs::write(dir.path().join("refund.yaml"), request).unwrap();
     let r = run(command_in(&repo())

@@ -62,7 +62,7 @@ fn without_digests(text: &str) -> String {
 }
 
 const REFUND_FREEZE: &str = "@id(\"tools.refund-freeze\")\n\
-forbid (principal, action == Action::\"call_tool\", resource == Tool::\"issue_refund\");\n";
+forbid (principal, action == Action::\"issue_refund\", resource == Tool::\"issue_refund\");\n";
 
 #[test]
 fn impact_of_an_unchanged_bundle_passes() {
@@ -182,7 +182,7 @@ fn impact_fails_on_a_change_of_approver_roles_alone() {
 fn impact_shows_a_decision_that_now_errors_with_its_error() {
     let dir = workspace(Some(
         "@id(\"x.overflowing-refund\")\n\
-         permit (principal, action == Action::\"call_tool\", resource == Tool::\"issue_refund\")\n\
+         permit (principal, action == Action::\"issue_refund\", resource == Tool::\"issue_refund\")\n\
          when { context.budget.tokens_left * 9223372036854775807 > 0 };\n",
     ));
     let r = contextos(dir.path(), &["policy", "impact", "--candidate", "candidate"]);

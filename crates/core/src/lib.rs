@@ -61,5 +61,15 @@ pub use redact::{REDACTED, is_secret_field, looks_like_secret, redact, redact_te
 pub use secret::Secret;
 pub use text::cut_chars;
 
-/// The `format_version` written into every persisted document of this release.
+/// The `format_version` written into every persisted document of this release
+/// (decision records and replay packets have their own, below).
 pub const FORMAT_VERSION: u32 = 1;
+
+/// The `format_version` of decision records and replay packets.
+///
+/// - 2: a tool call is its tool's own Cedar action (in the `call_tool`
+///   group) and its recorded request carries the typed `arguments`.
+/// - 1: every tool call was `Action::"call_tool"`, without arguments. Still
+///   loads, verifies and replays; policy impact counts its tool decisions as
+///   recorded before the schema change.
+pub const RECORD_FORMAT_VERSION: u32 = 2;

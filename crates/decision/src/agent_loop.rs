@@ -6,8 +6,8 @@ use std::ops::ControlFlow;
 use contextos_action::{GatewayCall, GatewayContext, GatewayError, ToolCatalog, ToolGateway};
 use contextos_core::{
     ApprovalMode, ApprovalRecord, Clock, CriticNote, CriticStage, CriticVerdict, Digest, ErrorKind, MemoryProposal,
-    Message, ModelRequest, ModelResponse, PolicyDecision, PolicyOutcome, Role, RunContext, RunOutcome, Timestamp,
-    ToolCall, ToolCallStatus, ToolSpec, canonical_json,
+    Message, ModelRequest, ModelResponse, PolicyDecision, Role, RunContext, RunOutcome, Timestamp, ToolCall,
+    ToolCallStatus, ToolSpec, canonical_json,
 };
 use contextos_intelligence::BudgetLeft;
 use serde::{Deserialize, Serialize};
@@ -314,12 +314,7 @@ impl<'c> LoopState<'_, '_, 'c> {
             .catalog
             .tools()
             .filter(|t| t.contract.approval_mode <= self.input.run.approval_mode)
-            .filter(|t| {
-                self.gateway
-                    .preview(&t.contract.name, &ctx)
-                    .map(|d| d.outcome != PolicyOutcome::Deny)
-                    .unwrap_or(false)
-            })
+            .filter(|t| self.gateway.may_allow(&t.contract.name, &ctx).unwrap_or(false))
             .map(|t| t.spec())
             .collect()
     }

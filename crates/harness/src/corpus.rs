@@ -186,6 +186,9 @@ pub(crate) struct Evaluated {
     /// Errors of enforced policies (shadow policies' errors decide nothing).
     pub errors: Vec<String>,
     pub reason: String,
+    /// The recorded request does not fit this engine's schema (it was
+    /// recorded before a schema change), so it was not decided.
+    pub unfit: bool,
 }
 
 impl From<PolicyDecision> for Evaluated {
@@ -197,6 +200,7 @@ impl From<PolicyDecision> for Evaluated {
             shadow: d.shadow,
             errors: d.errors.into_iter().filter(|e| !is_shadow_error(e)).collect(),
             reason: d.reason,
+            unfit: false,
         }
     }
 }
@@ -281,6 +285,7 @@ fn evaluate(
         shadow: Vec::new(),
         reason: format!("denied because policy evaluation failed (fail closed): {message}"),
         errors: vec![message],
+        unfit: true,
     };
     let Value::Object(context) = &request.context else {
         return engines

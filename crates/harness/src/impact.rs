@@ -103,6 +103,11 @@ pub struct ImpactReport {
     pub decisions: u64,
     /// Decisions recorded without their request (older packets): not re-evaluated.
     pub skipped: u64,
+    /// Decisions whose recorded request does not fit the baseline's schema:
+    /// recorded before a schema change (for example tool calls of format 1
+    /// packets, before tools had their own actions). Counted, not compared.
+    #[serde(default)]
+    pub before_schema_change: u64,
     /// Decisions whose baseline outcome differs from the recorded one: the
     /// corpus was recorded under other policies (or other tools or packs).
     pub recorded_mismatch: u64,
@@ -155,6 +160,7 @@ pub fn policy_impact(
         packets: corpus.packets.len() as u64,
         decisions: 0,
         skipped: 0,
+        before_schema_change: 0,
         recorded_mismatch: 0,
         changes: Vec::new(),
         reasons_changed: Vec::new(),
@@ -168,6 +174,10 @@ pub fn policy_impact(
                 report.skipped += 1;
                 continue;
             };
+            if before.unfit {
+                report.before_schema_change += 1;
+                continue;
+            }
             report.decisions += 1;
             if before.outcome != decision.outcome {
                 report.recorded_mismatch += 1;

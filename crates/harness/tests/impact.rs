@@ -71,7 +71,7 @@ fn candidate(edit: impl Fn(&str, String) -> String, extra: &[(&str, &str)]) -> (
 }
 
 const REFUND_FREEZE: &str = "@id(\"tools.refund-freeze\")\n\
-forbid (principal, action == Action::\"call_tool\", resource == Tool::\"issue_refund\");\n";
+forbid (principal, action == Action::\"issue_refund\", resource == Tool::\"issue_refund\");\n";
 
 fn refund_freeze() -> (tempfile::TempDir, PolicyEngine) {
     candidate(|_, text| text, &[("freeze.cedar", REFUND_FREEZE)])
@@ -155,7 +155,7 @@ fn added_forbid_newly_denies_the_refund_decisions_and_nothing_else() {
             .iter()
             .all(|c| c.after_policies == ["tools.refund-freeze"]
                 && c.before_policies == ["tools.network-with-approval"]
-                && c.action == "Action::\"call_tool\""
+                && c.action == "Action::\"issue_refund\""
                 && c.principal == "Agent::\"triage-bot\""
                 && c.reason_after.contains("tools.refund-freeze"))
     );
@@ -196,8 +196,10 @@ fn dropping_the_destructive_guard_keeps_the_delete_denied_for_another_reason() {
     );
     assert!(unguarded.policies().iter().all(|p| p.id != "tools.destructive-guard"));
     let report = impact(&corpus, &unguarded);
-    // The destructive permit still needs elevated mode and an officer: no outcome changes.
-    assert!(report.is_unchanged(), "{:#?}", report.changes);
+    // The destructive permit still needs elevated mode and an officer: no
+    // outcome changes, but the reason does, and that is a change too.
+    assert!(report.changes.is_empty(), "{:#?}", report.changes);
+    assert!(!report.is_unchanged());
     assert!(report.by_resource.is_empty());
     assert_eq!(report.reasons_changed.len(), 1, "{:#?}", report.reasons_changed);
     let delete = &report.reasons_changed[0];
@@ -356,7 +358,7 @@ fn a_shadow_policy_that_would_change_outcomes_is_counted() {
     let dep = deployment();
     let corpus = load(corpus_dir().path());
     let shadow = "@id(\"tools.shadow-no-refunds\")\n@mode(\"shadow\")\n\
-forbid (principal, action == Action::\"call_tool\", resource == Tool::\"issue_refund\");\n";
+forbid (principal, action == Action::\"issue_refund\", resource == Tool::\"issue_refund\");\n";
     let (_dir, engine) = candidate(|_, text| text, &[("shadow.cedar", shadow)]);
     let report = policy_coverage(&corpus, dep, &engine).unwrap();
     let counted = report
@@ -414,4 +416,56 @@ fn reports_are_identical_for_any_thread_count() {
     sorted.sort();
     assert_eq!(keys, sorted);
     assert_eq!(keys[0].0, "alpha");
+}
+
+/// A packet of format 1 (tool calls were all `Action::"call_tool"`, without
+/// arguments), checked in as it was signed.
+fn format_v1_corpus() -> Corpus {
+    load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/format-v1"))
+}
+
+#[test]
+fn format_1_packets_still_verify_and_their_tool_decisions_count_as_before_the_schema_change() {
+    let corpus = format_v1_corpus();
+    let packet = &corpus.packets[0].packet;
+    assert_eq!(packet.format_version, 1);
+    let tool_decisions = packet
+        .decision_record
+        .policy_decisions
+        .iter()
+        .filter(|d| d.action == "Action::\"call_tool\"")
+        .count();
+    assert!(tool_decisions > 0);
+    let report = impact(&corpus, &deployment().policy);
+    assert_eq!(report.before_schema_change, tool_decisions as u64, "{report:#?}");
+    assert_eq!(
+        report.decisions + report.before_schema_change,
+        packet.decision_record.policy_decisions.len() as u64
+    );
+    assert!(
+        report.changes.is_empty() && report.reasons_changed.is_empty(),
+        "{report:#?}"
+    );
+}
+
+#[test]
+fn format_1_packets_still_replay() {
+    let corpus = format_v1_corpus();
+    let packet = &corpus.packets[0].packet;
+    let overrides = contextos_runtime::ReplayOverrides {
+        policies: true,
+        ..Default::default()
+    };
+    let replay = contextos_runtime::replay(deployment(), packet, &overrides).unwrap();
+    let again = &replay.artifacts.packet;
+    assert_eq!(again.format_version, contextos_core::RECORD_FORMAT_VERSION);
+    assert_eq!(again.decision_record.outcome, packet.decision_record.outcome);
+    assert_eq!(again.decision_record.answer, packet.decision_record.answer);
+    let tools = |p: &ReplayPacket| {
+        p.tool_envelopes
+            .iter()
+            .map(|e| (e.tool.clone(), e.status))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(tools(again), tools(packet));
 }

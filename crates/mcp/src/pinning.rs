@@ -62,6 +62,7 @@ pub fn contract_for(tool: &DiscoveredTool) -> ToolContract {
         output_schema: None,
         memory_fields: Vec::new(),
         owner_tenant: None,
+        hidden_from_policy: Vec::new(),
     }
 }
 

@@ -171,6 +171,7 @@ pub fn contract_for(operation: &Operation) -> ToolContract {
         output_schema: None,
         memory_fields: Vec::new(),
         owner_tenant: None,
+        hidden_from_policy: Vec::new(),
     }
 }
 

@@ -41,8 +41,10 @@ impl Deployment {
 
     /// Loads everything `config` names.
     pub fn from_config(config: RuntimeConfig) -> Result<Self, RunError> {
-        let policy = PolicyEngine::load(&config.paths.policies)?;
         let catalog = ToolCatalog::load(&config.paths.tools)?;
+        // The tool actions come from this deployment's own contracts, so the
+        // schema always matches the tools a run can call.
+        let policy = PolicyEngine::load_with_tools(&config.paths.policies, &catalog.cedar_schema())?;
         let keyring = Keyring::load_dir(&config.paths.keys)?;
         let signing_key = SigningKey::load(&config.paths.signing_key)?;
         let packs = load_packs(&config, &keyring)?;
@@ -60,7 +62,7 @@ impl Deployment {
 
     /// Replaces the policy bundle (a what-if replay).
     pub fn with_policies(mut self, dir: &Path) -> Result<Self, RunError> {
-        self.policy = PolicyEngine::load(dir)?;
+        self.policy = PolicyEngine::load_with_tools(dir, &self.catalog.cedar_schema())?;
         self.config.paths.policies = dir.to_path_buf();
         Ok(self)
     }
@@ -68,6 +70,7 @@ impl Deployment {
     /// Replaces the tool contracts.
     pub fn with_tools(mut self, dir: &Path) -> Result<Self, RunError> {
         self.catalog = ToolCatalog::load(dir)?;
+        self.policy = PolicyEngine::load_with_tools(&self.config.paths.policies, &self.catalog.cedar_schema())?;
         self.config.paths.tools = dir.to_path_buf();
         Ok(self)
     }

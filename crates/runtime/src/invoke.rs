@@ -5,8 +5,8 @@ use cedar_policy::Entities;
 use contextos_action::{Approver, GatewayContext, MemoryIdempotency, ToolAdapter, ToolGateway};
 use contextos_core::{
     ActionSummary, CompiledContext, DecisionRecord, Digest, FORMAT_VERSION, FixedClock, InteractionKind, ModelRequest,
-    ModelResponse, PolicyDecision, RecordedInteraction, ReplayInputs, ReplayPacket, RunUsage, SequentialIdGen,
-    ToolRequest, ToolResponse, canonical_json, digest_of,
+    ModelResponse, PolicyDecision, RECORD_FORMAT_VERSION, RecordedInteraction, ReplayInputs, ReplayPacket, RunUsage,
+    SequentialIdGen, ToolRequest, ToolResponse, canonical_json, digest_of,
 };
 use contextos_decision::{LoopConfig, LoopInput, LoopResult, ModelProvider, run_loop};
 use contextos_intelligence::{identity_entities, principal_uid};
@@ -127,7 +127,7 @@ pub fn invoke_agent(
     let record = decision_record(env, &compiled, pack_decisions, &result, replay_id.clone());
     let evidence: Vec<(Digest, Vec<u8>)> = result.calls.iter().flat_map(|c| c.evidence.iter().cloned()).collect();
     let packet = ReplayPacket {
-        format_version: FORMAT_VERSION,
+        format_version: RECORD_FORMAT_VERSION,
         run_id: run.run_id.clone(),
         replay_id,
         replay_of: None,
@@ -213,7 +213,7 @@ fn decision_record(
     evidence_refs.sort();
     evidence_refs.dedup();
     DecisionRecord {
-        format_version: FORMAT_VERSION,
+        format_version: RECORD_FORMAT_VERSION,
         run_id: run.run_id.clone(),
         outcome: result.outcome,
         answer: contextos_core::redact_text(&result.answer),

@@ -192,7 +192,7 @@ fn a_policy_evaluation_error_denies_every_tool_call() {
     let recorded = run_on_fixtures(&deployment(), &env, &fixtures).unwrap();
     let broken = policies_with(
         "overflow.cedar",
-        "@id(\"x.overflow\")\npermit (principal, action == Action::\"call_tool\", resource)\nwhen { context.budget.tokens_left * 9223372036854775807 > 0 };\n",
+        "@id(\"x.overflow\")\npermit (principal, action in Action::\"call_tool\", resource)\nwhen { context.budget.tokens_left * 9223372036854775807 > 0 };\n",
     );
     let dep = deployment().with_policies(broken.path()).unwrap();
     let overrides = ReplayOverrides {
@@ -216,7 +216,7 @@ fn a_policy_evaluation_error_denies_every_tool_call() {
         .decision_record
         .policy_decisions
         .iter()
-        .filter(|d| d.action.contains("call_tool"))
+        .filter(|d| d.resource.starts_with("Tool::"))
         .map(|d| d.reason.clone())
         .collect();
     assert!(reasons.iter().all(|r| r.contains("fail closed")), "{reasons:#?}");
@@ -228,7 +228,7 @@ fn replay_against_stricter_policies_reports_the_newly_denied_refund() {
     let recorded = run_on_fixtures(&deployment(), &env, &fixtures).unwrap();
     let stricter = policies_with(
         "zz-no-refunds.cedar",
-        "@id(\"x.refund-freeze\")\nforbid (principal, action == Action::\"call_tool\", resource == Tool::\"issue_refund\");\n",
+        "@id(\"x.refund-freeze\")\nforbid (principal, action == Action::\"issue_refund\", resource == Tool::\"issue_refund\");\n",
     );
     let dep = deployment().with_policies(stricter.path()).unwrap();
     let r = replay(

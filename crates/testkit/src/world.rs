@@ -47,7 +47,8 @@ pub fn catalog_of(contracts: impl IntoIterator<Item = ToolContract>) -> ToolCata
 impl World {
     /// The shipped policies, `catalog` and `run`.
     pub fn new(catalog: ToolCatalog, run: RunContext) -> Self {
-        let policy = PolicyEngine::load(&repo().join("policies")).expect("the shipped policies load");
+        let policy = PolicyEngine::load_with_tools(&repo().join("policies"), &catalog.cedar_schema())
+            .expect("the shipped policies load with these tools");
         let mut entities = identity_entities(&run);
         entities.extend(catalog.cedar_entities());
         let entities = Entities::from_json_value(Value::Array(entities), Some(policy.schema()))

@@ -81,7 +81,7 @@ fn bundle_knows_modes_files_and_lines() {
     let text = fs::read_to_string(shipped().join("tools.cedar")).unwrap();
     assert_eq!(
         text.lines().nth(guard.line - 1).unwrap(),
-        "forbid (principal, action == Action::\"call_tool\", resource)"
+        "forbid (principal, action in Action::\"call_tool\", resource)"
     );
 }
 
@@ -108,14 +108,15 @@ fn evaluation_error_denies() {
     // even though another permit is satisfied.
     let copy = copy_bundle(&[(
         "overflow.cedar",
-        "@id(\"x.overflowing-permit\")\npermit (principal, action == Action::\"call_tool\", resource)\nwhen { context.budget.tokens_left * 9223372036854775807 > 0 };\n",
+        "@id(\"x.overflowing-permit\")\npermit (principal, action in Action::\"call_tool\", resource)\nwhen { context.budget.tokens_left * 9223372036854775807 > 0 };\n",
     )]);
     let engine = PolicyEngine::load(copy.path()).unwrap();
     let doc: RequestDocument = serde_json::from_value(json!({
         "principal": "Agent::\"triage-bot\"",
-        "action": "call_tool",
+        "action": "read_ticket",
         "resource": "Tool::\"read_ticket\"",
         "context": {
+            "arguments": {"ticket_id": "T-4420"},
             "tenant": {"type": "Tenant", "id": "acme"},
             "safety_mode": "standard",
             "run_approval_level": 2,
@@ -143,14 +144,14 @@ fn evaluation_error_denies() {
 fn policy_tests_fail_on_an_unexpected_evaluation_error() {
     let copy = copy_bundle(&[(
         "overflow.cedar",
-        "@id(\"x.overflowing-permit\")\npermit (principal, action == Action::\"call_tool\", resource)\nwhen { context.budget.tokens_left * 9223372036854775807 > 0 };\n",
+        "@id(\"x.overflowing-permit\")\npermit (principal, action in Action::\"call_tool\", resource)\nwhen { context.budget.tokens_left * 9223372036854775807 > 0 };\n",
     )]);
     let tests = copy.path().join("tests");
     fs::create_dir(&tests).unwrap();
     fs::copy(shipped().join("tests/entities.json"), tests.join("entities.json")).unwrap();
     let case = |name: &str, extra: &str| {
         format!(
-            "  - name: {name}\n    principal: Agent::\"triage-bot\"\n    action: call_tool\n    resource: Tool::\"read_ticket\"\n    expect:\n      outcome: deny\n{extra}"
+            "  - name: {name}\n    principal: Agent::\"triage-bot\"\n    action: read_ticket\n    resource: Tool::\"read_ticket\"\n    arguments: {{ ticket_id: T-4420 }}\n    expect:\n      outcome: deny\n{extra}"
         )
     };
     let file = format!(
@@ -190,7 +191,7 @@ fn request_that_violates_the_schema_is_an_input_error() {
     let engine = PolicyEngine::load(&shipped()).unwrap();
     let doc: RequestDocument = serde_json::from_value(json!({
         "principal": "Agent::\"triage-bot\"",
-        "action": "call_tool",
+        "action": "read_ticket",
         "resource": "Tool::\"read_ticket\"",
         "context": { "tenant": {"type": "Tenant", "id": "acme"}, "safety_mode": 3 }
     }))
@@ -215,7 +216,7 @@ fn atom() -> impl Strategy<Value = String> {
 fn random_forbid() -> impl Strategy<Value = String> {
     let scope = prop::sample::select(vec![
         "action",
-        "action == Action::\"call_tool\"",
+        "action in Action::\"call_tool\"",
         "action == Action::\"use_pack\"",
         "action in [Action::\"delegate\", Action::\"promote_memory\"]",
     ]);

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::diagnostic::{SourceDiagnostic, miette_text};
-use super::load::{PolicyInfo, PolicyLoadError, load_bundle};
+use super::load::{LoadedBundle, PolicyInfo, PolicyLoadError, load_bundle};
 
 /// An authorization request in Cedar terms. The context holds every run
 /// attribute except `approval`, which the engine sets itself: from
@@ -109,9 +109,20 @@ struct Evaluation {
 }
 
 impl PolicyEngine {
-    /// Loads and strictly validates the bundle in `dir`.
+    /// Loads and strictly validates the bundle in `dir`, with the tool
+    /// actions of its committed `tools.generated.cedarschema` (if any).
     pub fn load(dir: &Path) -> Result<Self, PolicyLoadError> {
-        let b = load_bundle(dir)?;
+        Self::from_bundle(load_bundle(dir, None)?)
+    }
+
+    /// Loads and strictly validates the bundle in `dir` with the tool actions
+    /// in `tools_schema` (generated from a deployment's tool contracts),
+    /// instead of the bundle's committed copy.
+    pub fn load_with_tools(dir: &Path, tools_schema: &str) -> Result<Self, PolicyLoadError> {
+        Self::from_bundle(load_bundle(dir, Some(tools_schema))?)
+    }
+
+    fn from_bundle(b: LoadedBundle) -> Result<Self, PolicyLoadError> {
         Ok(Self {
             schema: b.schema,
             enforced: b.enforced,
@@ -246,7 +257,19 @@ impl PolicyEngine {
     /// policies, the approver roles that would permit it, shadow effects and a
     /// reason. Fails closed: any evaluation error denies.
     pub fn authorize(&self, req: &PolicyRequest, entities: &Entities) -> PolicyDecision {
-        let request = self.cedar_request(req, req.approval_role.as_deref(), true);
+        self.decide(req, entities, true)
+    }
+
+    /// Decides `req` like [`Self::authorize`] without checking it against the
+    /// schema. Capability discovery asks before a call has arguments: a policy
+    /// that reads `context.arguments` then errs (and the decision lists the
+    /// error) rather than the whole request being refused.
+    pub fn preview(&self, req: &PolicyRequest, entities: &Entities) -> PolicyDecision {
+        self.decide(req, entities, false)
+    }
+
+    fn decide(&self, req: &PolicyRequest, entities: &Entities, validate: bool) -> PolicyDecision {
+        let request = self.cedar_request(req, req.approval_role.as_deref(), validate);
         let first = self.evaluate(&self.enforced, &request, entities);
         let mut outcome = if !first.errors.is_empty() {
             PolicyOutcome::Deny
@@ -356,7 +379,13 @@ impl PolicyEngine {
         errors: &[String],
         shadow: &[ShadowEffect],
     ) -> String {
-        let action = req.action.id().unescaped().to_string();
+        // A tool's own action reads as the tool call it is: the record keeps
+        // the action id, the sentence names what happened.
+        let action = if req.resource.type_name().basename() == "Tool" {
+            "call_tool".to_string()
+        } else {
+            req.action.id().unescaped().to_string()
+        };
         let list = |ids: &[String]| ids.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ");
         let enforced_errors: Vec<_> = errors.iter().filter(|e| !is_shadow_error(e)).collect();
         let mut text = match outcome {

@@ -150,10 +150,10 @@ fn cedar_files(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> std::io::Resu
     Ok(())
 }
 
-pub(crate) fn load_bundle(dir: &Path) -> Result<LoadedBundle, PolicyLoadError> {
+pub(crate) fn load_bundle(dir: &Path, tools_schema: Option<&str>) -> Result<LoadedBundle, PolicyLoadError> {
     let dir_display = dir.to_string_lossy().replace('\\', "/");
     let dir_display = dir_display.trim_end_matches('/').to_string();
-    let (schema_text, schema) = load_schema(dir, &dir_display)?;
+    let (schema_text, schema) = load_schema(dir, &dir_display, tools_schema)?;
 
     // Policies.
     let mut files = Vec::new();
@@ -203,10 +203,11 @@ pub(crate) fn load_bundle(dir: &Path) -> Result<LoadedBundle, PolicyLoadError> {
     })
 }
 
-/// The bundle's `schema.cedarschema`, plus the tool actions generated from
-/// the contracts (`tools.generated.cedarschema`) when the bundle has them:
-/// their text and the parsed schema.
-fn load_schema(dir: &Path, dir_display: &str) -> Result<(String, Schema), PolicyLoadError> {
+/// The bundle's `schema.cedarschema` plus the tool actions generated from
+/// the contracts: `tools_schema` when given (a deployment generates it from
+/// its catalog), else the bundle's `tools.generated.cedarschema` if present.
+/// Returns their text and the parsed schema.
+fn load_schema(dir: &Path, dir_display: &str, tools_schema: Option<&str>) -> Result<(String, Schema), PolicyLoadError> {
     let schema_shown = display(dir_display, Path::new("schema.cedarschema"));
     let schema_path = dir.join("schema.cedarschema");
     if !schema_path.is_file() {
@@ -226,8 +227,12 @@ fn load_schema(dir: &Path, dir_display: &str) -> Result<(String, Schema), Policy
     let mut texts = schema_text.clone();
     let tools_path = dir.join(TOOL_SCHEMA_FILE);
     let tools_shown = display(dir_display, Path::new(TOOL_SCHEMA_FILE));
-    if tools_path.is_file() {
-        let tools_text = read(dir_display, &tools_path, &tools_shown)?;
+    let tools_text = match tools_schema {
+        Some(text) => Some(text.to_string()),
+        None if tools_path.is_file() => Some(read(dir_display, &tools_path, &tools_shown)?),
+        None => None,
+    };
+    if let Some(tools_text) = tools_text {
         fragments.push(fragment(&tools_shown, &tools_text)?);
         texts.push_str(&tools_text);
     }

@@ -8,8 +8,9 @@
 //! tests:
 //!   - name: lookup inside the tenant is allowed
 //!     principal: Agent::"triage-bot"
-//!     action: call_tool
+//!     action: lookup_customer            # a tool call is its tool's action
 //!     resource: Tool::"lookup_customer"
+//!     arguments: { customer_id: ACME-1 } # context.arguments
 //!     context: { }                 # merged over defaults.context
 //!     expect:
 //!       outcome: allow
@@ -28,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::engine::{PolicyEngine, RequestDocument, is_shadow_error};
+use super::tool_schema::ARGUMENTS;
 use contextos_fs::files_with_suffix;
 
 #[derive(Debug, Deserialize)]
@@ -59,6 +61,9 @@ struct TestCase {
     resource: String,
     #[serde(default)]
     context: serde_json::Map<String, Value>,
+    /// The tool call's arguments (`context.arguments`), for tool actions.
+    #[serde(default)]
+    arguments: Option<Value>,
     #[serde(default)]
     entities: Vec<Value>,
     expect: Expectation,
@@ -259,6 +264,9 @@ pub fn run_policy_tests(engine: &PolicyEngine, dir: &Path) -> Result<PolicyTestR
         for case in file.tests {
             let mut context = file.defaults.context.clone();
             contextos_core::merge_json(&mut context, &case.context);
+            if let Some(arguments) = case.arguments {
+                context.insert(ARGUMENTS.to_string(), arguments);
+            }
             let mut entities = shared.clone();
             entities.extend(case.entities);
             let doc = RequestDocument {
