@@ -5,6 +5,7 @@ mod lexer;
 mod steps;
 mod suite_bench;
 mod tidy;
+mod tidy_imports;
 
 use std::env;
 use std::path::{Path, PathBuf};

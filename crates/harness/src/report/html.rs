@@ -9,7 +9,7 @@ use std::fmt::{self, Write as _};
 use contextos_core::{ApprovalVerdict, PolicyDecision, PolicyOutcome, RunOutcome, ToolCallStatus, ToolEnvelope};
 use serde_json::Value;
 
-use super::{Verdict, escape_html as esc, percent, score};
+use super::format::{Verdict, escape_html as esc, percent, score};
 use crate::{CaseDetail, CaseResult, Scorecard, Tally};
 
 /// Renders a scorecard and the failed gates as one self-contained HTML page:
