@@ -28,7 +28,7 @@ const USE_ID_GEN: &str = "take ids and randomness from the injected `IdGen`";
 const USE_CONFIG: &str = "read the environment at the CLI edge and pass values in";
 
 /// Calls that make a run depend on the machine rather than its inputs
-/// (DESIGN.md, Determinism), with what to do instead. A pattern matches only
+/// (ARCHITECTURE.md, Determinism), with what to do instead. A pattern matches only
 /// where it does not continue an identifier (`OsRng` but not `MyOsRng`).
 const BANNED: &[(&str, &str)] = &[
     ("SystemTime::now", USE_CLOCK),
