@@ -14,8 +14,9 @@
 //!
 //! `super::` paths are resolved only in `use` items at the start of a line:
 //! an indented one sits in an inline module (a test module, usually), whose
-//! `super` is the file itself. Every pair of files with edges both ways is a
-//! violation naming both.
+//! `super` is the file itself, and a `super::` path inside code is not
+//! followed for the same reason. Every pair of files with edges both ways is
+//! a violation naming both.
 
 use std::collections::{BTreeMap, BTreeSet};
 
