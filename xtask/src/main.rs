@@ -8,6 +8,7 @@
 mod steps;
 mod suite_bench;
 mod tidy;
+mod tidy_imports;
 
 use std::env;
 use std::path::{Path, PathBuf};

@@ -173,6 +173,10 @@ pub fn check(tree: &Tree) -> Vec<Violation> {
         }
     }
     violations.extend(check_ci_script(tree.get(CI_SCRIPT)));
+    let sources = tree.files.iter().map(|(path, text)| (path.as_str(), text.as_str()));
+    for cycle in crate::tidy_imports::import_cycles(sources) {
+        violations.push(Violation::new(&cycle.first, 1, cycle.message()));
+    }
 
     violations.sort();
     violations

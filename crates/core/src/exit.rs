@@ -1,4 +1,4 @@
-//! Error kinds and the exit codes the CLI maps them to (DESIGN.md, Exit codes).
+//! Error kinds and the exit codes the CLI maps them to (ARCHITECTURE.md, Exit codes).
 
 use std::fmt;
 

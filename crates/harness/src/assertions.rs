@@ -7,7 +7,7 @@ use contextos_core::{
 use contextos_decision::ModelProvider;
 use serde_json::{Value, json};
 
-use crate::golden::GoldenComparison;
+use crate::behaviour::GoldenComparison;
 use crate::scenario::{Assertion, SequenceMode};
 use crate::scorecard::AssertionResult;
 

@@ -12,8 +12,10 @@ use contextos_core::{
     ApprovalMode, ApprovalVerdict, BudgetReport, ContextLayer, CriticNote, Digest, OmitReason, PolicyOutcome,
     ReplayPacket, RunOutcome, RunUsage, ShadowEffect, ToolCallStatus,
 };
+use contextos_trust::{Keyring, SignedEnvelope};
 use serde::Serialize;
 use serde_json::Value;
+use similar::TextDiff;
 
 /// The behaviour of one run: what a golden comparison fails on.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -265,4 +267,74 @@ pub fn provenance_changes(golden: &ReplayPacket, run: &ReplayPacket) -> Vec<Prov
         ids(run),
     );
     out
+}
+
+/// How goldens are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GoldenMode {
+    /// Fail on a change of behaviour; report provenance changes apart.
+    #[default]
+    Behaviour,
+    /// Fail on any byte difference (for refactors that must change nothing).
+    Exact,
+}
+
+/// The result of comparing a run's packet with its golden.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GoldenComparison {
+    /// Byte for byte the same.
+    Identical,
+    /// Same behaviour; only provenance (digests, ids) or encoding differs.
+    ProvenanceOnly(Vec<ProvenanceChange>),
+    /// The behaviour differs: a unified diff of the behaviour views (golden first).
+    BehaviourChanged(String),
+}
+
+fn verified_packet(bytes: &[u8], keyring: &Keyring) -> Option<ReplayPacket> {
+    let envelope = serde_json::from_slice::<SignedEnvelope>(bytes).ok()?;
+    keyring.verify_as(&envelope, &envelope.payload_type).ok()
+}
+
+fn pretty_payload(bytes: &[u8], keyring: &Keyring) -> String {
+    match verified_packet(bytes, keyring) {
+        Some(packet) => serde_json::to_string_pretty(&packet).unwrap_or_default(),
+        None => format!("(not a verifiable signed packet: {} bytes)", bytes.len()),
+    }
+}
+
+fn unified(old: &str, new: &str) -> String {
+    TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header("golden", "this run")
+        .to_string()
+}
+
+/// Compares a run's signed packet with its golden. Both must verify against
+/// `keyring`; one that does not is a behaviour change (shown whole).
+pub fn compare_packets(golden: &[u8], run: &[u8], keyring: &Keyring, mode: GoldenMode) -> GoldenComparison {
+    if golden == run {
+        return GoldenComparison::Identical;
+    }
+    let (Some(old), Some(new)) = (verified_packet(golden, keyring), verified_packet(run, keyring)) else {
+        return GoldenComparison::BehaviourChanged(unified(
+            &pretty_payload(golden, keyring),
+            &pretty_payload(run, keyring),
+        ));
+    };
+    let (old_view, new_view) = (Behaviour::of(&old), Behaviour::of(&new));
+    if mode == GoldenMode::Exact || old_view != new_view {
+        let diff = if old_view == new_view {
+            let whole = |p: &ReplayPacket| serde_json::to_string_pretty(p).unwrap_or_default();
+            unified(&whole(&old), &whole(&new))
+        } else {
+            unified(&old_view.pretty(), &new_view.pretty())
+        };
+        return GoldenComparison::BehaviourChanged(if diff.trim().is_empty() {
+            "payloads are equal; the signature or encoding differs".to_string()
+        } else {
+            diff
+        });
+    }
+    GoldenComparison::ProvenanceOnly(provenance_changes(&old, &new))
 }

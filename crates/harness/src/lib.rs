@@ -45,16 +45,13 @@ mod suite;
 
 pub use assertions::{Evidence, GradeError, check, judge_request};
 pub use behaviour::{
-    ApprovalBehaviour, Behaviour, LayerBehaviour, OmittedBehaviour, PolicyBehaviour, ProvenanceChange,
-    ToolCallBehaviour, provenance_changes,
+    ApprovalBehaviour, Behaviour, GoldenComparison, GoldenMode, LayerBehaviour, OmittedBehaviour, PolicyBehaviour,
+    ProvenanceChange, ToolCallBehaviour, compare_packets, provenance_changes,
 };
 pub use corpus::{Corpus, CorpusError, CorpusPacket};
 pub use coverage::{CoverageReport, ShadowCoverage, policy_coverage};
 pub use gates::{GateOptions, evaluate_gates};
-pub use golden::{
-    GoldenCheck, GoldenComparison, GoldenMismatch, GoldenMode, accept_goldens, check_goldens, compare_packets,
-    stale_goldens,
-};
+pub use golden::{GoldenCheck, GoldenMismatch, accept_goldens, check_goldens, stale_goldens};
 pub use impact::{ChangeCount, ChangeKind, ImpactChange, ImpactReport, policy_impact};
 pub use promote::{scaffold_case, write_case, write_packet_fixtures};
 pub use record::{Recorded, record_case};

@@ -11,7 +11,7 @@ use contextos_runtime::{Deployment, Fixtures, RunArtifacts, envelope_bytes, run_
 use rayon::prelude::*;
 
 use crate::assertions::{Evidence, check};
-use crate::golden::{GoldenMode, compare_packets};
+use crate::behaviour::{GoldenMode, compare_packets};
 use crate::scorecard::{AssertionResult, CaseDetail, CaseResult, Scorecard};
 use crate::suite::{Case, Suite};
 

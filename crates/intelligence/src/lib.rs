@@ -5,7 +5,7 @@
 //! attributes (`context` record) that every policy request carries. It does
 //! not decide anything (the trust plane does) and does not reach tools.
 //!
-//! The knowledge graph and promotion-aware memory of DESIGN.md grow here;
+//! The knowledge graph and promotion-aware memory grow here as later planes;
 //! today memory proposals are produced by the decision loop and recorded in
 //! the decision record, pending review.
 //!

@@ -11,7 +11,7 @@ use contextos_core::{
 };
 use serde_json::Value;
 
-use super::{Verdict, escape_html as esc, percent, score};
+use super::format::{Verdict, escape_html as esc, percent, score};
 use crate::{CaseDetail, CaseResult, Scorecard, Tally};
 
 /// Renders a scorecard and the failed gates as one self-contained HTML page:

@@ -2,10 +2,35 @@
 //! case per scenario case. Times and timestamps stay unset so the XML is a
 //! function of the scorecard alone.
 
+use contextos_core::ErrorKind;
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::{ReportError, Verdict};
+use super::format::{Verdict, score};
 use crate::{CaseResult, Scorecard};
+
+/// Why a report could not be rendered.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ReportError {
+    /// The JUnit writer refused the report.
+    #[error("failed to serialize the JUnit report of suite {suite:?}")]
+    Junit {
+        /// The suite.
+        suite: String,
+        /// The writer's error.
+        #[source]
+        source: quick_junit::SerializeError,
+    },
+}
+
+impl ReportError {
+    /// Exit-code kind: rendering a well-formed scorecard cannot fail, so any
+    /// failure is a bug.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Junit { .. } => ErrorKind::Bug,
+        }
+    }
+}
 
 /// Renders a scorecard as JUnit XML: a suite named after the scorecard's suite
 /// (and partition), a test case per case with class name `contextos.<suite>`,
@@ -73,7 +98,7 @@ fn status(case: &CaseResult) -> TestCaseStatus {
                 // Failed with every assertion passing: the case's own bar (its score) was not met.
                 None => {
                     status
-                        .set_message(format!("case failed with score {}", super::score(case.score)))
+                        .set_message(format!("case failed with score {}", score(case.score)))
                         .set_type("case");
                 }
             }

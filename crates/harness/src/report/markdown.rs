@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{Verdict, escape_html, percent, score};
+use super::format::{Verdict, escape_html, percent, score};
 use crate::{CaseResult, Scorecard, Tally};
 
 /// The most bytes [`render_markdown`] produces. GitHub refuses comments over
