@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use contextos_core::{ApprovalMode, Digest, DocumentError, ErrorKind, ToolSpec, digest_of, parse_yaml};
+use contextos_core::{ApprovalMode, Digest, DocumentError, ErrorKind, Kind, ToolSpec, digest_of, parse_yaml};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -143,9 +143,9 @@ pub enum ContractError {
     },
 }
 
-impl ContractError {
+impl Kind for ContractError {
     /// Always an input error (exit 2).
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         ErrorKind::Input
     }
 }

@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use contextos_core::{ApprovalMode, CanonicalError, Digest, ErrorKind, digest_of, parse_yaml};
+use contextos_core::{ApprovalMode, CanonicalError, Digest, ErrorKind, Kind, digest_of, parse_yaml};
 use serde_json::Value;
 
 use crate::contract::{LoadedTool, SideEffect, ToolCatalog, ToolContract};
@@ -74,9 +74,9 @@ pub enum PinError {
     },
 }
 
-impl PinError {
+impl Kind for PinError {
     /// Exit-code kind: encoding failures are bugs, everything else is input (exit 2).
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Encode { .. } => ErrorKind::Bug,
             _ => ErrorKind::Input,

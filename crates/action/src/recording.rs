@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use contextos_core::{Digest, DocumentError, ErrorKind, canonical_json, digest_of, parse_json};
+use contextos_core::{Digest, DocumentError, ErrorKind, Kind, canonical_json, digest_of, parse_json};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -57,9 +57,9 @@ fn nearest_text(nearest: &Option<(String, Vec<String>)>) -> String {
     }
 }
 
-impl FixtureMiss {
+impl Kind for FixtureMiss {
     /// Always a fixture miss (exit 4).
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         ErrorKind::FixtureMiss
     }
 }
@@ -92,9 +92,9 @@ pub enum RecordingError {
     },
 }
 
-impl RecordingError {
+impl Kind for RecordingError {
     /// Always an input error (exit 2).
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         ErrorKind::Input
     }
 }

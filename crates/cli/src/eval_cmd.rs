@@ -4,24 +4,16 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
-use contextos_core::{ErrorKind, ExitCode};
+use contextos_core::ExitCode;
 use contextos_harness::{
-    CaseRun, GateOptions, HarnessError, RunOptions, Scorecard, Selection, Suite, accept_goldens, check_goldens,
-    evaluate_gates, load_suite, parse_partition, record_case, render_html, render_junit, render_markdown, run_suite,
-    scaffold_case, stale_goldens, write_case, write_packet_fixtures,
+    CaseRun, GateOptions, RunOptions, Scorecard, Selection, Suite, accept_goldens, check_goldens, evaluate_gates,
+    load_suite, parse_partition, record_case, render_html, render_junit, render_markdown, run_suite, scaffold_case,
+    stale_goldens, write_case, write_packet_fixtures,
 };
-use contextos_runtime::{Deployment, RunError};
+use contextos_runtime::Deployment;
 
 use crate::output::CliError;
 use crate::policy_cmd::Format;
-
-fn harness_error(e: HarnessError) -> CliError {
-    CliError::new(e.kind(), e)
-}
-
-fn run_error(e: RunError) -> CliError {
-    CliError::new(e.kind(), e)
-}
 
 const DEFAULT_SUITE: &str = "scenarios/customer-escalation";
 
@@ -101,7 +93,7 @@ fn parse_rate(text: &str) -> Result<(String, f64), String> {
 
 fn deployment_for(suite: &Suite, config: &Option<PathBuf>) -> Result<Deployment, CliError> {
     let path = config.clone().unwrap_or_else(|| suite.config_path());
-    Deployment::load(&path).map_err(run_error)
+    Ok(Deployment::load(&path)?)
 }
 
 fn write(path: &Path, text: &str) -> Result<(), CliError> {
@@ -213,11 +205,11 @@ fn print_summary(card: &Scorecard, failures: &[String]) {
 fn load_scorecard(path: &Path) -> Result<Scorecard, CliError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| CliError::input(format!("cannot read {shown}: {e}")))?;
-    contextos_core::parse_json(&shown, &text).map_err(|e| CliError::new(ErrorKind::Input, e))
+    Ok(contextos_core::parse_json(&shown, &text)?)
 }
 
 pub fn eval(args: EvalArgs) -> Result<ExitCode, CliError> {
-    let suite = load_suite(&args.suite).map_err(harness_error)?;
+    let suite = load_suite(&args.suite)?;
     let dep = deployment_for(&suite, &args.config)?;
     let partition = args
         .partition
@@ -245,13 +237,12 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode, CliError> {
         max_regression: args.max_regression,
     };
     let failures = evaluate_gates(&card, &suite.file.thresholds, &options);
-    let json = serde_json::to_string_pretty(&card)
-        .map_err(|e| CliError::new(ErrorKind::Bug, miette::MietteDiagnostic::new(e.to_string())))?;
+    let json = serde_json::to_string_pretty(&card).map_err(CliError::bug)?;
     if let Some(p) = &args.json {
         write(p, &format!("{json}\n"))?;
     }
     if let Some(p) = &args.junit {
-        write(p, &render_junit(&card).map_err(|e| CliError::new(e.kind(), e))?)?;
+        write(p, &render_junit(&card)?)?;
     }
     if let Some(p) = &args.markdown {
         write(p, &render_markdown(&card, &failures))?;
@@ -299,7 +290,7 @@ pub enum ScenarioCommand {
 pub fn scenario(cmd: ScenarioCommand) -> Result<ExitCode, CliError> {
     match cmd {
         ScenarioCommand::Record { suite, case, config } => {
-            let suite = load_suite(&suite).map_err(harness_error)?;
+            let suite = load_suite(&suite)?;
             let dep = deployment_for(&suite, &config)?;
             for name in &case {
                 if !suite.cases.iter().any(|c| &c.file.name == name) {
@@ -319,7 +310,7 @@ pub fn scenario(cmd: ScenarioCommand) -> Result<ExitCode, CliError> {
                     println!("skip   {} (no script)", c.file.name);
                     continue;
                 }
-                let r = record_case(&dep, &suite, c).map_err(harness_error)?;
+                let r = record_case(&dep, &suite, c)?;
                 println!(
                     "record {}: {} model, {} tool, {} judge interaction(s) -> {}",
                     r.case,
@@ -334,7 +325,7 @@ pub fn scenario(cmd: ScenarioCommand) -> Result<ExitCode, CliError> {
             Ok(ExitCode::Success)
         }
         ScenarioCommand::Check { suite } => {
-            let suite = load_suite(&suite).map_err(harness_error)?;
+            let suite = load_suite(&suite)?;
             println!("suite {} is valid: {} cases", suite.file.name, suite.cases.len());
             Ok(ExitCode::Success)
         }
@@ -387,7 +378,7 @@ pub fn golden(cmd: GoldenCommand) -> Result<ExitCode, CliError> {
     let mut mismatches = 0;
     let mut checked = 0;
     for dir in suites(&args)? {
-        let suite = load_suite(&dir).map_err(harness_error)?;
+        let suite = load_suite(&dir)?;
         let dep = deployment_for(&suite, &None)?;
         let template = RunOptions {
             goldens: Some(&args.goldens),
@@ -397,7 +388,7 @@ pub fn golden(cmd: GoldenCommand) -> Result<ExitCode, CliError> {
         let (runs, _) = run_cases(&dep, &suite, &Selection::default(), None, args.jobs, template)?;
         checked += runs.len();
         if accept {
-            let written = accept_goldens(&runs, &suite.file.name, &args.goldens).map_err(harness_error)?;
+            let written = accept_goldens(&runs, &suite.file.name, &args.goldens)?;
             println!(
                 "suite {}: {} golden(s) written, {} unchanged",
                 suite.file.name,
@@ -452,8 +443,7 @@ pub fn scorecard(cmd: ScorecardCommand) -> Result<ExitCode, CliError> {
     let ScorecardCommand::Merge { parts, out } = cmd;
     let cards = parts.iter().map(|p| load_scorecard(p)).collect::<Result<Vec<_>, _>>()?;
     let merged = Scorecard::merge(cards).map_err(CliError::input)?;
-    let json = serde_json::to_string_pretty(&merged)
-        .map_err(|e| CliError::new(ErrorKind::Bug, miette::MietteDiagnostic::new(e.to_string())))?;
+    let json = serde_json::to_string_pretty(&merged).map_err(CliError::bug)?;
     match out {
         Some(p) => write(&p, &format!("{json}\n"))?,
         None => println!("{json}"),
@@ -494,10 +484,10 @@ pub fn promote(args: PromoteArgs) -> Result<ExitCode, CliError> {
             args.case
         )));
     }
-    let dep = Deployment::load(&args.deployment.config).map_err(run_error)?;
+    let dep = Deployment::load(&args.deployment.config)?;
     let store_dir = args.deployment.store.clone().unwrap_or(dep.config.paths.store.clone());
     let (packet, _) = crate::run_cmd::load_packet(&args.run, &dep, &store_dir)?;
-    let case = scaffold_case(&packet, &args.case).map_err(harness_error)?;
+    let case = scaffold_case(&packet, &args.case)?;
     let fixtures = args.suite.join("fixtures").join(&args.case);
     if fixtures.exists() {
         return Err(CliError::input(format!(
@@ -505,15 +495,15 @@ pub fn promote(args: PromoteArgs) -> Result<ExitCode, CliError> {
             fixtures.display()
         )));
     }
-    let case_path = write_case(&case, &args.suite).map_err(harness_error)?;
-    write_packet_fixtures(&packet, &fixtures).map_err(harness_error)?;
+    let case_path = write_case(&case, &args.suite)?;
+    write_packet_fixtures(&packet, &fixtures)?;
     println!("wrote {}", case_path.display());
     println!(
         "wrote {}/ (model, tools, approvals from the packet)",
         fixtures.display()
     );
     // Run the new case once and keep its packet as the golden.
-    let suite = load_suite(&args.suite).map_err(harness_error)?;
+    let suite = load_suite(&args.suite)?;
     let selection = Selection {
         filters: vec![args.case.clone()],
         partition: None,
@@ -537,7 +527,7 @@ pub fn promote(args: PromoteArgs) -> Result<ExitCode, CliError> {
         if let Some(e) = &run.result.error {
             return Err(CliError::input(format!("the promoted case does not run: {e}")));
         }
-        let written = accept_goldens(&runs, &suite.file.name, &args.goldens).map_err(harness_error)?;
+        let written = accept_goldens(&runs, &suite.file.name, &args.goldens)?;
         for p in written {
             println!("wrote {} (golden)", p.display());
         }
@@ -568,8 +558,7 @@ pub fn schema(kind: SchemaKind) -> Result<ExitCode, CliError> {
         SchemaKind::Scenario => contextos_harness::case_schema(),
         SchemaKind::Suite => contextos_harness::suite_schema(),
     };
-    let text = serde_json::to_string_pretty(&value)
-        .map_err(|e| CliError::new(ErrorKind::Bug, miette::MietteDiagnostic::new(e.to_string())))?;
+    let text = serde_json::to_string_pretty(&value).map_err(CliError::bug)?;
     println!("{text}");
     Ok(ExitCode::Success)
 }

@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 
-use contextos_core::{ErrorKind, ExitCode};
+use contextos_core::{ErrorKind, ExitCode, Kind};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, Report};
 
 /// An error on its way to the user: a diagnostic plus the kind that picks the exit code.
@@ -12,8 +12,15 @@ pub struct CliError {
     report: Report,
 }
 
+/// Any error of the workspace keeps its own kind (and so its exit code) on its way to the user.
+impl<E: Kind + Diagnostic + Send + Sync + 'static> From<E> for CliError {
+    fn from(err: E) -> Self {
+        Self::with_kind(err.kind(), err)
+    }
+}
+
 impl CliError {
-    pub fn new<E: Diagnostic + Send + Sync + 'static>(kind: ErrorKind, err: E) -> Self {
+    fn with_kind<E: Diagnostic + Send + Sync + 'static>(kind: ErrorKind, err: E) -> Self {
         Self {
             kind,
             report: Report::new(err),
@@ -27,8 +34,15 @@ impl CliError {
         }
     }
 
-    pub fn from_signing(err: contextos_trust::SigningError) -> Self {
-        Self::new(err.kind(), err)
+    /// A document the user asked to verify that does not parse or does not
+    /// verify: a verification failure (exit 3), whatever the error's own kind.
+    pub fn unverified<E: Diagnostic + Send + Sync + 'static>(err: E) -> Self {
+        Self::with_kind(ErrorKind::Verification, err)
+    }
+
+    /// What the CLI built itself cannot be printed (serializing it failed): a bug.
+    pub fn bug(err: impl std::fmt::Display) -> Self {
+        Self::with_kind(ErrorKind::Bug, miette::MietteDiagnostic::new(err.to_string()))
     }
 
     pub fn exit_code(&self) -> ExitCode {

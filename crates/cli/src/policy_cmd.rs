@@ -104,7 +104,7 @@ have changed and do not count towards coverage."
 }
 
 fn load(dir: &Path) -> Result<PolicyEngine, CliError> {
-    PolicyEngine::load(dir).map_err(|e| CliError::new(e.kind(), e))
+    Ok(PolicyEngine::load(dir)?)
 }
 
 pub fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
@@ -140,7 +140,7 @@ pub fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
         PolicyCommand::Test { dir, policies, format } => {
             let engine = load(&policies)?;
             let dir = dir.unwrap_or_else(|| policies.join("tests"));
-            let report = run_policy_tests(&engine, &dir).map_err(|e| CliError::new(e.kind(), e))?;
+            let report = run_policy_tests(&engine, &dir)?;
             match format {
                 Format::Json => println!("{}", to_json(&report)?),
                 Format::Text => {
@@ -168,10 +168,8 @@ pub fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
             let shown = request.to_string_lossy().into_owned();
             let text =
                 std::fs::read_to_string(&request).map_err(|e| CliError::input(format!("cannot read {shown}: {e}")))?;
-            let doc: RequestDocument = parse_document(&shown, &text).map_err(|e| CliError::new(e_kind(), e))?;
-            let (req, entities) = engine
-                .request_from_document(&doc)
-                .map_err(|e| CliError::new(e.kind(), e))?;
+            let doc: RequestDocument = parse_document(&shown, &text)?;
+            let (req, entities) = engine.request_from_document(&doc)?;
             let decision = engine.authorize(&req, &entities);
             match format {
                 Format::Json => println!("{}", to_json(&decision)?),
@@ -190,7 +188,7 @@ pub fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
             let (dep, corpus) = load_corpus(&config, &corpus)?;
             let baseline = load(&baseline)?;
             let candidate = load(&candidate)?;
-            let report = policy_impact(&corpus, &dep, &baseline, &candidate).map_err(|e| CliError::new(e.kind(), e))?;
+            let report = policy_impact(&corpus, &dep, &baseline, &candidate)?;
             match format {
                 Format::Json => println!("{}", to_json(&report)?),
                 Format::Text => print_impact(&report, allow_changes),
@@ -213,7 +211,7 @@ pub fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
             }
             let (dep, corpus) = load_corpus(&config, &corpus)?;
             let engine = load(&policies)?;
-            let report = policy_coverage(&corpus, &dep, &engine).map_err(|e| CliError::new(e.kind(), e))?;
+            let report = policy_coverage(&corpus, &dep, &engine)?;
             match format {
                 Format::Json => println!("{}", to_json(&report)?),
                 Format::Text => print_coverage(&report, min),
@@ -229,8 +227,8 @@ pub fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
 
 /// The deployment (keys, tools, packs) and the verified corpus.
 fn load_corpus(config: &Path, corpus: &Path) -> Result<(Deployment, Corpus), CliError> {
-    let dep = Deployment::load(config).map_err(|e| CliError::new(e.kind(), e))?;
-    let corpus = Corpus::load(corpus, &dep.keyring).map_err(|e| CliError::new(e.kind(), e))?;
+    let dep = Deployment::load(config)?;
+    let corpus = Corpus::load(corpus, &dep.keyring)?;
     Ok((dep, corpus))
 }
 
@@ -368,17 +366,8 @@ fn print_coverage(r: &CoverageReport, min: f64) {
     }
 }
 
-fn e_kind() -> contextos_core::ErrorKind {
-    contextos_core::ErrorKind::Input
-}
-
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, CliError> {
-    serde_json::to_string_pretty(value).map_err(|e| {
-        CliError::new(
-            contextos_core::ErrorKind::Bug,
-            miette::MietteDiagnostic::new(e.to_string()),
-        )
-    })
+    serde_json::to_string_pretty(value).map_err(CliError::bug)
 }
 
 fn print_explanation(engine: &PolicyEngine, d: &PolicyDecision) {

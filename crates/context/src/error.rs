@@ -4,7 +4,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use contextos_core::{DocumentError, ErrorKind};
+use contextos_core::{DocumentError, ErrorKind, Kind};
 use contextos_trust::{SigningError, VerifyError};
 
 /// A pack that could not be read, built, signed or trusted.
@@ -69,10 +69,10 @@ pub enum PackError {
     Signing(#[from] SigningError),
 }
 
-impl PackError {
+impl Kind for PackError {
     /// The error kind the CLI maps to an exit code: anything about signatures,
     /// digests or tampering is `Verification` (exit 3), bad sources are `Input`.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Io { .. } | Self::Document(_) | Self::Invalid { .. } => ErrorKind::Input,
             Self::Verify { reason, .. } => reason.kind(),
@@ -80,7 +80,9 @@ impl PackError {
             Self::Signing(e) => e.kind(),
         }
     }
+}
 
+impl PackError {
     pub(crate) fn invalid(file: &str, field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Invalid {
             file: file.to_owned(),
@@ -135,9 +137,9 @@ pub enum CompileError {
     },
 }
 
-impl CompileError {
+impl Kind for CompileError {
     /// The error kind the CLI maps to an exit code.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::UnknownModel { .. } | Self::DuplicatePack { .. } => ErrorKind::Input,
             Self::EncodingMismatch { .. } | Self::Encoder { .. } => ErrorKind::Bug,

@@ -22,6 +22,13 @@ pub struct DocumentError {
     pub message: String,
 }
 
+/// A document that does not parse is the caller's input (exit 2).
+impl crate::Kind for DocumentError {
+    fn kind(&self) -> crate::ErrorKind {
+        crate::ErrorKind::Input
+    }
+}
+
 fn location_suffix(line: Option<u64>, column: Option<u64>) -> String {
     match (line, column) {
         (Some(l), Some(c)) => format!(":{l}:{c}"),

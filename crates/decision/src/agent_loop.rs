@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use contextos_action::{GatewayCall, GatewayContext, GatewayError, ToolCatalog, ToolGateway};
 use contextos_core::{
-    ApprovalMode, ApprovalRecord, Clock, CriticNote, Digest, ErrorKind, MemoryProposal, Message, ModelRequest,
+    ApprovalMode, ApprovalRecord, Clock, CriticNote, Digest, ErrorKind, Kind, MemoryProposal, Message, ModelRequest,
     ModelResponse, PolicyDecision, PolicyOutcome, Role, RunContext, RunOutcome, Timestamp, ToolCall, ToolCallStatus,
     ToolSpec, canonical_json,
 };
@@ -79,9 +79,9 @@ pub enum LoopError {
     Gateway(#[from] GatewayError),
 }
 
-impl LoopError {
+impl Kind for LoopError {
     /// Exit-code kind.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Provider(e) => e.kind(),
             Self::Gateway(e) => e.kind(),

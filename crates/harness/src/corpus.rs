@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use cedar_policy::Entities;
 use contextos_core::{
-    DocumentError, ErrorKind, PolicyDecision, PolicyOutcome, RecordedRequest, ReplayPacket, ShadowEffect, parse_json,
+    DocumentError, ErrorKind, Kind, PolicyDecision, PolicyOutcome, RecordedRequest, ReplayPacket, ShadowEffect,
+    parse_json,
 };
 use contextos_intelligence::identity_entities;
 use contextos_runtime::{Deployment, REPLAY_PACKET_TYPE, pack_entities};
@@ -70,10 +71,10 @@ pub enum CorpusError {
     },
 }
 
-impl CorpusError {
+impl Kind for CorpusError {
     /// Exit-code kind: a packet that does not verify is a verification
     /// failure (exit 3); everything else is bad input (exit 2).
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Verification { source, .. } => source.kind(),
             Self::Missing { .. } | Self::Empty { .. } | Self::Io { .. } | Self::Document(_) | Self::Entities { .. } => {

@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use contextos_core::{DocumentError, ErrorKind, ModelResponse, RunContext, Timestamp, merge_json, parse_yaml};
+use contextos_core::{DocumentError, ErrorKind, Kind, ModelResponse, RunContext, Timestamp, merge_json, parse_yaml};
 use contextos_runtime::{Request, RequestEnvelope};
 use serde::Deserialize;
 use serde_json::Value;
@@ -36,15 +36,17 @@ pub enum HarnessError {
     Usage(String),
 }
 
-impl HarnessError {
+impl Kind for HarnessError {
     /// Exit-code kind.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Run(e) => e.kind(),
             _ => ErrorKind::Input,
         }
     }
+}
 
+impl HarnessError {
     pub(crate) fn io(action: &'static str, path: &Path, e: std::io::Error) -> Self {
         Self::Io {
             action,

@@ -1,6 +1,6 @@
 //! The one error type of the MCP client.
 
-use contextos_core::{DocumentError, ErrorKind};
+use contextos_core::{DocumentError, ErrorKind, Kind};
 
 /// Why talking to an MCP server, or pinning its tools, failed.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -98,9 +98,9 @@ pub enum McpError {
     },
 }
 
-impl McpError {
+impl Kind for McpError {
     /// Exit-code kind: everything is the user's input or the peer's fault (exit 2) except encoding bugs.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Encode { .. } => ErrorKind::Bug,
             _ => ErrorKind::Input,

@@ -1,7 +1,7 @@
 //! The one error type of the OpenAPI tools.
 
 use contextos_action::PinError;
-use contextos_core::{DocumentError, ErrorKind};
+use contextos_core::{DocumentError, ErrorKind, Kind};
 
 /// Why a source spec or an OpenAPI document could not be used, or a tool not pinned.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -50,9 +50,9 @@ pub enum OpenApiError {
     Pin(#[from] PinError),
 }
 
-impl OpenApiError {
+impl Kind for OpenApiError {
     /// Exit-code kind: bad input (exit 2) except for bugs.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Client(_) => ErrorKind::Bug,
             Self::Pin(e) => e.kind(),

@@ -1,6 +1,6 @@
 //! Run errors and their exit-code kinds.
 
-use contextos_core::{DocumentError, ErrorKind};
+use contextos_core::{DocumentError, ErrorKind, Kind};
 
 /// Why a run, replay or verification could not complete.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -63,9 +63,9 @@ pub enum RunError {
     Bug(String),
 }
 
-impl RunError {
+impl Kind for RunError {
     /// Exit-code kind.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Input(_) | Self::Document(_) | Self::Drift(_) => ErrorKind::Input,
             Self::Policy(e) => e.kind(),
@@ -81,7 +81,9 @@ impl RunError {
             Self::Bug(_) => ErrorKind::Bug,
         }
     }
+}
 
+impl RunError {
     pub(crate) fn bug(e: impl std::fmt::Display) -> Self {
         Self::Bug(e.to_string())
     }

@@ -3,7 +3,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use contextos_core::{CanonicalError, Digest, ErrorKind};
+use contextos_core::{CanonicalError, Digest, ErrorKind, Kind};
 use contextos_trust::EvidenceError;
 
 /// An error opening, reading or writing a run store.
@@ -144,11 +144,11 @@ pub enum StoreError {
     Evidence(#[from] EvidenceError),
 }
 
-impl StoreError {
+impl Kind for StoreError {
     /// The error kind the CLI maps to an exit code: a digest, object or log
     /// that does not check out is a verification failure; a missing store,
     /// unknown id, refused write or I/O failure is an input error.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Io { .. }
             | Self::MissingStore { .. }

@@ -16,7 +16,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
-use contextos_core::{CanonicalError, Digest, ErrorKind, FORMAT_VERSION, canonical_json, digest_of};
+use contextos_core::{CanonicalError, Digest, ErrorKind, FORMAT_VERSION, Kind, canonical_json, digest_of};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -149,11 +149,11 @@ pub enum EvidenceError {
     },
 }
 
-impl EvidenceError {
+impl Kind for EvidenceError {
     /// The error kind the CLI maps to an exit code: a log or head file that
     /// does not verify is a verification failure; I/O and unrecordable
     /// payloads are input errors.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Io { .. } | Self::Locked { .. } | Self::Poisoned { .. } | Self::Unrecordable { .. } => {
                 ErrorKind::Input

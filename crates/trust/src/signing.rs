@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use crate::atomic_file::{AtomicWrite, write_file_atomically};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use contextos_core::{CanonicalError, Digest, ErrorKind, FORMAT_VERSION, canonical_json};
+use contextos_core::{CanonicalError, Digest, ErrorKind, FORMAT_VERSION, Kind, canonical_json};
 use ed25519_dalek::Signer as _;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -83,9 +83,9 @@ pub enum SigningError {
     },
 }
 
-impl SigningError {
+impl Kind for SigningError {
     /// The error kind the CLI maps to an exit code.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         ErrorKind::Input
     }
 }
@@ -149,10 +149,10 @@ pub enum VerifyError {
     },
 }
 
-impl VerifyError {
+impl Kind for VerifyError {
     /// The error kind the CLI maps to an exit code: a verified but malformed
     /// document is bad input, everything else failed verification.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Document { .. } => ErrorKind::Input,
             _ => ErrorKind::Verification,

@@ -9,7 +9,7 @@ mod html;
 mod junit;
 mod markdown;
 
-use contextos_core::ErrorKind;
+use contextos_core::{ErrorKind, Kind};
 
 pub use html::render_html;
 pub use junit::render_junit;
@@ -29,10 +29,10 @@ pub enum ReportError {
     },
 }
 
-impl ReportError {
+impl Kind for ReportError {
     /// Exit-code kind: rendering a well-formed scorecard cannot fail, so any
     /// failure is a bug.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Junit { .. } => ErrorKind::Bug,
         }

@@ -22,7 +22,7 @@
 use std::fs;
 use std::path::Path;
 
-use contextos_core::{DocumentError, ErrorKind, PolicyDecision, PolicyOutcome, parse_document, parse_yaml};
+use contextos_core::{DocumentError, ErrorKind, Kind, PolicyDecision, PolicyOutcome, parse_document, parse_yaml};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -132,9 +132,9 @@ pub enum PolicyTestError {
     },
 }
 
-impl PolicyTestError {
+impl Kind for PolicyTestError {
     /// Always an input error (exit 2).
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         ErrorKind::Input
     }
 }
