@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
-use contextos_core::ExitCode;
+use contextos_core::{ExitCode, IoError};
 use contextos_harness::{
     CaseRun, GateOptions, RunOptions, Scorecard, Selection, Suite, accept_goldens, check_goldens, evaluate_gates,
     load_suite, parse_partition, record_case, render_html, render_junit, render_markdown, run_suite, scaffold_case,
@@ -97,7 +97,7 @@ fn deployment_for(suite: &Suite, config: &Option<PathBuf>) -> Result<Deployment,
 }
 
 fn write(path: &Path, text: &str) -> Result<(), CliError> {
-    std::fs::write(path, text).map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))
+    Ok(std::fs::write(path, text).map_err(IoError::of("write", path))?)
 }
 
 fn with_jobs<T: Send>(jobs: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T, CliError> {
@@ -204,7 +204,7 @@ fn print_summary(card: &Scorecard, failures: &[String]) {
 
 fn load_scorecard(path: &Path) -> Result<Scorecard, CliError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::input(format!("cannot read {shown}: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(IoError::of("read", path))?;
     Ok(contextos_core::parse_json(&shown, &text)?)
 }
 
@@ -361,7 +361,7 @@ fn suites(args: &GoldenArgs) -> Result<Vec<PathBuf>, CliError> {
         return Ok(args.suites.clone());
     }
     let mut found: Vec<PathBuf> = std::fs::read_dir("scenarios")
-        .map_err(|e| CliError::input(format!("cannot read scenarios/: {e}")))?
+        .map_err(IoError::of("read", "scenarios/"))?
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.join("suite.yaml").is_file())

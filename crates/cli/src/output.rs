@@ -1,5 +1,7 @@
 //! Error rendering and exit codes for the CLI.
 
+use std::error::Error;
+use std::fmt;
 use std::io::IsTerminal;
 
 use contextos_core::{ErrorKind, ExitCode, Kind};
@@ -62,9 +64,74 @@ impl CliError {
             .with_width(100)
             .with_links(false);
         let mut text = String::new();
-        if handler.render_report(&mut text, self.report.as_ref()).is_err() {
+        if handler
+            .render_report(&mut text, &Printed(self.report.as_ref()))
+            .is_err()
+        {
             text = format!("{:?}", self.report);
         }
         eprint!("{text}");
+    }
+}
+
+/// A diagnostic as printed. The renderer lists an error's causes below its
+/// message; a cause the message already ends with (the operating-system error
+/// of a `contextos_core::IoError`, say) is not printed a second time.
+struct Printed<'a>(&'a dyn Diagnostic);
+
+impl fmt::Debug for Printed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0, f)
+    }
+}
+
+impl fmt::Display for Printed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.0, f)
+    }
+}
+
+impl Error for Printed<'_> {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        let cause = self.0.source()?;
+        if self.0.to_string().ends_with(&format!(": {cause}")) {
+            cause.source()
+        } else {
+            Some(cause)
+        }
+    }
+}
+
+impl Diagnostic for Printed<'_> {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.0.code()
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        self.0.severity()
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.0.help()
+    }
+
+    fn url<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.0.url()
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.0.source_code()
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.0.labels()
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        self.0.related()
+    }
+
+    fn diagnostic_source(&self) -> Option<&dyn Diagnostic> {
+        self.0.diagnostic_source()
     }
 }

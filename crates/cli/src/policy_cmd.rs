@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Subcommand, ValueEnum};
-use contextos_core::{ExitCode, PolicyDecision, PolicyOutcome, parse_document};
+use contextos_core::{ExitCode, IoError, PolicyDecision, PolicyOutcome, parse_document};
 use contextos_harness::{Corpus, CoverageReport, ImpactChange, ImpactReport, policy_coverage, policy_impact};
 use contextos_runtime::Deployment;
 use contextos_trust::{PolicyEngine, RequestDocument, run_policy_tests};
@@ -166,8 +166,7 @@ pub fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
         } => {
             let engine = load(&policies)?;
             let shown = request.to_string_lossy().into_owned();
-            let text =
-                std::fs::read_to_string(&request).map_err(|e| CliError::input(format!("cannot read {shown}: {e}")))?;
+            let text = std::fs::read_to_string(&request).map_err(IoError::of("read", &request))?;
             let doc: RequestDocument = parse_document(&shown, &text)?;
             let (req, entities) = engine.request_from_document(&doc)?;
             let decision = engine.authorize(&req, &entities);

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use contextos_action::ScriptedTools;
-use contextos_core::{ExitCode, PolicyOutcome, ReplayPacket};
+use contextos_core::{ExitCode, IoError, PolicyOutcome, ReplayPacket};
 use contextos_decision::{ModelProvider, ScriptedModel};
 use contextos_runtime::{
     Deployment, EvaluatorConfig, Fixtures, PacketDiff, ReplayOverrides, RequestEnvelope, RunArtifacts, Script,
@@ -91,7 +91,7 @@ pub struct RunArgs {
 }
 
 fn read(path: &Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path).map_err(|e| CliError::input(format!("cannot read {}: {e}", path.display())))
+    Ok(std::fs::read_to_string(path).map_err(IoError::of("read", path))?)
 }
 
 impl RunArgs {
@@ -313,7 +313,7 @@ pub struct ReplayArgs {
 /// Loads a packet by run id, digest, or file path, verifying its signature.
 pub fn load_packet(id: &str, dep: &Deployment, store_dir: &Path) -> Result<(ReplayPacket, Vec<u8>), CliError> {
     let bytes = if Path::new(id).is_file() {
-        std::fs::read(id).map_err(|e| CliError::input(format!("cannot read {id}: {e}")))?
+        std::fs::read(id).map_err(IoError::of("read", id))?
     } else {
         let store = Store::open_existing(store_dir)?;
         let digest = match store.resolve(id)? {

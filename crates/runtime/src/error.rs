@@ -1,6 +1,6 @@
 //! Run errors and their exit-code kinds.
 
-use contextos_core::{DocumentError, ErrorKind, Kind};
+use contextos_core::{DocumentError, ErrorKind, IoError, Kind};
 
 /// Why a run, replay or verification could not complete.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -8,6 +8,10 @@ pub enum RunError {
     /// Bad input, described.
     #[error("{0}")]
     Input(String),
+    /// A file or directory cannot be read or written.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(#[from] IoError),
     /// A document does not parse.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -68,6 +72,7 @@ impl Kind for RunError {
     fn kind(&self) -> ErrorKind {
         match self {
             Self::Input(_) | Self::Document(_) | Self::Drift(_) => ErrorKind::Input,
+            Self::Io(e) => e.kind(),
             Self::Policy(e) => e.kind(),
             Self::Contract(e) => e.kind(),
             Self::Signing(e) => e.kind(),
@@ -88,7 +93,7 @@ impl RunError {
         Self::Bug(e.to_string())
     }
 
-    pub(crate) fn io(action: &str, path: &str, e: std::io::Error) -> Self {
-        Self::Input(format!("cannot {action} {path}: {e}"))
+    pub(crate) fn io(action: &'static str, path: &str, e: std::io::Error) -> Self {
+        Self::Io(IoError::new(action, path, e))
     }
 }
