@@ -1,25 +1,16 @@
 //! Errors of the context plane: [`PackError`] for reading, building,
 //! signing and loading packs, [`CompileError`] for compiling.
 
-use std::io;
-use std::path::PathBuf;
-
-use contextos_core::{DocumentError, ErrorKind, Kind};
+use contextos_core::{DocumentError, ErrorKind, IoError, Kind};
 use contextos_trust::{SigningError, VerifyError};
 
 /// A pack that could not be read, built, signed or trusted.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum PackError {
     /// A file or directory could not be read or written.
-    #[error("cannot {action} {}: {source}", path.display())]
-    Io {
-        /// What was being done (`read pack source`, `write pack artifact`, ...).
-        action: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The operating-system error.
-        source: io::Error,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(#[from] IoError),
     /// A source or artifact that does not parse (file, line and column named).
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -74,7 +65,7 @@ impl Kind for PackError {
     /// digests or tampering is `Verification` (exit 3), bad sources are `Input`.
     fn kind(&self) -> ErrorKind {
         match self {
-            Self::Io { .. } | Self::Document(_) | Self::Invalid { .. } => ErrorKind::Input,
+            Self::Io(_) | Self::Document(_) | Self::Invalid { .. } => ErrorKind::Input,
             Self::Verify { reason, .. } => reason.kind(),
             Self::Tampered { .. } | Self::Unsigned { .. } => ErrorKind::Verification,
             Self::Signing(e) => e.kind(),
