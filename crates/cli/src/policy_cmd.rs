@@ -109,73 +109,13 @@ fn load(dir: &Path) -> Result<PolicyEngine, CliError> {
 
 pub fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
     match cmd {
-        PolicyCommand::Validate { policies } => {
-            let engine = load(&policies)?;
-            let shadow = engine
-                .policies()
-                .iter()
-                .filter(|p| p.mode == contextos_trust::PolicyMode::Shadow)
-                .count();
-            println!(
-                "policy bundle {} is valid: {} policies ({} enforced, {} shadow)",
-                policies.display(),
-                engine.policies().len(),
-                engine.policies().len() - shadow,
-                shadow
-            );
-            println!(
-                "  approver roles: {}",
-                if engine.approver_roles().is_empty() {
-                    "none".into()
-                } else {
-                    engine.approver_roles().join(", ")
-                }
-            );
-            println!("  digest: {}", engine.bundle_digest());
-            for w in engine.warnings() {
-                println!("  warning: {w}");
-            }
-            Ok(ExitCode::Success)
-        }
-        PolicyCommand::Test { dir, policies, format } => {
-            let engine = load(&policies)?;
-            let dir = dir.unwrap_or_else(|| policies.join("tests"));
-            let report = run_policy_tests(&engine, &dir)?;
-            match format {
-                Format::Json => println!("{}", to_json(&report)?),
-                Format::Text => {
-                    for r in &report.results {
-                        println!("{} {} › {}", if r.passed { "PASS" } else { "FAIL" }, r.file, r.name);
-                        for f in &r.failures {
-                            println!("       {f}");
-                        }
-                    }
-                    println!("\npolicy tests: {} passed, {} failed", report.passed(), report.failed());
-                }
-            }
-            Ok(if report.failed() == 0 {
-                ExitCode::Success
-            } else {
-                ExitCode::GateFailed
-            })
-        }
+        PolicyCommand::Validate { policies } => validate(&policies),
+        PolicyCommand::Test { dir, policies, format } => test(dir, &policies, format),
         PolicyCommand::Explain {
             request,
             policies,
             format,
-        } => {
-            let engine = load(&policies)?;
-            let shown = request.to_string_lossy().into_owned();
-            let text = std::fs::read_to_string(&request).map_err(IoError::of("read", &request))?;
-            let doc: RequestDocument = parse_document(&shown, &text)?;
-            let (req, entities) = engine.request_from_document(&doc)?;
-            let decision = engine.authorize(&req, &entities);
-            match format {
-                Format::Json => println!("{}", to_json(&decision)?),
-                Format::Text => print_explanation(&engine, &decision),
-            }
-            Ok(ExitCode::Success)
-        }
+        } => explain(&request, &policies, format),
         PolicyCommand::Impact {
             candidate,
             baseline,
@@ -183,45 +123,127 @@ pub fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
             config,
             allow_changes,
             format,
-        } => {
-            let (dep, corpus) = load_corpus(&config, &corpus)?;
-            let baseline = load(&baseline)?;
-            let candidate = load(&candidate)?;
-            let report = policy_impact(&corpus, &dep, &baseline, &candidate)?;
-            match format {
-                Format::Json => println!("{}", to_json(&report)?),
-                Format::Text => print_impact(&report, allow_changes),
-            }
-            Ok(if report.is_unchanged() || allow_changes {
-                ExitCode::Success
-            } else {
-                ExitCode::GateFailed
-            })
-        }
+        } => impact(&candidate, &baseline, &corpus, &config, allow_changes, format),
         PolicyCommand::Coverage {
             corpus,
             policies,
             config,
             min,
             format,
-        } => {
-            if !(0.0..=1.0).contains(&min) {
-                return Err(CliError::input(format!("--min {min} is not a share in [0, 1]")));
+        } => coverage(&corpus, &policies, &config, min, format),
+    }
+}
+
+/// `policy validate`: the bundle loads, and what it holds.
+fn validate(policies: &Path) -> Result<ExitCode, CliError> {
+    let engine = load(policies)?;
+    let shadow = engine
+        .policies()
+        .iter()
+        .filter(|p| p.mode == contextos_trust::PolicyMode::Shadow)
+        .count();
+    println!(
+        "policy bundle {} is valid: {} policies ({} enforced, {} shadow)",
+        policies.display(),
+        engine.policies().len(),
+        engine.policies().len() - shadow,
+        shadow
+    );
+    println!(
+        "  approver roles: {}",
+        if engine.approver_roles().is_empty() {
+            "none".into()
+        } else {
+            engine.approver_roles().join(", ")
+        }
+    );
+    println!("  digest: {}", engine.bundle_digest());
+    for w in engine.warnings() {
+        println!("  warning: {w}");
+    }
+    Ok(ExitCode::Success)
+}
+
+/// `policy test`: every test file of `dir` (default `<policies>/tests`); exit 1 if one fails.
+fn test(dir: Option<PathBuf>, policies: &Path, format: Format) -> Result<ExitCode, CliError> {
+    let engine = load(policies)?;
+    let dir = dir.unwrap_or_else(|| policies.join("tests"));
+    let report = run_policy_tests(&engine, &dir)?;
+    match format {
+        Format::Json => println!("{}", to_json(&report)?),
+        Format::Text => {
+            for r in &report.results {
+                println!("{} {} › {}", if r.passed { "PASS" } else { "FAIL" }, r.file, r.name);
+                for f in &r.failures {
+                    println!("       {f}");
+                }
             }
-            let (dep, corpus) = load_corpus(&config, &corpus)?;
-            let engine = load(&policies)?;
-            let report = policy_coverage(&corpus, &dep, &engine)?;
-            match format {
-                Format::Json => println!("{}", to_json(&report)?),
-                Format::Text => print_coverage(&report, min),
-            }
-            Ok(if report.meets(min) {
-                ExitCode::Success
-            } else {
-                ExitCode::GateFailed
-            })
+            println!("\npolicy tests: {} passed, {} failed", report.passed(), report.failed());
         }
     }
+    Ok(if report.failed() == 0 {
+        ExitCode::Success
+    } else {
+        ExitCode::GateFailed
+    })
+}
+
+/// `policy explain`: decides the request in `request` and says why.
+fn explain(request: &Path, policies: &Path, format: Format) -> Result<ExitCode, CliError> {
+    let engine = load(policies)?;
+    let shown = request.to_string_lossy().into_owned();
+    let text = std::fs::read_to_string(request).map_err(IoError::of("read", request))?;
+    let doc: RequestDocument = parse_document(&shown, &text)?;
+    let (req, entities) = engine.request_from_document(&doc)?;
+    let decision = engine.authorize(&req, &entities);
+    match format {
+        Format::Json => println!("{}", to_json(&decision)?),
+        Format::Text => print_explanation(&engine, &decision),
+    }
+    Ok(ExitCode::Success)
+}
+
+/// `policy impact`: exit 1 when the candidate changes an outcome, unless `allow_changes`.
+fn impact(
+    candidate: &Path,
+    baseline: &Path,
+    corpus: &Path,
+    config: &Path,
+    allow_changes: bool,
+    format: Format,
+) -> Result<ExitCode, CliError> {
+    let (dep, corpus) = load_corpus(config, corpus)?;
+    let baseline = load(baseline)?;
+    let candidate = load(candidate)?;
+    let report = policy_impact(&corpus, &dep, &baseline, &candidate)?;
+    match format {
+        Format::Json => println!("{}", to_json(&report)?),
+        Format::Text => print_impact(&report, allow_changes),
+    }
+    Ok(if report.is_unchanged() || allow_changes {
+        ExitCode::Success
+    } else {
+        ExitCode::GateFailed
+    })
+}
+
+/// `policy coverage`: exit 1 when the share of enforced policies exercised is below `min`.
+fn coverage(corpus: &Path, policies: &Path, config: &Path, min: f64, format: Format) -> Result<ExitCode, CliError> {
+    if !(0.0..=1.0).contains(&min) {
+        return Err(CliError::input(format!("--min {min} is not a share in [0, 1]")));
+    }
+    let (dep, corpus) = load_corpus(config, corpus)?;
+    let engine = load(policies)?;
+    let report = policy_coverage(&corpus, &dep, &engine)?;
+    match format {
+        Format::Json => println!("{}", to_json(&report)?),
+        Format::Text => print_coverage(&report, min),
+    }
+    Ok(if report.meets(min) {
+        ExitCode::Success
+    } else {
+        ExitCode::GateFailed
+    })
 }
 
 /// The deployment (keys, tools, packs) and the verified corpus.
