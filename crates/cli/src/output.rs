@@ -77,7 +77,20 @@ impl CliError {
 /// A diagnostic as printed. The renderer lists an error's causes below its
 /// message; a cause the message already ends with (the operating-system error
 /// of a `contextos_core::IoError`, say) is not printed a second time.
+///
+/// A YAML or JSON error (`contextos_core::DocumentError`) is printed as its
+/// one `file:line:col` message, without the source line it carries: the CLI's
+/// output for bad input files stays as scripts and snapshots know it.
 struct Printed<'a>(&'a dyn Diagnostic);
+
+/// The diagnostic code of `contextos_core::DocumentError`.
+const DOCUMENT_CODE: &str = "contextos::document";
+
+impl Printed<'_> {
+    fn shows_source(&self) -> bool {
+        self.0.code().is_none_or(|code| code.to_string() != DOCUMENT_CODE)
+    }
+}
 
 impl fmt::Debug for Printed<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -120,11 +133,11 @@ impl Diagnostic for Printed<'_> {
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        self.0.source_code()
+        self.0.source_code().filter(|_| self.shows_source())
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
-        self.0.labels()
+        self.0.labels().filter(|_| self.shows_source())
     }
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
