@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand, ValueEnum};
 use contextos_core::{ExitCode, IoError};
 use contextos_harness::{
-    CaseRun, GateOptions, RunOptions, Scorecard, Selection, Suite, accept_goldens, check_goldens, evaluate_gates,
-    load_suite, parse_partition, record_case, render_html, render_junit, render_markdown, run_suite, scaffold_case,
-    stale_goldens, write_case, write_packet_fixtures,
+    CaseRun, GateOptions, RunOptions, Scorecard, Selection, Suite, accept_goldens, check_case_name, check_goldens,
+    evaluate_gates, load_suite, parse_partition, promote_packet, record_case, render_html, render_junit,
+    render_markdown, run_promoted_case, run_suite, stale_goldens,
 };
 use contextos_runtime::Deployment;
 
@@ -473,71 +473,22 @@ pub struct PromoteArgs {
 }
 
 pub fn promote(args: PromoteArgs) -> Result<ExitCode, CliError> {
-    if args.case.is_empty()
-        || !args
-            .case
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
-        return Err(CliError::input(format!(
-            "case name {:?} must be kebab-case (a-z, 0-9, -)",
-            args.case
-        )));
-    }
+    check_case_name(&args.case)?;
     let dep = Deployment::load(&args.deployment.config)?;
     let store_dir = args.deployment.store.clone().unwrap_or(dep.config.paths.store.clone());
     let (packet, _) = crate::run_cmd::load_packet(&args.run, &dep, &store_dir)?;
-    let case = scaffold_case(&packet, &args.case)?;
-    let fixtures = args.suite.join("fixtures").join(&args.case);
-    if fixtures.exists() {
-        return Err(CliError::input(format!(
-            "{} already exists; pick another --case name",
-            fixtures.display()
-        )));
-    }
-    let case_path = write_case(&case, &args.suite)?;
-    write_packet_fixtures(&packet, &fixtures)?;
-    println!("wrote {}", case_path.display());
+    let promoted = promote_packet(&packet, &args.case, &args.suite)?;
+    println!("wrote {}", promoted.case_file.display());
     println!(
         "wrote {}/ (model, tools, approvals from the packet)",
-        fixtures.display()
+        promoted.fixtures.display()
     );
     // Run the new case once and keep its packet as the golden.
-    let suite = load_suite(&args.suite)?;
-    let selection = Selection {
-        filters: vec![args.case.clone()],
-        partition: None,
-    };
-    let cases: Vec<_> = selection
-        .apply(&suite.cases)
-        .into_iter()
-        .filter(|c| c.file.name == args.case)
-        .collect();
-    let (runs, card) = run_suite(
-        &dep,
-        &suite,
-        &cases,
-        None,
-        &RunOptions {
-            keep_packets: true,
-            ..RunOptions::default()
-        },
-    );
-    if let Some(run) = runs.first() {
-        if let Some(e) = &run.result.error {
-            return Err(CliError::input(format!("the promoted case does not run: {e}")));
-        }
-        let written = accept_goldens(&runs, &suite.file.name, &args.goldens)?;
-        for p in written {
-            println!("wrote {} (golden)", p.display());
-        }
+    let first = run_promoted_case(&dep, &args.suite, &args.case, &args.goldens)?;
+    for p in first.goldens {
+        println!("wrote {} (golden)", p.display());
     }
-    let failing: Vec<_> = card
-        .cases
-        .iter()
-        .flat_map(|c| c.assertions.iter().filter(|a| !a.passed && a.kind != "golden"))
-        .collect();
-    for a in &failing {
+    for a in &first.pending {
         println!("note: scaffolded {} does not hold yet: {}", a.kind, a.message);
     }
     println!("edit the assertions, then `contextos eval {}`", args.suite.display());
