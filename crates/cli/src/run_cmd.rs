@@ -7,8 +7,8 @@ use contextos_action::ScriptedTools;
 use contextos_core::{ExitCode, IoError, PolicyOutcome, ReplayPacket};
 use contextos_decision::{ModelProvider, ScriptedModel};
 use contextos_runtime::{
-    Deployment, EvaluatorConfig, Fixtures, PacketDiff, ReplayOverrides, RequestEnvelope, RunArtifacts, Script,
-    StoredRun, diff_packets, open_packet, persist, replay, run_on_fixtures, run_recording_partial, write_fixtures,
+    Deployment, EvaluatorConfig, PacketDiff, Recorded, ReplayOverrides, RequestEnvelope, RunArtifacts, RunMode, Script,
+    StoredRun, diff_packets, open_packet, persist, replay, run_in_mode,
 };
 use contextos_store::{Resolved, Store};
 use contextos_trust::SignedEnvelope;
@@ -120,6 +120,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     let dep = args.deployment.deployment()?;
     let shown = args.request.display().to_string();
     let env = RequestEnvelope::parse(&shown, &read(&args.request)?)?;
+    let on_recorded = |r: Recorded<'_>| {
+        eprintln!(
+            "recorded {} model and {} tool interactions to {}{}",
+            r.model,
+            r.tools,
+            r.dir.display(),
+            if r.run_failed { " before the run failed" } else { "" }
+        );
+    };
     let artifacts = if args.records() {
         let script = match &args.script {
             Some(path) => Some(Script::parse(&path.display().to_string(), &read(path)?)?),
@@ -132,29 +141,19 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             _ => Box::new(live_model(&dep, args.model_url.as_deref())?),
         };
         let approvals = script.map(|s| s.approvals).unwrap_or_default();
-        let (artifacts, recorded) = run_recording_partial(&dep, &env, model.as_ref(), &router, &approvals);
-        if let Some(dir) = &args.record {
-            write_fixtures(dir, &recorded.model, &recorded.tools, &approvals)?;
-            eprintln!(
-                "recorded {} model and {} tool interactions to {}{}",
-                recorded.model.len(),
-                recorded.tools.len(),
-                dir.display(),
-                if artifacts.is_err() {
-                    " before the run failed"
-                } else {
-                    ""
-                }
-            );
-        }
-        artifacts?
+        let mode = RunMode::Record {
+            model: model.as_ref(),
+            tools: &router,
+            approvals: &approvals,
+            record: args.record.as_deref(),
+        };
+        run_in_mode(&dep, &env, mode, on_recorded)?
     } else {
         let dir = args
             .fixtures
             .clone()
             .unwrap_or_else(|| args.request.parent().unwrap_or(Path::new(".")).join("fixtures"));
-        let fixtures = Fixtures::load(&dir)?;
-        run_on_fixtures(&dep, &env, &fixtures)?
+        run_in_mode(&dep, &env, RunMode::Fixtures(&dir), on_recorded)?
     };
     let store = Store::open(&args.deployment.store_dir(Some(&dep))?)?;
     let stored = persist(&store, &artifacts)?;

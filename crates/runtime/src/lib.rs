@@ -20,6 +20,7 @@ mod envelope;
 mod error;
 mod invoke;
 mod replay;
+mod run_mode;
 mod script;
 
 pub use compile_step::{load_packs, pack_entities};
@@ -29,4 +30,5 @@ pub use envelope::*;
 pub use error::RunError;
 pub use invoke::*;
 pub use replay::*;
+pub use run_mode::{Recorded, RunMode, run_in_mode};
 pub use script::*;
