@@ -20,13 +20,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Pairs that another change removes; each entry is deleted with it.
-///
-/// TEMPORARY (issue 10): the CLI's `live.rs` and `tools_cmd.rs` import each
-/// other until the error-path change lands; delete this entry (and the list,
-/// if it is empty) when merging it.
-const KNOWN_CYCLES: &[(&str, &str)] = &[("crates/cli/src/live.rs", "crates/cli/src/tools_cmd.rs")];
-
 /// Two files of one crate that import each other.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ImportCycle {
@@ -62,10 +55,7 @@ pub fn import_cycles<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) ->
         for (from, tos) in &edges {
             for to in tos {
                 let back = edges.get(to).is_some_and(|set| set.contains(from));
-                let known = KNOWN_CYCLES
-                    .iter()
-                    .any(|&(a, b)| (a, b) == (from.as_str(), to.as_str()) || (b, a) == (from.as_str(), to.as_str()));
-                if back && from < to && !known {
+                if back && from < to {
                     cycles.push(ImportCycle {
                         first: from.clone(),
                         second: to.clone(),
@@ -484,12 +474,12 @@ mod tests {
     }
 
     #[test]
-    fn a_known_cycle_is_allowed_until_its_entry_is_deleted() {
+    fn the_cli_cycle_that_was_once_allowed_is_a_violation_again() {
         let found = cycles(&[
             ("crates/cli/src/main.rs", "mod live;\nmod tools_cmd;\n"),
             ("crates/cli/src/live.rs", "use crate::tools_cmd::mcp;\n"),
             ("crates/cli/src/tools_cmd.rs", "use crate::live::x;\npub fn mcp() {}\n"),
         ]);
-        assert_eq!(found, Vec::<String>::new());
+        assert_eq!(found, ["crates/cli/src/live.rs <-> crates/cli/src/tools_cmd.rs"]);
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use contextos_core::{ApprovalMode, Digest, DocumentError, ErrorKind, ToolSpec, digest_of, parse_yaml};
+use contextos_core::{ApprovalMode, Digest, DocumentError, ErrorKind, IoError, Kind, ToolSpec, digest_of, parse_yaml};
 use contextos_trust::{ToolArguments, tool_actions_schema};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -144,18 +144,14 @@ pub enum ContractError {
     #[error(transparent)]
     Document(#[from] DocumentError),
     /// A file or directory cannot be read.
-    #[error("cannot read {path}: {message}")]
-    Io {
-        /// The path.
-        path: String,
-        /// The I/O error.
-        message: String,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(#[from] IoError),
 }
 
-impl ContractError {
+impl Kind for ContractError {
     /// Always an input error (exit 2).
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         ErrorKind::Input
     }
 }
@@ -169,19 +165,11 @@ pub struct ToolCatalog {
 impl ToolCatalog {
     /// Loads every `*.yaml` contract in `dir` (sorted by file name).
     pub fn load(dir: &Path) -> Result<Self, ContractError> {
-        let shown_dir = dir.display().to_string();
-        let io = |e: std::io::Error| ContractError::Io {
-            path: shown_dir.clone(),
-            message: e.to_string(),
-        };
-        let files = contextos_fs::files_with_suffix(dir, &[".yaml", ".yml"]).map_err(io)?;
+        let files = contextos_fs::files_with_suffix(dir, &[".yaml", ".yml"]).map_err(IoError::of("read", dir))?;
         let mut catalog = Self::default();
         for path in files {
             let shown = path.display().to_string();
-            let text = fs::read_to_string(&path).map_err(|e| ContractError::Io {
-                path: shown.clone(),
-                message: e.to_string(),
-            })?;
+            let text = fs::read_to_string(&path).map_err(IoError::of("read", &path))?;
             let contract: ToolContract = parse_yaml(&shown, &text)?;
             catalog.add(contract, shown)?;
         }

@@ -9,8 +9,9 @@ use std::sync::Mutex;
 
 use cedar_policy::{Entities, EntityUid};
 use contextos_core::{
-    ApprovalRecord, ApprovalVerdict, Clock, Digest, ErrorKind, IdGen, PolicyDecision, PolicyOutcome, RecordedRequest,
-    RunContext, ToolCall, ToolCallStatus, ToolEnvelope, ToolRequest, ToolResponse, canonical_json, digest_of, redact,
+    ApprovalRecord, ApprovalVerdict, Clock, Digest, ErrorKind, IdGen, Kind, PolicyDecision, PolicyOutcome,
+    RecordedRequest, RunContext, ToolCall, ToolCallStatus, ToolEnvelope, ToolRequest, ToolResponse, canonical_json,
+    digest_of, redact,
 };
 use contextos_intelligence::{BudgetLeft, entity_uid, run_attributes};
 use contextos_trust::{ARGUMENTS, PolicyEngine, PolicyRequest, is_shadow_error};
@@ -30,6 +31,16 @@ pub enum AdapterError {
     /// The transport failed (connection, protocol, timeout).
     #[error("tool transport failed: {0}")]
     Transport(String),
+}
+
+/// A missing recording is a fixture miss (exit 4); a failed transport is the peer's or the setup's fault (exit 2).
+impl Kind for AdapterError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Miss(_) => ErrorKind::FixtureMiss,
+            Self::Transport(_) => ErrorKind::Input,
+        }
+    }
 }
 
 /// Executes tool requests: recorded fixtures, MCP, OpenAPI, …
@@ -213,12 +224,11 @@ pub enum GatewayError {
     Request(String),
 }
 
-impl GatewayError {
+impl Kind for GatewayError {
     /// Exit-code kind.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
-            Self::Adapter(AdapterError::Miss(_)) => ErrorKind::FixtureMiss,
-            Self::Adapter(AdapterError::Transport(_)) => ErrorKind::Input,
+            Self::Adapter(e) => e.kind(),
             Self::UnknownTool(_) | Self::InvalidArguments { .. } => ErrorKind::Input,
             Self::Idempotency(_) => ErrorKind::Input,
             Self::Request(_) => ErrorKind::Bug,

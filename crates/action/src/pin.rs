@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use contextos_core::{ApprovalMode, CanonicalError, Digest, ErrorKind, digest_of, parse_yaml};
+use contextos_core::{ApprovalMode, CanonicalError, Digest, ErrorKind, IoError, Kind, digest_of, parse_yaml};
 use serde_json::Value;
 
 use crate::contract::{LoadedTool, SideEffect, ToolCatalog, ToolContract};
@@ -56,15 +56,9 @@ pub enum PinError {
         message: String,
     },
     /// A file or directory cannot be written.
-    #[error("cannot {action} {path}: {message}")]
-    Io {
-        /// What was attempted (`create`, `write`).
-        action: &'static str,
-        /// The path.
-        path: String,
-        /// The I/O error.
-        message: String,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(#[from] IoError),
     /// The contract file exists and `force` was not given.
     #[error("{path} already exists: refusing to overwrite a pinned contract")]
     #[diagnostic(help("review the change with `contextos tools check-drift`, then pin again with `--force`"))]
@@ -74,9 +68,9 @@ pub enum PinError {
     },
 }
 
-impl PinError {
+impl Kind for PinError {
     /// Exit-code kind: encoding failures are bugs, everything else is input (exit 2).
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Encode { .. } => ErrorKind::Bug,
             _ => ErrorKind::Input,
@@ -137,20 +131,12 @@ pub fn pin_contract(contract: &ToolContract, header: &str, dir: &Path, force: bo
         return Err(encode("the YAML does not read back to the same contract".into()));
     }
     let text = format!("{}{yaml}", comment_block(header));
-    std::fs::create_dir_all(dir).map_err(|e| PinError::Io {
-        action: "create",
-        path: dir.display().to_string(),
-        message: e.to_string(),
-    })?;
+    std::fs::create_dir_all(dir).map_err(IoError::of("create", dir))?;
     let existed = path.exists();
     if existed && !force {
         return Err(PinError::AlreadyPinned { path: shown });
     }
-    let io = |e: std::io::Error| PinError::Io {
-        action: "write",
-        path: shown.clone(),
-        message: e.to_string(),
-    };
+    let io = |e| PinError::Io(IoError::new("write", &path, e));
     let mut options = std::fs::OpenOptions::new();
     options.write(true);
     if force {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use contextos_core::{Digest, DocumentError, ErrorKind, canonical_json, digest_of, parse_json};
+use contextos_core::{Digest, DocumentError, ErrorKind, IoError, Kind, canonical_json, digest_of, parse_json};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -57,9 +57,9 @@ fn nearest_text(nearest: &Option<(String, Vec<String>)>) -> String {
     }
 }
 
-impl FixtureMiss {
+impl Kind for FixtureMiss {
     /// Always a fixture miss (exit 4).
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         ErrorKind::FixtureMiss
     }
 }
@@ -71,15 +71,9 @@ pub enum RecordingError {
     #[error(transparent)]
     Document(#[from] DocumentError),
     /// A file or directory cannot be read or written.
-    #[error("cannot {action} {path}: {message}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path.
-        path: String,
-        /// The I/O error.
-        message: String,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(#[from] IoError),
     /// Two files record different responses for the same request.
     #[error("{first} and {second} record different responses for the same request {digest}")]
     Conflict {
@@ -92,9 +86,9 @@ pub enum RecordingError {
     },
 }
 
-impl RecordingError {
+impl Kind for RecordingError {
     /// Always an input error (exit 2).
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         ErrorKind::Input
     }
 }
@@ -125,18 +119,10 @@ where
         if !dir.exists() {
             return Ok(rec);
         }
-        fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RecordingError + use<> {
-            let path = path.display().to_string();
-            move |e| RecordingError::Io {
-                action,
-                path,
-                message: e.to_string(),
-            }
-        }
-        let files = contextos_fs::files_with_suffix(dir, &[".json"]).map_err(io("read", dir))?;
+        let files = contextos_fs::files_with_suffix(dir, &[".json"]).map_err(IoError::of("read", dir))?;
         for path in files {
             let shown = path.display().to_string();
-            let text = fs::read_to_string(&path).map_err(io("read", &path))?;
+            let text = fs::read_to_string(&path).map_err(IoError::of("read", &path))?;
             let pair: RecordedPair<Req, Resp> = parse_json(&shown, &text)?;
             rec.insert(shown, pair)?;
         }
@@ -196,21 +182,13 @@ where
     pub fn write_pair(dir: &Path, prefix: &str, pair: &RecordedPair<Req, Resp>) -> Result<PathBuf, RecordingError> {
         let value = serde_json::to_value(pair).map_err(|e| DocumentError::new(prefix, e.to_string()))?;
         let digest = digest_of(&value["request"]).map_err(|e| DocumentError::new(prefix, e.to_string()))?;
-        fs::create_dir_all(dir).map_err(|e| RecordingError::Io {
-            action: "create",
-            path: dir.display().to_string(),
-            message: e.to_string(),
-        })?;
+        fs::create_dir_all(dir).map_err(IoError::of("create", dir))?;
         let path = dir.join(format!("{prefix}-{}.json", &digest.hex()[..12]));
         // Pretty, key-sorted JSON: reviewable in diffs, stable across runs.
         let canonical: Value = serde_json::from_slice(&canonical_json(&value).unwrap_or_default()).unwrap_or(value);
         let mut text = serde_json::to_string_pretty(&canonical).unwrap_or_default();
         text.push('\n');
-        fs::write(&path, text).map_err(|e| RecordingError::Io {
-            action: "write",
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        fs::write(&path, text).map_err(IoError::of("write", &path))?;
         Ok(path)
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use contextos_core::{ToolRequest, ToolResponse};
+use contextos_core::{ErrorKind, Kind, ToolRequest, ToolResponse};
 
 use crate::contract::LoadedTool;
 use crate::gateway::{AdapterError, ToolAdapter};
@@ -46,6 +46,13 @@ pub struct RouteConflict {
     pub first: String,
     /// The source that also serves it.
     pub second: String,
+}
+
+/// Two sources for one tool is a mistake in the run's sources (exit 2).
+impl Kind for RouteConflict {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Input
+    }
 }
 
 impl<'a> ToolRouter<'a> {

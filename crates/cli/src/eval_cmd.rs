@@ -4,24 +4,16 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
-use contextos_core::{ErrorKind, ExitCode};
+use contextos_core::{ExitCode, IoError};
 use contextos_harness::{
-    CaseRun, GateOptions, GoldenMode, HarnessError, RunOptions, Scorecard, Selection, Suite, accept_goldens,
-    check_goldens, evaluate_gates, load_suite, parse_partition, record_case, render_html, render_junit,
-    render_markdown, run_suite, scaffold_case, stale_goldens, write_case, write_packet_fixtures,
+    CaseRun, GateOptions, GoldenMode, RunOptions, Scorecard, Selection, Suite, accept_goldens, check_case_name,
+    check_goldens, evaluate_gates, load_suite, parse_partition, promote_packet, record_case, render_html, render_junit,
+    render_markdown, run_promoted_case, run_suite, stale_goldens,
 };
-use contextos_runtime::{Deployment, RunError};
+use contextos_runtime::Deployment;
 
 use crate::output::CliError;
 use crate::policy_cmd::Format;
-
-fn harness_error(e: HarnessError) -> CliError {
-    CliError::new(e.kind(), e)
-}
-
-fn run_error(e: RunError) -> CliError {
-    CliError::new(e.kind(), e)
-}
 
 const DEFAULT_SUITE: &str = "scenarios/customer-escalation";
 
@@ -101,11 +93,11 @@ fn parse_rate(text: &str) -> Result<(String, f64), String> {
 
 fn deployment_for(suite: &Suite, config: &Option<PathBuf>) -> Result<Deployment, CliError> {
     let path = config.clone().unwrap_or_else(|| suite.config_path());
-    Deployment::load(&path).map_err(run_error)
+    Ok(Deployment::load(&path)?)
 }
 
 fn write(path: &Path, text: &str) -> Result<(), CliError> {
-    std::fs::write(path, text).map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))
+    Ok(std::fs::write(path, text).map_err(IoError::of("write", path))?)
 }
 
 fn with_jobs<T: Send>(jobs: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T, CliError> {
@@ -212,12 +204,12 @@ fn print_summary(card: &Scorecard, failures: &[String]) {
 
 fn load_scorecard(path: &Path) -> Result<Scorecard, CliError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::input(format!("cannot read {shown}: {e}")))?;
-    contextos_core::parse_json(&shown, &text).map_err(|e| CliError::new(ErrorKind::Input, e))
+    let text = std::fs::read_to_string(path).map_err(IoError::of("read", path))?;
+    Ok(contextos_core::parse_json(&shown, &text)?)
 }
 
 pub fn eval(args: EvalArgs) -> Result<ExitCode, CliError> {
-    let suite = load_suite(&args.suite).map_err(harness_error)?;
+    let suite = load_suite(&args.suite)?;
     let dep = deployment_for(&suite, &args.config)?;
     let partition = args
         .partition
@@ -245,13 +237,12 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode, CliError> {
         max_regression: args.max_regression,
     };
     let failures = evaluate_gates(&card, &suite.file.thresholds, &options);
-    let json = serde_json::to_string_pretty(&card)
-        .map_err(|e| CliError::new(ErrorKind::Bug, miette::MietteDiagnostic::new(e.to_string())))?;
+    let json = serde_json::to_string_pretty(&card).map_err(CliError::bug)?;
     if let Some(p) = &args.json {
         write(p, &format!("{json}\n"))?;
     }
     if let Some(p) = &args.junit {
-        write(p, &render_junit(&card).map_err(|e| CliError::new(e.kind(), e))?)?;
+        write(p, &render_junit(&card)?)?;
     }
     if let Some(p) = &args.markdown {
         write(p, &render_markdown(&card, &failures))?;
@@ -299,7 +290,7 @@ pub enum ScenarioCommand {
 pub fn scenario(cmd: ScenarioCommand) -> Result<ExitCode, CliError> {
     match cmd {
         ScenarioCommand::Record { suite, case, config } => {
-            let suite = load_suite(&suite).map_err(harness_error)?;
+            let suite = load_suite(&suite)?;
             let dep = deployment_for(&suite, &config)?;
             for name in &case {
                 if !suite.cases.iter().any(|c| &c.file.name == name) {
@@ -319,7 +310,7 @@ pub fn scenario(cmd: ScenarioCommand) -> Result<ExitCode, CliError> {
                     println!("skip   {} (no script)", c.file.name);
                     continue;
                 }
-                let r = record_case(&dep, &suite, c).map_err(harness_error)?;
+                let r = record_case(&dep, &suite, c)?;
                 println!(
                     "record {}: {} model, {} tool, {} judge interaction(s) -> {}",
                     r.case,
@@ -334,7 +325,7 @@ pub fn scenario(cmd: ScenarioCommand) -> Result<ExitCode, CliError> {
             Ok(ExitCode::Success)
         }
         ScenarioCommand::Check { suite } => {
-            let suite = load_suite(&suite).map_err(harness_error)?;
+            let suite = load_suite(&suite)?;
             println!("suite {} is valid: {} cases", suite.file.name, suite.cases.len());
             Ok(ExitCode::Success)
         }
@@ -374,7 +365,7 @@ fn suites(args: &GoldenArgs) -> Result<Vec<PathBuf>, CliError> {
         return Ok(args.suites.clone());
     }
     let mut found: Vec<PathBuf> = std::fs::read_dir("scenarios")
-        .map_err(|e| CliError::input(format!("cannot read scenarios/: {e}")))?
+        .map_err(IoError::of("read", "scenarios/"))?
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.join("suite.yaml").is_file())
@@ -391,7 +382,7 @@ pub fn golden(cmd: GoldenCommand) -> Result<ExitCode, CliError> {
     let mut mismatches = 0;
     let mut checked = 0;
     for dir in suites(&args)? {
-        let suite = load_suite(&dir).map_err(harness_error)?;
+        let suite = load_suite(&dir)?;
         let dep = deployment_for(&suite, &None)?;
         let template = RunOptions {
             goldens: Some(&args.goldens),
@@ -401,7 +392,7 @@ pub fn golden(cmd: GoldenCommand) -> Result<ExitCode, CliError> {
         let (runs, _) = run_cases(&dep, &suite, &Selection::default(), None, args.jobs, template)?;
         checked += runs.len();
         if accept {
-            let written = accept_goldens(&runs, &suite.file.name, &args.goldens).map_err(harness_error)?;
+            let written = accept_goldens(&runs, &suite.file.name, &args.goldens)?;
             println!(
                 "suite {}: {} golden(s) written, {} unchanged",
                 suite.file.name,
@@ -468,8 +459,7 @@ pub fn scorecard(cmd: ScorecardCommand) -> Result<ExitCode, CliError> {
     let ScorecardCommand::Merge { parts, out } = cmd;
     let cards = parts.iter().map(|p| load_scorecard(p)).collect::<Result<Vec<_>, _>>()?;
     let merged = Scorecard::merge(cards).map_err(CliError::input)?;
-    let json = serde_json::to_string_pretty(&merged)
-        .map_err(|e| CliError::new(ErrorKind::Bug, miette::MietteDiagnostic::new(e.to_string())))?;
+    let json = serde_json::to_string_pretty(&merged).map_err(CliError::bug)?;
     match out {
         Some(p) => write(&p, &format!("{json}\n"))?,
         None => println!("{json}"),
@@ -499,71 +489,22 @@ pub struct PromoteArgs {
 }
 
 pub fn promote(args: PromoteArgs) -> Result<ExitCode, CliError> {
-    if args.case.is_empty()
-        || !args
-            .case
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
-        return Err(CliError::input(format!(
-            "case name {:?} must be kebab-case (a-z, 0-9, -)",
-            args.case
-        )));
-    }
-    let dep = Deployment::load(&args.deployment.config).map_err(run_error)?;
+    check_case_name(&args.case)?;
+    let dep = Deployment::load(&args.deployment.config)?;
     let store_dir = args.deployment.store.clone().unwrap_or(dep.config.paths.store.clone());
     let (packet, _) = crate::run_cmd::load_packet(&args.run, &dep, &store_dir)?;
-    let case = scaffold_case(&packet, &args.case).map_err(harness_error)?;
-    let fixtures = args.suite.join("fixtures").join(&args.case);
-    if fixtures.exists() {
-        return Err(CliError::input(format!(
-            "{} already exists; pick another --case name",
-            fixtures.display()
-        )));
-    }
-    let case_path = write_case(&case, &args.suite).map_err(harness_error)?;
-    write_packet_fixtures(&packet, &fixtures).map_err(harness_error)?;
-    println!("wrote {}", case_path.display());
+    let promoted = promote_packet(&packet, &args.case, &args.suite)?;
+    println!("wrote {}", promoted.case_file.display());
     println!(
         "wrote {}/ (model, tools, approvals from the packet)",
-        fixtures.display()
+        promoted.fixtures.display()
     );
     // Run the new case once and keep its packet as the golden.
-    let suite = load_suite(&args.suite).map_err(harness_error)?;
-    let selection = Selection {
-        filters: vec![args.case.clone()],
-        partition: None,
-    };
-    let cases: Vec<_> = selection
-        .apply(&suite.cases)
-        .into_iter()
-        .filter(|c| c.file.name == args.case)
-        .collect();
-    let (runs, card) = run_suite(
-        &dep,
-        &suite,
-        &cases,
-        None,
-        &RunOptions {
-            keep_packets: true,
-            ..RunOptions::default()
-        },
-    );
-    if let Some(run) = runs.first() {
-        if let Some(e) = &run.result.error {
-            return Err(CliError::input(format!("the promoted case does not run: {e}")));
-        }
-        let written = accept_goldens(&runs, &suite.file.name, &args.goldens).map_err(harness_error)?;
-        for p in written {
-            println!("wrote {} (golden)", p.display());
-        }
+    let first = run_promoted_case(&dep, &args.suite, &args.case, &args.goldens)?;
+    for p in first.goldens {
+        println!("wrote {} (golden)", p.display());
     }
-    let failing: Vec<_> = card
-        .cases
-        .iter()
-        .flat_map(|c| c.assertions.iter().filter(|a| !a.passed && a.kind != "golden"))
-        .collect();
-    for a in &failing {
+    for a in &first.pending {
         println!("note: scaffolded {} does not hold yet: {}", a.kind, a.message);
     }
     println!("edit the assertions, then `contextos eval {}`", args.suite.display());
@@ -584,8 +525,7 @@ pub fn schema(kind: SchemaKind) -> Result<ExitCode, CliError> {
         SchemaKind::Scenario => contextos_harness::case_schema(),
         SchemaKind::Suite => contextos_harness::suite_schema(),
     };
-    let text = serde_json::to_string_pretty(&value)
-        .map_err(|e| CliError::new(ErrorKind::Bug, miette::MietteDiagnostic::new(e.to_string())))?;
+    let text = serde_json::to_string_pretty(&value).map_err(CliError::bug)?;
     println!("{text}");
     Ok(ExitCode::Success)
 }

@@ -5,14 +5,13 @@
 use std::path::PathBuf;
 
 use contextos_action::{ScriptedTools, ToolRouter};
-use contextos_core::{ErrorKind, Secret, live};
+use contextos_core::{Secret, live};
 use contextos_decision::{LiveModelConfig, OpenAiCompatible};
 use contextos_mcp::{Limits, McpClient, McpServerSpec, McpTools};
 use contextos_openapi::{OpenApiSource, OpenApiTools};
 use contextos_runtime::Deployment;
 
 use crate::output::CliError;
-use crate::tools_cmd::mcp;
 
 /// The credential named by `variable` (for `what`), or an error saying which variable to set.
 fn credential(variable: &str, what: &str) -> Result<Secret, CliError> {
@@ -29,7 +28,7 @@ pub fn connect_mcp(spec: &McpServerSpec) -> Result<McpClient, CliError> {
         Some(variable) => Some(credential(variable, &format!("MCP server {:?}", spec.name))?),
         None => None,
     };
-    McpClient::connect_with(spec, Limits::DEFAULT, token.as_ref()).map_err(mcp)
+    Ok(McpClient::connect_with(spec, Limits::DEFAULT, token.as_ref())?)
 }
 
 /// The live tool sources of one run.
@@ -44,18 +43,16 @@ impl LiveTools {
     pub fn open(mcp_specs: &[PathBuf], openapi_sources: &[PathBuf]) -> Result<Self, CliError> {
         let mut tools = Self::default();
         for path in mcp_specs {
-            let spec = McpServerSpec::load(path).map_err(mcp)?;
-            tools.mcp.push(McpTools::new(connect_mcp(&spec)?).map_err(mcp)?);
+            let spec = McpServerSpec::load(path)?;
+            tools.mcp.push(McpTools::new(connect_mcp(&spec)?)?);
         }
         for path in openapi_sources {
-            let source = OpenApiSource::load(path).map_err(|e| CliError::new(e.kind(), e))?;
+            let source = OpenApiSource::load(path)?;
             let token = match &source.bearer_token_env {
                 Some(variable) => Some(credential(variable, &format!("OpenAPI source {:?}", source.name))?),
                 None => None,
             };
-            tools
-                .openapi
-                .push(OpenApiTools::new(&source, token).map_err(|e| CliError::new(e.kind(), e))?);
+            tools.openapi.push(OpenApiTools::new(&source, token)?);
         }
         Ok(tools)
     }
@@ -65,14 +62,10 @@ impl LiveTools {
         let mut router = ToolRouter::new();
         for server in &self.mcp {
             let names = server.served().map(|t| t.name.clone());
-            router
-                .add(server.client().server_name(), Box::new(server), names)
-                .map_err(|e| CliError::new(ErrorKind::Input, e))?;
+            router.add(server.client().server_name(), Box::new(server), names)?;
         }
         for source in &self.openapi {
-            router
-                .add(source.name(), Box::new(source), source.tool_names())
-                .map_err(|e| CliError::new(ErrorKind::Input, e))?;
+            router.add(source.name(), Box::new(source), source.tool_names())?;
         }
         if let Some(fallback) = fallback {
             router.fallback(Box::new(fallback));
@@ -101,5 +94,5 @@ pub fn live_model(dep: &Deployment, url: Option<&str>) -> Result<OpenAiCompatibl
         .check()
         .map_err(|m| CliError::input(format!("[model.live]: {m}")))?;
     let key = credential(&config.api_key_env, &format!("the live model at {}", config.base_url))?;
-    OpenAiCompatible::new(&config, Some(key)).map_err(|e| CliError::new(e.kind(), e))
+    Ok(OpenAiCompatible::new(&config, Some(key))?)
 }

@@ -114,8 +114,8 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Verify(args) => run_cmd::verify_cmd(args),
         Command::Show(args) => run_cmd::show_cmd(args),
         Command::Keys(KeysCommand::Generate { name, out }) => {
-            let (public, secret) = contextos_trust::generate_key_files(&out, &name).map_err(CliError::from_signing)?;
-            let key = contextos_trust::PublicKey::load(&public).map_err(CliError::from_signing)?;
+            let (public, secret) = contextos_trust::generate_key_files(&out, &name)?;
+            let key = contextos_trust::PublicKey::load(&public)?;
             println!("generated {}", key.key_id());
             println!(
                 "  public key: {}  (commit this; verifiers trust keys in runtime/keys/*.pub)",

@@ -1,8 +1,10 @@
 //! Error rendering and exit codes for the CLI.
 
+use std::error::Error;
+use std::fmt;
 use std::io::IsTerminal;
 
-use contextos_core::{ErrorKind, ExitCode};
+use contextos_core::{ErrorKind, ExitCode, Kind};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, Report};
 
 /// An error on its way to the user: a diagnostic plus the kind that picks the exit code.
@@ -12,8 +14,15 @@ pub struct CliError {
     report: Report,
 }
 
+/// Any error of the workspace keeps its own kind (and so its exit code) on its way to the user.
+impl<E: Kind + Diagnostic + Send + Sync + 'static> From<E> for CliError {
+    fn from(err: E) -> Self {
+        Self::with_kind(err.kind(), err)
+    }
+}
+
 impl CliError {
-    pub fn new<E: Diagnostic + Send + Sync + 'static>(kind: ErrorKind, err: E) -> Self {
+    fn with_kind<E: Diagnostic + Send + Sync + 'static>(kind: ErrorKind, err: E) -> Self {
         Self {
             kind,
             report: Report::new(err),
@@ -27,8 +36,15 @@ impl CliError {
         }
     }
 
-    pub fn from_signing(err: contextos_trust::SigningError) -> Self {
-        Self::new(err.kind(), err)
+    /// A document the user asked to verify that does not parse or does not
+    /// verify: a verification failure (exit 3), whatever the error's own kind.
+    pub fn unverified<E: Diagnostic + Send + Sync + 'static>(err: E) -> Self {
+        Self::with_kind(ErrorKind::Verification, err)
+    }
+
+    /// What the CLI built itself cannot be printed (serializing it failed): a bug.
+    pub fn bug(err: impl std::fmt::Display) -> Self {
+        Self::with_kind(ErrorKind::Bug, miette::MietteDiagnostic::new(err.to_string()))
     }
 
     pub fn exit_code(&self) -> ExitCode {
@@ -48,9 +64,87 @@ impl CliError {
             .with_width(100)
             .with_links(false);
         let mut text = String::new();
-        if handler.render_report(&mut text, self.report.as_ref()).is_err() {
+        if handler
+            .render_report(&mut text, &Printed(self.report.as_ref()))
+            .is_err()
+        {
             text = format!("{:?}", self.report);
         }
         eprint!("{text}");
+    }
+}
+
+/// A diagnostic as printed. The renderer lists an error's causes below its
+/// message; a cause the message already ends with (the operating-system error
+/// of a `contextos_core::IoError`, say) is not printed a second time.
+///
+/// A YAML or JSON error (`contextos_core::DocumentError`) is printed as its
+/// one `file:line:col` message, without the source line it carries: the CLI's
+/// output for bad input files stays as scripts and snapshots know it.
+struct Printed<'a>(&'a dyn Diagnostic);
+
+/// The diagnostic code of `contextos_core::DocumentError`.
+const DOCUMENT_CODE: &str = "contextos::document";
+
+impl Printed<'_> {
+    fn shows_source(&self) -> bool {
+        self.0.code().is_none_or(|code| code.to_string() != DOCUMENT_CODE)
+    }
+}
+
+impl fmt::Debug for Printed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0, f)
+    }
+}
+
+impl fmt::Display for Printed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.0, f)
+    }
+}
+
+impl Error for Printed<'_> {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        let cause = self.0.source()?;
+        if self.0.to_string().ends_with(&format!(": {cause}")) {
+            cause.source()
+        } else {
+            Some(cause)
+        }
+    }
+}
+
+impl Diagnostic for Printed<'_> {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.0.code()
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        self.0.severity()
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.0.help()
+    }
+
+    fn url<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.0.url()
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.0.source_code().filter(|_| self.shows_source())
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.0.labels().filter(|_| self.shows_source())
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        self.0.related()
+    }
+
+    fn diagnostic_source(&self) -> Option<&dyn Diagnostic> {
+        self.0.diagnostic_source()
     }
 }

@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 use contextos_context::{
-    ChangeKind, OpenedPack, PackDiff, PackError, PackInspection, PackOrigin, PackSignature, TokenCounter,
-    artifact_bytes, build_pack_dir, diff_packs, inspect_pack, load_pack, newest_fetched_at, open_pack, read_built_pack,
-    sign_pack, write_artifact,
+    ChangeKind, OpenedPack, PackDiff, PackInspection, PackOrigin, PackSignature, TokenCounter, artifact_bytes,
+    build_pack_dir, diff_packs, inspect_pack, load_pack, newest_fetched_at, open_pack, read_built_pack, sign_pack,
+    write_artifact,
 };
 use contextos_core::{ExitCode, Timestamp};
 use contextos_trust::{Keyring, SigningKey};
@@ -102,27 +102,18 @@ Each side is a signed pack, a built artifact or a source directory.")]
     },
 }
 
-fn pack_error(e: PackError) -> CliError {
-    CliError::new(e.kind(), e)
-}
-
 fn keyring(dir: &Path) -> Result<Keyring, CliError> {
-    Keyring::load_dir(dir).map_err(CliError::from_signing)
+    Ok(Keyring::load_dir(dir)?)
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, CliError> {
-    serde_json::to_string_pretty(value).map_err(|e| {
-        CliError::new(
-            contextos_core::ErrorKind::Bug,
-            miette::MietteDiagnostic::new(e.to_string()),
-        )
-    })
+    serde_json::to_string_pretty(value).map_err(CliError::bug)
 }
 
 pub fn run(cmd: PackCommand) -> Result<ExitCode, CliError> {
     match cmd {
         PackCommand::Build { src, out } => {
-            let pack = build_pack_dir(&src).map_err(pack_error)?;
+            let pack = build_pack_dir(&src)?;
             let out = out.unwrap_or_else(|| {
                 let dir = if src.is_dir() {
                     src.as_path()
@@ -132,8 +123,8 @@ pub fn run(cmd: PackCommand) -> Result<ExitCode, CliError> {
                 let parent = dir.parent().unwrap_or(Path::new("."));
                 parent.join(format!("{}-{}.built.json", pack.name, pack.version))
             });
-            write_artifact(&out, &artifact_bytes(&pack).map_err(pack_error)?).map_err(pack_error)?;
-            println!("built {} {}", pack.id, pack.digest().map_err(pack_error)?);
+            write_artifact(&out, &artifact_bytes(&pack)?)?;
+            println!("built {} {}", pack.id, pack.digest()?);
             println!(
                 "  wrote {} (unsigned: sign it with `contextos pack sign`)",
                 out.display()
@@ -141,28 +132,23 @@ pub fn run(cmd: PackCommand) -> Result<ExitCode, CliError> {
             Ok(ExitCode::Success)
         }
         PackCommand::Sign { built, key, out } => {
-            let pack = read_built_pack(&built).map_err(pack_error)?;
-            let key = SigningKey::load(&key).map_err(CliError::from_signing)?;
-            let envelope = sign_pack(&pack, &key).map_err(pack_error)?;
+            let pack = read_built_pack(&built)?;
+            let key = SigningKey::load(&key)?;
+            let envelope = sign_pack(&pack, &key)?;
             let out = out.unwrap_or_else(|| {
                 built
                     .parent()
                     .unwrap_or(Path::new("."))
                     .join(format!("{}-{}.pack.json", pack.name, pack.version))
             });
-            write_artifact(&out, &artifact_bytes(&envelope).map_err(pack_error)?).map_err(pack_error)?;
-            println!(
-                "signed {} {} with {}",
-                pack.id,
-                pack.digest().map_err(pack_error)?,
-                key.key_id()
-            );
+            write_artifact(&out, &artifact_bytes(&envelope)?)?;
+            println!("signed {} {} with {}", pack.id, pack.digest()?, key.key_id());
             println!("  wrote {}", out.display());
             Ok(ExitCode::Success)
         }
         PackCommand::Verify { file, keys } => {
             let keyring = keyring(&keys)?;
-            let loaded = load_pack(&file, &keyring, &Default::default()).map_err(pack_error)?;
+            let loaded = load_pack(&file, &keyring, &Default::default())?;
             let signer = match loaded.signature() {
                 PackSignature::Verified { key_id } => key_id.as_str(),
                 PackSignature::UnsignedDev => "nobody (development mode)",
@@ -177,8 +163,8 @@ pub fn run(cmd: PackCommand) -> Result<ExitCode, CliError> {
             keys,
             format,
         } => {
-            let opened = open_pack(&file, &keyring(&keys)?).map_err(pack_error)?;
-            let counter = TokenCounter::for_model(&model).map_err(|e| CliError::new(e.kind(), e))?;
+            let opened = open_pack(&file, &keyring(&keys)?)?;
+            let counter = TokenCounter::for_model(&model)?;
             let now_given = now.is_some();
             let now = now.map_or_else(|| newest_fetched_at(&opened.pack), Timestamp);
             let inspection = inspect_pack(&opened.pack, opened.digest, &counter, now);
@@ -190,8 +176,8 @@ pub fn run(cmd: PackCommand) -> Result<ExitCode, CliError> {
         }
         PackCommand::Diff { a, b, keys, format } => {
             let keyring = keyring(&keys)?;
-            let a = open_pack(&a, &keyring).map_err(pack_error)?;
-            let b = open_pack(&b, &keyring).map_err(pack_error)?;
+            let a = open_pack(&a, &keyring)?;
+            let b = open_pack(&b, &keyring)?;
             let diff = diff_packs(&a.pack, a.digest, &b.pack, b.digest);
             match format {
                 Format::Json => println!("{}", to_json(&diff)?),

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Subcommand, ValueEnum};
 use contextos_action::ToolCatalog;
-use contextos_core::{ExitCode, PolicyDecision, PolicyOutcome, parse_document};
+use contextos_core::{ExitCode, IoError, PolicyDecision, PolicyOutcome, parse_document};
 use contextos_harness::{
     ChangeKind, Corpus, CoverageReport, ImpactChange, ImpactReport, policy_coverage, policy_impact,
 };
@@ -128,21 +128,21 @@ have changed and do not count towards coverage."
 const DEFAULT_CONFIG: &str = "runtime/contextos.toml";
 
 fn load(dir: &Path) -> Result<PolicyEngine, CliError> {
-    PolicyEngine::load(dir).map_err(|e| CliError::new(e.kind(), e))
+    Ok(PolicyEngine::load(dir)?)
 }
 
 /// The bundle in `dir` with the tool actions of `dep`'s own contracts.
 fn load_for(dep: &Deployment, dir: &Path) -> Result<PolicyEngine, CliError> {
-    PolicyEngine::load_with_tools(dir, &dep.catalog.cedar_schema()).map_err(|e| CliError::new(e.kind(), e))
+    Ok(PolicyEngine::load_with_tools(dir, &dep.catalog.cedar_schema())?)
 }
 
 /// The deployment configuration at `config` (paths resolved) and its tool contracts.
 fn tools_of(config: &Path) -> Result<(RuntimeConfig, ToolCatalog), CliError> {
     let shown = config.display().to_string();
-    let text = std::fs::read_to_string(config).map_err(|e| CliError::input(format!("cannot read {shown}: {e}")))?;
-    let mut parsed = RuntimeConfig::parse(&shown, &text).map_err(|e| CliError::new(e_kind(), e))?;
+    let text = std::fs::read_to_string(config).map_err(IoError::of("read", config))?;
+    let mut parsed = RuntimeConfig::parse(&shown, &text)?;
     parsed.resolve_paths(config.parent().unwrap_or(Path::new(".")));
-    let catalog = ToolCatalog::load(&parsed.paths.tools).map_err(|e| CliError::new(e.kind(), e))?;
+    let catalog = ToolCatalog::load(&parsed.paths.tools)?;
     Ok((parsed, catalog))
 }
 
@@ -172,90 +172,14 @@ fn check_tool_schema(policies: &Path, config: &Path) -> Result<(), CliError> {
 
 pub fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
     match cmd {
-        PolicyCommand::Validate { policies, config } => {
-            let engine = load(&policies)?;
-            check_tool_schema(&policies, &config)?;
-            let shadow = engine
-                .policies()
-                .iter()
-                .filter(|p| p.mode == contextos_trust::PolicyMode::Shadow)
-                .count();
-            println!(
-                "policy bundle {} is valid: {} policies ({} enforced, {} shadow)",
-                policies.display(),
-                engine.policies().len(),
-                engine.policies().len() - shadow,
-                shadow
-            );
-            println!(
-                "  approver roles: {}",
-                if engine.approver_roles().is_empty() {
-                    "none".into()
-                } else {
-                    engine.approver_roles().join(", ")
-                }
-            );
-            println!("  digest: {}", engine.bundle_digest());
-            for w in engine.warnings() {
-                println!("  warning: {w}");
-            }
-            Ok(ExitCode::Success)
-        }
-        PolicyCommand::Schema { config, write } => {
-            let (parsed, catalog) = tools_of(&config)?;
-            let text = catalog.cedar_schema();
-            if write {
-                let file = parsed.paths.policies.join(TOOL_SCHEMA_FILE);
-                std::fs::write(&file, &text)
-                    .map_err(|e| CliError::input(format!("cannot write {}: {e}", file.display())))?;
-                println!("wrote {} ({} tool actions)", file.display(), catalog.tools().count());
-            } else {
-                print!("{text}");
-            }
-            Ok(ExitCode::Success)
-        }
-        PolicyCommand::Test { dir, policies, format } => {
-            let engine = load(&policies)?;
-            let dir = dir.unwrap_or_else(|| policies.join("tests"));
-            let report = run_policy_tests(&engine, &dir).map_err(|e| CliError::new(e.kind(), e))?;
-            match format {
-                Format::Json => println!("{}", to_json(&report)?),
-                Format::Text => {
-                    for r in &report.results {
-                        println!("{} {} › {}", if r.passed { "PASS" } else { "FAIL" }, r.file, r.name);
-                        for f in &r.failures {
-                            println!("       {f}");
-                        }
-                    }
-                    println!("\npolicy tests: {} passed, {} failed", report.passed(), report.failed());
-                }
-            }
-            Ok(if report.failed() == 0 {
-                ExitCode::Success
-            } else {
-                ExitCode::GateFailed
-            })
-        }
+        PolicyCommand::Validate { policies, config } => validate(&policies, &config),
+        PolicyCommand::Schema { config, write } => tool_schema(&config, write),
+        PolicyCommand::Test { dir, policies, format } => test(dir, &policies, format),
         PolicyCommand::Explain {
             request,
             policies,
             format,
-        } => {
-            let engine = load(&policies)?;
-            let shown = request.to_string_lossy().into_owned();
-            let text =
-                std::fs::read_to_string(&request).map_err(|e| CliError::input(format!("cannot read {shown}: {e}")))?;
-            let doc: RequestDocument = parse_document(&shown, &text).map_err(|e| CliError::new(e_kind(), e))?;
-            let (req, entities) = engine
-                .request_from_document(&doc)
-                .map_err(|e| CliError::new(e.kind(), e))?;
-            let decision = engine.authorize(&req, &entities);
-            match format {
-                Format::Json => println!("{}", to_json(&decision)?),
-                Format::Text => print_explanation(&engine, &decision, &doc),
-            }
-            Ok(ExitCode::Success)
-        }
+        } => explain(&request, &policies, format),
         PolicyCommand::Impact {
             candidate,
             baseline,
@@ -263,51 +187,148 @@ pub fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
             config,
             allow_changes,
             format,
-        } => {
-            let (dep, corpus) = load_corpus(&config, &corpus)?;
-            let baseline = load_for(&dep, &baseline)?;
-            let candidate = load_for(&dep, &candidate)?;
-            let report = policy_impact(&corpus, &dep, &baseline, &candidate).map_err(|e| CliError::new(e.kind(), e))?;
-            match format {
-                Format::Json => println!("{}", to_json(&report)?),
-                Format::Text => print_impact(&report, allow_changes),
-            }
-            Ok(if report.is_unchanged() || allow_changes {
-                ExitCode::Success
-            } else {
-                ExitCode::GateFailed
-            })
-        }
+        } => impact(&candidate, &baseline, &corpus, &config, allow_changes, format),
         PolicyCommand::Coverage {
             corpus,
             policies,
             config,
             min,
             format,
-        } => {
-            if !(0.0..=1.0).contains(&min) {
-                return Err(CliError::input(format!("--min {min} is not a share in [0, 1]")));
+        } => coverage(&corpus, &policies, &config, min, format),
+    }
+}
+
+/// `policy validate`: the bundle loads, and what it holds.
+fn validate(policies: &Path, config: &Path) -> Result<ExitCode, CliError> {
+    let engine = load(policies)?;
+    check_tool_schema(policies, config)?;
+    let shadow = engine
+        .policies()
+        .iter()
+        .filter(|p| p.mode == contextos_trust::PolicyMode::Shadow)
+        .count();
+    println!(
+        "policy bundle {} is valid: {} policies ({} enforced, {} shadow)",
+        policies.display(),
+        engine.policies().len(),
+        engine.policies().len() - shadow,
+        shadow
+    );
+    println!(
+        "  approver roles: {}",
+        if engine.approver_roles().is_empty() {
+            "none".into()
+        } else {
+            engine.approver_roles().join(", ")
+        }
+    );
+    println!("  digest: {}", engine.bundle_digest());
+    for w in engine.warnings() {
+        println!("  warning: {w}");
+    }
+    Ok(ExitCode::Success)
+}
+
+/// `policy schema`: the tool actions generated from the contracts, printed or written.
+fn tool_schema(config: &Path, write: bool) -> Result<ExitCode, CliError> {
+    let (parsed, catalog) = tools_of(config)?;
+    let text = catalog.cedar_schema();
+    if write {
+        let file = parsed.paths.policies.join(TOOL_SCHEMA_FILE);
+        std::fs::write(&file, &text).map_err(IoError::of("write", &file))?;
+        println!("wrote {} ({} tool actions)", file.display(), catalog.tools().count());
+    } else {
+        print!("{text}");
+    }
+    Ok(ExitCode::Success)
+}
+
+/// `policy test`: every test file of `dir` (default `<policies>/tests`); exit 1 if one fails.
+fn test(dir: Option<PathBuf>, policies: &Path, format: Format) -> Result<ExitCode, CliError> {
+    let engine = load(policies)?;
+    let dir = dir.unwrap_or_else(|| policies.join("tests"));
+    let report = run_policy_tests(&engine, &dir)?;
+    match format {
+        Format::Json => println!("{}", to_json(&report)?),
+        Format::Text => {
+            for r in &report.results {
+                println!("{} {} › {}", if r.passed { "PASS" } else { "FAIL" }, r.file, r.name);
+                for f in &r.failures {
+                    println!("       {f}");
+                }
             }
-            let (dep, corpus) = load_corpus(&config, &corpus)?;
-            let engine = load_for(&dep, &policies)?;
-            let report = policy_coverage(&corpus, &dep, &engine).map_err(|e| CliError::new(e.kind(), e))?;
-            match format {
-                Format::Json => println!("{}", to_json(&report)?),
-                Format::Text => print_coverage(&report, min),
-            }
-            Ok(if report.meets(min) {
-                ExitCode::Success
-            } else {
-                ExitCode::GateFailed
-            })
+            println!("\npolicy tests: {} passed, {} failed", report.passed(), report.failed());
         }
     }
+    Ok(if report.failed() == 0 {
+        ExitCode::Success
+    } else {
+        ExitCode::GateFailed
+    })
+}
+
+/// `policy explain`: decides the request in `request` and says why.
+fn explain(request: &Path, policies: &Path, format: Format) -> Result<ExitCode, CliError> {
+    let engine = load(policies)?;
+    let shown = request.to_string_lossy().into_owned();
+    let text = std::fs::read_to_string(request).map_err(IoError::of("read", request))?;
+    let doc: RequestDocument = parse_document(&shown, &text)?;
+    let (req, entities) = engine.request_from_document(&doc)?;
+    let decision = engine.authorize(&req, &entities);
+    match format {
+        Format::Json => println!("{}", to_json(&decision)?),
+        Format::Text => print_explanation(&engine, &decision, &doc),
+    }
+    Ok(ExitCode::Success)
+}
+
+/// `policy impact`: exit 1 when the candidate changes an outcome, unless `allow_changes`.
+fn impact(
+    candidate: &Path,
+    baseline: &Path,
+    corpus: &Path,
+    config: &Path,
+    allow_changes: bool,
+    format: Format,
+) -> Result<ExitCode, CliError> {
+    let (dep, corpus) = load_corpus(config, corpus)?;
+    let baseline = load_for(&dep, baseline)?;
+    let candidate = load_for(&dep, candidate)?;
+    let report = policy_impact(&corpus, &dep, &baseline, &candidate)?;
+    match format {
+        Format::Json => println!("{}", to_json(&report)?),
+        Format::Text => print_impact(&report, allow_changes),
+    }
+    Ok(if report.is_unchanged() || allow_changes {
+        ExitCode::Success
+    } else {
+        ExitCode::GateFailed
+    })
+}
+
+/// `policy coverage`: exit 1 when the share of enforced policies exercised is below `min`.
+fn coverage(corpus: &Path, policies: &Path, config: &Path, min: f64, format: Format) -> Result<ExitCode, CliError> {
+    if !(0.0..=1.0).contains(&min) {
+        return Err(CliError::input(format!("--min {min} is not a share in [0, 1]")));
+    }
+    let (dep, corpus) = load_corpus(config, corpus)?;
+    let engine = load_for(&dep, policies)?;
+    let report = policy_coverage(&corpus, &dep, &engine)?;
+    match format {
+        Format::Json => println!("{}", to_json(&report)?),
+        Format::Text => print_coverage(&report, min),
+    }
+    Ok(if report.meets(min) {
+        ExitCode::Success
+    } else {
+        ExitCode::GateFailed
+    })
 }
 
 /// The deployment (keys, tools, packs) and the verified corpus.
 fn load_corpus(config: &Path, corpus: &Path) -> Result<(Deployment, Corpus), CliError> {
-    let dep = Deployment::load(config).map_err(|e| CliError::new(e.kind(), e))?;
-    let corpus = Corpus::load(corpus, &dep.keyring).map_err(|e| CliError::new(e.kind(), e))?;
+    let dep = Deployment::load(config)?;
+    let corpus = Corpus::load(corpus, &dep.keyring)?;
     Ok((dep, corpus))
 }
 
@@ -468,17 +489,8 @@ fn print_coverage(r: &CoverageReport, min: f64) {
     }
 }
 
-fn e_kind() -> contextos_core::ErrorKind {
-    contextos_core::ErrorKind::Input
-}
-
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, CliError> {
-    serde_json::to_string_pretty(value).map_err(|e| {
-        CliError::new(
-            contextos_core::ErrorKind::Bug,
-            miette::MietteDiagnostic::new(e.to_string()),
-        )
-    })
+    serde_json::to_string_pretty(value).map_err(CliError::bug)
 }
 
 /// The attributes of the entity `uid` (`Type::"id"`) among Cedar JSON entities.

@@ -4,12 +4,11 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use contextos_action::ScriptedTools;
-use contextos_core::{ErrorKind, ExitCode, PolicyOutcome, ReplayPacket};
+use contextos_core::{ExitCode, IoError, PolicyOutcome, ReplayPacket};
 use contextos_decision::{ModelProvider, ScriptedModel};
 use contextos_runtime::{
-    Deployment, EvaluatorConfig, Fixtures, PacketDiff, ReplayOverrides, RequestEnvelope, RunArtifacts, RunError,
-    Script, StoredRun, diff_packets, open_packet, persist, replay, run_on_fixtures, run_recording_partial,
-    write_fixtures,
+    Deployment, EvaluatorConfig, PacketDiff, Recorded, ReplayOverrides, RequestEnvelope, RunArtifacts, RunMode, Script,
+    StoredRun, diff_packets, open_packet, persist, replay, run_in_mode,
 };
 use contextos_store::{Resolved, Store};
 use contextos_trust::SignedEnvelope;
@@ -31,7 +30,7 @@ pub struct DeploymentArgs {
 
 impl DeploymentArgs {
     fn deployment(&self) -> Result<Deployment, CliError> {
-        Deployment::load(&self.config).map_err(run_error)
+        Ok(Deployment::load(&self.config)?)
     }
 
     fn store_dir(&self, dep: Option<&Deployment>) -> Result<PathBuf, CliError> {
@@ -43,14 +42,6 @@ impl DeploymentArgs {
             None => Ok(self.deployment()?.config.paths.store.clone()),
         }
     }
-}
-
-pub fn run_error(e: RunError) -> CliError {
-    CliError::new(e.kind(), e)
-}
-
-fn store_error(e: contextos_store::StoreError) -> CliError {
-    CliError::new(e.kind(), e)
 }
 
 /// `contextos run`.
@@ -100,7 +91,7 @@ pub struct RunArgs {
 }
 
 fn read(path: &Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path).map_err(|e| CliError::input(format!("cannot read {}: {e}", path.display())))
+    Ok(std::fs::read_to_string(path).map_err(IoError::of("read", path))?)
 }
 
 impl RunArgs {
@@ -128,13 +119,19 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     args.check()?;
     let dep = args.deployment.deployment()?;
     let shown = args.request.display().to_string();
-    let env = RequestEnvelope::parse(&shown, &read(&args.request)?).map_err(|e| CliError::new(ErrorKind::Input, e))?;
+    let env = RequestEnvelope::parse(&shown, &read(&args.request)?)?;
+    let on_recorded = |r: Recorded<'_>| {
+        eprintln!(
+            "recorded {} model and {} tool interactions to {}{}",
+            r.model,
+            r.tools,
+            r.dir.display(),
+            if r.run_failed { " before the run failed" } else { "" }
+        );
+    };
     let artifacts = if args.records() {
         let script = match &args.script {
-            Some(path) => Some(
-                Script::parse(&path.display().to_string(), &read(path)?)
-                    .map_err(|e| CliError::new(ErrorKind::Input, e))?,
-            ),
+            Some(path) => Some(Script::parse(&path.display().to_string(), &read(path)?)?),
             None => None,
         };
         let sources = LiveTools::open(&args.mcp, &args.openapi)?;
@@ -144,32 +141,22 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             _ => Box::new(live_model(&dep, args.model_url.as_deref())?),
         };
         let approvals = script.map(|s| s.approvals).unwrap_or_default();
-        let (artifacts, recorded) = run_recording_partial(&dep, &env, model.as_ref(), &router, &approvals);
-        if let Some(dir) = &args.record {
-            write_fixtures(dir, &recorded.model, &recorded.tools, &approvals).map_err(run_error)?;
-            eprintln!(
-                "recorded {} model and {} tool interactions to {}{}",
-                recorded.model.len(),
-                recorded.tools.len(),
-                dir.display(),
-                if artifacts.is_err() {
-                    " before the run failed"
-                } else {
-                    ""
-                }
-            );
-        }
-        artifacts.map_err(run_error)?
+        let mode = RunMode::Record {
+            model: model.as_ref(),
+            tools: &router,
+            approvals: &approvals,
+            record: args.record.as_deref(),
+        };
+        run_in_mode(&dep, &env, mode, on_recorded)?
     } else {
         let dir = args
             .fixtures
             .clone()
             .unwrap_or_else(|| args.request.parent().unwrap_or(Path::new(".")).join("fixtures"));
-        let fixtures = Fixtures::load(&dir).map_err(run_error)?;
-        run_on_fixtures(&dep, &env, &fixtures).map_err(run_error)?
+        run_in_mode(&dep, &env, RunMode::Fixtures(&dir), on_recorded)?
     };
-    let store = Store::open(&args.deployment.store_dir(Some(&dep))?).map_err(store_error)?;
-    let stored = persist(&store, &artifacts).map_err(run_error)?;
+    let store = Store::open(&args.deployment.store_dir(Some(&dep))?)?;
+    let stored = persist(&store, &artifacts)?;
     match args.format {
         Format::Json => print_json(&serde_json::json!({
             "run_id": artifacts.packet.run_id,
@@ -183,8 +170,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| CliError::new(ErrorKind::Bug, miette::MietteDiagnostic::new(e.to_string())))?;
+    let text = serde_json::to_string_pretty(value).map_err(CliError::bug)?;
     println!("{text}");
     Ok(())
 }
@@ -326,18 +312,17 @@ pub struct ReplayArgs {
 /// Loads a packet by run id, digest, or file path, verifying its signature.
 pub fn load_packet(id: &str, dep: &Deployment, store_dir: &Path) -> Result<(ReplayPacket, Vec<u8>), CliError> {
     let bytes = if Path::new(id).is_file() {
-        std::fs::read(id).map_err(|e| CliError::input(format!("cannot read {id}: {e}")))?
+        std::fs::read(id).map_err(IoError::of("read", id))?
     } else {
-        let store = Store::open_existing(store_dir).map_err(store_error)?;
-        let digest = match store.resolve(id).map_err(store_error)? {
+        let store = Store::open_existing(store_dir)?;
+        let digest = match store.resolve(id)? {
             Resolved::Run(entry) => entry.packet,
             Resolved::Object(d) => d,
         };
-        store.get_object(&digest).map_err(store_error)?
+        store.get_object(&digest)?
     };
-    let envelope: SignedEnvelope = contextos_core::parse_json(id, &String::from_utf8_lossy(&bytes))
-        .map_err(|e| CliError::new(ErrorKind::Input, e))?;
-    let packet = open_packet(&envelope, &dep.keyring).map_err(run_error)?;
+    let envelope: SignedEnvelope = contextos_core::parse_json(id, &String::from_utf8_lossy(&bytes))?;
+    let packet = open_packet(&envelope, &dep.keyring)?;
     Ok((packet, bytes))
 }
 
@@ -347,32 +332,31 @@ pub fn replay_cmd(args: ReplayArgs) -> Result<ExitCode, CliError> {
     let (packet, old_bytes) = load_packet(&args.packet, &dep, &store_dir)?;
     let mut overrides = ReplayOverrides::default();
     if let Some(dir) = &args.policies {
-        dep = dep.with_policies(dir).map_err(run_error)?;
+        dep = dep.with_policies(dir)?;
         overrides.policies = true;
     }
     if let Some(dir) = &args.tools {
-        dep = dep.with_tools(dir).map_err(run_error)?;
+        dep = dep.with_tools(dir)?;
         overrides.tools = true;
     }
     if let Some(dir) = &args.packs {
-        dep = dep.with_packs(dir).map_err(run_error)?;
+        dep = dep.with_packs(dir)?;
         overrides.packs = true;
     }
     if let Some(file) = &args.thresholds {
         let shown = file.display().to_string();
-        let t: EvaluatorConfig =
-            contextos_core::parse_yaml(&shown, &read(file)?).map_err(|e| CliError::new(ErrorKind::Input, e))?;
+        let t: EvaluatorConfig = contextos_core::parse_yaml(&shown, &read(file)?)?;
         overrides.thresholds = Some(t);
     }
-    let replayed = replay(&dep, &packet, &overrides).map_err(run_error)?;
-    let new_bytes = contextos_runtime::envelope_bytes(&replayed.artifacts.packet_envelope).map_err(run_error)?;
+    let replayed = replay(&dep, &packet, &overrides)?;
+    let new_bytes = contextos_runtime::envelope_bytes(&replayed.artifacts.packet_envelope)?;
     let diff = diff_packets(&packet, &replayed.artifacts.packet, &replayed.drift);
     let identical = new_bytes == old_bytes;
     let stored = if identical {
         None
     } else {
-        let store = Store::open(&store_dir).map_err(store_error)?;
-        Some(persist(&store, &replayed.artifacts).map_err(run_error)?)
+        let store = Store::open(&store_dir)?;
+        Some(persist(&store, &replayed.artifacts)?)
     };
     match args.format {
         Format::Json => print_json(&serde_json::json!({
@@ -513,15 +497,15 @@ pub fn verify_cmd(args: VerifyArgs) -> Result<ExitCode, CliError> {
             )
         }
     };
-    let keyring = contextos_trust::Keyring::load_dir(&keys_dir).map_err(CliError::from_signing)?;
+    let keyring = contextos_trust::Keyring::load_dir(&keys_dir)?;
     let path = args.path.clone().unwrap_or(default_store);
     if path.is_file() {
         let shown = path.display().to_string();
         let envelope: SignedEnvelope =
-            contextos_core::parse_json(&shown, &read(&path)?).map_err(|e| CliError::new(ErrorKind::Verification, e))?;
+            contextos_core::parse_json(&shown, &read(&path)?).map_err(CliError::unverified)?;
         keyring
             .verify(&envelope, &envelope.payload_type)
-            .map_err(|e| CliError::new(ErrorKind::Verification, e))?;
+            .map_err(CliError::unverified)?;
         println!(
             "{shown}: signature by {} verifies ({})",
             envelope.signatures.first().map_or("?", |s| s.keyid.as_str()),
@@ -529,8 +513,8 @@ pub fn verify_cmd(args: VerifyArgs) -> Result<ExitCode, CliError> {
         );
         return Ok(ExitCode::Success);
     }
-    let store = Store::open_existing(&path).map_err(store_error)?;
-    let report = store.verify(&keyring).map_err(store_error)?;
+    let store = Store::open_existing(&path)?;
+    let report = store.verify(&keyring)?;
     println!(
         "{}: {} objects, {} signed envelopes, {} runs, {} evidence entries{}",
         path.display(),
@@ -571,20 +555,18 @@ pub struct ShowArgs {
 
 pub fn show_cmd(args: ShowArgs) -> Result<ExitCode, CliError> {
     let dep = args.deployment.deployment()?;
-    let store = Store::open_existing(&args.deployment.store_dir(Some(&dep))?).map_err(store_error)?;
-    match store.resolve(&args.id).map_err(store_error)? {
+    let store = Store::open_existing(&args.deployment.store_dir(Some(&dep))?)?;
+    match store.resolve(&args.id)? {
         Resolved::Run(entry) => {
-            let bytes = store.get_object(&entry.packet).map_err(store_error)?;
-            let envelope: SignedEnvelope = contextos_core::parse_json(&args.id, &String::from_utf8_lossy(&bytes))
-                .map_err(|e| CliError::new(ErrorKind::Input, e))?;
-            let packet = open_packet(&envelope, &dep.keyring).map_err(run_error)?;
+            let bytes = store.get_object(&entry.packet)?;
+            let envelope: SignedEnvelope = contextos_core::parse_json(&args.id, &String::from_utf8_lossy(&bytes))?;
+            let packet = open_packet(&envelope, &dep.keyring)?;
             match args.format {
                 Format::Json => print_json(&packet)?,
                 Format::Text => {
-                    let record_bytes = store.get_object(&entry.record).map_err(store_error)?;
+                    let record_bytes = store.get_object(&entry.record)?;
                     let record_envelope: SignedEnvelope =
-                        contextos_core::parse_json(&args.id, &String::from_utf8_lossy(&record_bytes))
-                            .map_err(|e| CliError::new(ErrorKind::Input, e))?;
+                        contextos_core::parse_json(&args.id, &String::from_utf8_lossy(&record_bytes))?;
                     let artifacts = RunArtifacts {
                         packet: packet.clone(),
                         packet_envelope: envelope,
@@ -601,7 +583,7 @@ pub fn show_cmd(args: ShowArgs) -> Result<ExitCode, CliError> {
             }
         }
         Resolved::Object(digest) => {
-            let bytes = store.get_object(&digest).map_err(store_error)?;
+            let bytes = store.get_object(&digest)?;
             let value: serde_json::Value = serde_json::from_slice(&bytes)
                 .map_err(|e| CliError::input(format!("object {digest} is not JSON: {e}")))?;
             // A signed envelope shows its verified payload.
@@ -610,7 +592,7 @@ pub fn show_cmd(args: ShowArgs) -> Result<ExitCode, CliError> {
                     let payload = dep
                         .keyring
                         .verify(&env, &env.payload_type)
-                        .map_err(|e| CliError::new(ErrorKind::Verification, e))?;
+                        .map_err(CliError::unverified)?;
                     serde_json::from_slice(&payload).unwrap_or(value)
                 }
                 Err(_) => value,

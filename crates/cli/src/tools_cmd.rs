@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
 use contextos_action::{ToolCatalog, ToolContract, check_drift};
-use contextos_core::{CanonicalError, Digest, ErrorKind, ExitCode, digest_of};
-use contextos_mcp::{DiscoveredTool, Hints, McpError, McpServerSpec};
-use contextos_openapi::{OpenApiDocument, OpenApiError, OpenApiSource};
+use contextos_core::{Digest, ExitCode, digest_of};
+use contextos_mcp::{DiscoveredTool, Hints, McpServerSpec};
+use contextos_openapi::{OpenApiDocument, OpenApiSource};
 use serde_json::{Value, json};
 
 use crate::output::CliError;
@@ -131,18 +131,6 @@ pub fn run(cmd: ToolsCommand) -> Result<ExitCode, CliError> {
     }
 }
 
-pub(crate) fn mcp(err: McpError) -> CliError {
-    CliError::new(err.kind(), err)
-}
-
-fn openapi(err: OpenApiError) -> CliError {
-    CliError::new(err.kind(), err)
-}
-
-fn digest_bug(err: CanonicalError) -> CliError {
-    CliError::new(ErrorKind::Bug, miette::MietteDiagnostic::new(err.to_string()))
-}
-
 /// What one source serves, each tool as the contract `tools pin` would write.
 struct Served {
     /// `MCP server "x"` or `OpenAPI source "x"`, for messages.
@@ -175,9 +163,9 @@ struct Listed {
 fn discover(origin: &Origin) -> Result<Served, CliError> {
     match (&origin.server, &origin.openapi) {
         (Some(server), _) => {
-            let spec = McpServerSpec::load(server).map_err(mcp)?;
+            let spec = McpServerSpec::load(server)?;
             let client = crate::live::connect_mcp(&spec)?;
-            let tools = client.list_tools().map_err(mcp)?;
+            let tools = client.list_tools()?;
             Ok(Served {
                 label: format!("MCP server {:?}", spec.name),
                 json_key: "server",
@@ -190,8 +178,8 @@ fn discover(origin: &Origin) -> Result<Served, CliError> {
         }
         (None, Some(path)) => {
             // Reads the document only: listing and pinning never contact the API.
-            let source = OpenApiSource::load(path).map_err(openapi)?;
-            let document = OpenApiDocument::load(&source).map_err(openapi)?;
+            let source = OpenApiSource::load(path)?;
+            let document = OpenApiDocument::load(&source)?;
             Ok(Served {
                 label: format!("OpenAPI source {:?}", source.name),
                 json_key: "source",
@@ -244,7 +232,7 @@ fn hints_text(h: &Hints) -> String {
 fn list(served: &Served, format: Format) -> Result<ExitCode, CliError> {
     let mut rows: Vec<(&Listed, Digest)> = Vec::with_capacity(served.tools.len());
     for tool in &served.tools {
-        rows.push((tool, digest_of(&tool.contract.input_schema).map_err(digest_bug)?));
+        rows.push((tool, digest_of(&tool.contract.input_schema).map_err(CliError::bug)?));
     }
     match format {
         Format::Json => {
@@ -322,8 +310,8 @@ fn pin_tools(served: &Served, names: &[String], out: &Path, force: bool) -> Resu
     for tool in selected {
         let contract = &tool.contract;
         let outcome = match served.origin {
-            OriginKind::Mcp => contextos_mcp::pin(contract, &served.name, out, force).map_err(mcp)?,
-            OriginKind::OpenApi => contextos_openapi::pin(contract, &served.name, out, force).map_err(openapi)?,
+            OriginKind::Mcp => contextos_mcp::pin(contract, &served.name, out, force)?,
+            OriginKind::OpenApi => contextos_openapi::pin(contract, &served.name, out, force)?,
         };
         println!(
             "{} {} -> {} ({}, {})",
@@ -339,10 +327,10 @@ fn pin_tools(served: &Served, names: &[String], out: &Path, force: bool) -> Resu
 }
 
 fn check(origin: &Origin, dir: &Path, exclusive: bool) -> Result<ExitCode, CliError> {
-    let catalog = ToolCatalog::load(dir).map_err(|e| CliError::new(e.kind(), e))?;
+    let catalog = ToolCatalog::load(dir)?;
     let served = discover(origin)?;
     let contracts: Vec<&ToolContract> = served.tools.iter().map(|t| &t.contract).collect();
-    let report = check_drift(&catalog, &contracts).map_err(digest_bug)?;
+    let report = check_drift(&catalog, &contracts).map_err(CliError::bug)?;
     println!("{} against {}:", served.label, dir.display());
     for drift in &report.drifted {
         println!("  drift     {}  ({})", drift.tool, drift.file);

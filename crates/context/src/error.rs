@@ -1,25 +1,16 @@
 //! Errors of the context plane: [`PackError`] for reading, building,
 //! signing and loading packs, [`CompileError`] for compiling.
 
-use std::io;
-use std::path::PathBuf;
-
-use contextos_core::{DocumentError, ErrorKind};
+use contextos_core::{DocumentError, ErrorKind, IoError, Kind};
 use contextos_trust::{SigningError, VerifyError};
 
 /// A pack that could not be read, built, signed or trusted.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum PackError {
     /// A file or directory could not be read or written.
-    #[error("cannot {action} {}: {source}", path.display())]
-    Io {
-        /// What was being done (`read pack source`, `write pack artifact`, ...).
-        action: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The operating-system error.
-        source: io::Error,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(#[from] IoError),
     /// A source or artifact that does not parse (file, line and column named).
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -69,18 +60,20 @@ pub enum PackError {
     Signing(#[from] SigningError),
 }
 
-impl PackError {
+impl Kind for PackError {
     /// The error kind the CLI maps to an exit code: anything about signatures,
     /// digests or tampering is `Verification` (exit 3), bad sources are `Input`.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
-            Self::Io { .. } | Self::Document(_) | Self::Invalid { .. } => ErrorKind::Input,
+            Self::Io(_) | Self::Document(_) | Self::Invalid { .. } => ErrorKind::Input,
             Self::Verify { reason, .. } => reason.kind(),
             Self::Tampered { .. } | Self::Unsigned { .. } => ErrorKind::Verification,
             Self::Signing(e) => e.kind(),
         }
     }
+}
 
+impl PackError {
     pub(crate) fn invalid(file: &str, field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Invalid {
             file: file.to_owned(),
@@ -135,9 +128,9 @@ pub enum CompileError {
     },
 }
 
-impl CompileError {
+impl Kind for CompileError {
     /// The error kind the CLI maps to an exit code.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::UnknownModel { .. } | Self::DuplicatePack { .. } => ErrorKind::Input,
             Self::EncodingMismatch { .. } | Self::Encoder { .. } => ErrorKind::Bug,

@@ -13,7 +13,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use contextos_core::{Digest, canonical_json, parse_json};
+use contextos_core::{Digest, IoError, canonical_json, parse_json};
 use contextos_fs::{AtomicWrite, write_file_atomically};
 use contextos_trust::{Keyring, SignedEnvelope, SigningKey};
 use serde::Serialize;
@@ -94,11 +94,7 @@ pub enum PackOrigin {
 }
 
 fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> PackError + 'a {
-    move |source| PackError::Io {
-        action,
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| PackError::Io(IoError::new(action, path, source))
 }
 
 fn shown(path: &Path) -> String {

@@ -539,7 +539,10 @@ layers:
         let mut pack = build(MINIMAL).unwrap();
         pack.layers[0].sources[0].snippets[0].text = "You are reckless.".into();
         let err = check_digests("p.json", &pack).unwrap_err();
-        assert_eq!(err.kind(), contextos_core::ErrorKind::Verification);
+        assert_eq!(
+            contextos_core::Kind::kind(&err),
+            contextos_core::ErrorKind::Verification
+        );
         assert!(err.to_string().contains("snippet s1 text digest"), "{err}");
     }
 }

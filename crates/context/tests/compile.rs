@@ -174,7 +174,7 @@ fn compile_with(packs: &[LoadedPack], run: &RunContext, budget: u64, gate: &dyn 
 // ---------------------------------------------------------------- tests
 
 use contextos_context::{CompileError, Encoding, LoadOptions, PackSource, artifact_bytes, build_pack, load_pack_text};
-use contextos_core::{DebtKind, ErrorKind, OmitReason, canonical_json};
+use contextos_core::{DebtKind, ErrorKind, Kind, OmitReason, canonical_json};
 use proptest::prelude::*;
 
 const BUDGET: u64 = 900;

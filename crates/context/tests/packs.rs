@@ -11,7 +11,7 @@ use contextos_context::{
     LoadOptions, PACK_PAYLOAD_TYPE, PackError, PackSignature, artifact_bytes, build_pack, build_pack_dir, load_pack,
     load_pack_text, parse_pack_source, sign_pack,
 };
-use contextos_core::{ContextLayer, ErrorKind};
+use contextos_core::{ContextLayer, ErrorKind, Kind};
 use contextos_trust::{Keyring, SignedEnvelope, SigningKey};
 
 fn repo() -> PathBuf {

@@ -15,6 +15,13 @@ use sha2::{Digest as _, Sha256};
 #[error("cannot canonicalize document: {0}")]
 pub struct CanonicalError(#[from] serde_json::Error);
 
+/// Every value ContextOS canonicalizes is built to serialize: a failure is a bug.
+impl crate::Kind for CanonicalError {
+    fn kind(&self) -> crate::ErrorKind {
+        crate::ErrorKind::Bug
+    }
+}
+
 /// Serializes `value` as RFC 8785 canonical JSON bytes.
 ///
 /// RFC 8785 writes every number as an IEEE 754 double (I-JSON), so integers
@@ -84,6 +91,13 @@ impl fmt::Debug for Digest {
 #[error("invalid digest {input:?}: expected \"sha256:\" followed by 64 lowercase hex digits")]
 pub struct DigestParseError {
     input: String,
+}
+
+/// A malformed digest is the caller's input (exit 2).
+impl crate::Kind for DigestParseError {
+    fn kind(&self) -> crate::ErrorKind {
+        crate::ErrorKind::Input
+    }
 }
 
 impl FromStr for Digest {

@@ -2,12 +2,19 @@
 //! that name the file, line, column and what was expected. Every loader in
 //! the workspace goes through here, so every input error reads the same.
 
+use std::sync::Arc;
+
+use miette::{NamedSource, SourceSpan};
 use serde::de::DeserializeOwned;
 
 /// Documents larger than this are refused before parsing.
 pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
 
 /// A document that could not be read as the expected type.
+///
+/// An error at a known position carries the document's text and a span
+/// there, so a renderer can show the offending line; its message alone
+/// (`failed to parse FILE:LINE:COL: ...`) is the same with or without it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
 #[error("failed to parse {file}{}: {message}", location_suffix(*.line, *.column))]
 #[diagnostic(code(contextos::document))]
@@ -20,6 +27,19 @@ pub struct DocumentError {
     pub column: Option<u64>,
     /// What was wrong and what was expected.
     pub message: String,
+    /// The document's text, named by `file`, when the error has a position in it.
+    #[source_code]
+    pub source_code: Option<Arc<NamedSource<String>>>,
+    /// Where in the text: the character at `line` and `column`.
+    #[label("here")]
+    pub span: Option<SourceSpan>,
+}
+
+/// A document that does not parse is the caller's input (exit 2).
+impl crate::Kind for DocumentError {
+    fn kind(&self) -> crate::ErrorKind {
+        crate::ErrorKind::Input
+    }
 }
 
 fn location_suffix(line: Option<u64>, column: Option<u64>) -> String {
@@ -38,8 +58,39 @@ impl DocumentError {
             line: None,
             column: None,
             message: message.into(),
+            source_code: None,
+            span: None,
         }
     }
+
+    /// The same error carrying `text`, the document it is about, with a span at
+    /// its line and column (unchanged when it has no line or the line is not in `text`).
+    #[must_use]
+    pub fn with_source(mut self, text: &str) -> Self {
+        if let Some(span) = self.line.and_then(|line| span_at(text, line, self.column)) {
+            self.source_code = Some(Arc::new(NamedSource::new(&self.file, text.to_string())));
+            self.span = Some(span);
+        }
+        self
+    }
+}
+
+/// The span of the character at 1-based `line` and `column` of `text` (the
+/// line's first character without a column; the line's end past its last).
+fn span_at(text: &str, line: u64, column: Option<u64>) -> Option<SourceSpan> {
+    let index = usize::try_from(line.checked_sub(1)?).ok()?;
+    let start = if index == 0 {
+        0
+    } else {
+        text.match_indices('\n').nth(index - 1)?.0 + 1
+    };
+    let line_text = text[start..].split('\n').next().unwrap_or_default();
+    let skip = column.map_or(0, |c| usize::try_from(c.saturating_sub(1)).unwrap_or(usize::MAX));
+    let (offset, len) = match line_text.char_indices().nth(skip) {
+        Some((i, c)) => (i, c.len_utf8()),
+        None => (line_text.len(), 0),
+    };
+    Some(SourceSpan::new((start + offset).into(), len))
 }
 
 fn check_size(file: &str, text: &str) -> Result<(), DocumentError> {
@@ -70,11 +121,11 @@ pub fn parse_yaml<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Docu
             _ => message,
         };
         DocumentError {
-            file: file.to_string(),
             line: location.as_ref().map(|l| l.line()),
             column: location.as_ref().map(|l| l.column()),
-            message,
+            ..DocumentError::new(file, message)
         }
+        .with_source(text)
     })
 }
 
@@ -88,11 +139,11 @@ pub fn parse_json<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Docu
             None => message,
         };
         DocumentError {
-            file: file.to_string(),
             line: Some(err.line() as u64),
             column: Some(err.column() as u64),
-            message,
+            ..DocumentError::new(file, message)
         }
+        .with_source(text)
     })
 }
 
@@ -132,6 +183,35 @@ mod tests {
         let err = parse_document::<Case>("c.json", "{\"name\": \"x\",\n \"weight\": \"heavy\"}").unwrap_err();
         assert_eq!(err.line, Some(2), "{err}");
         assert!(err.message.contains("invalid type"), "{err}");
+    }
+
+    #[test]
+    fn a_located_error_carries_its_line_and_a_span_at_the_column() {
+        use miette::Diagnostic;
+        let text = "name: refund\nasserts: 3\n";
+        let err = parse_yaml::<Case>("cases/refund.yaml", text).unwrap_err();
+        let span = err.span.unwrap();
+        assert_eq!((span.offset(), span.len()), (13, 1), "{err}");
+        assert_eq!(err.labels().unwrap().count(), 1);
+        let source = err.source_code().unwrap();
+        let here = source.read_span(&span, 0, 0).unwrap();
+        // 0-based: the `a` of `asserts`, first character of the second line.
+        assert_eq!((here.data(), here.line(), here.column()), (&b"a"[..], 1, 0));
+        assert_eq!(here.name(), Some("cases/refund.yaml"));
+    }
+
+    #[test]
+    fn an_unlocated_error_carries_no_source() {
+        let err = DocumentError::new("f.yaml", "missing").with_source("a: 1\n");
+        assert!(err.source_code.is_none() && err.span.is_none());
+        assert_eq!(err.to_string(), "failed to parse f.yaml: missing");
+    }
+
+    #[test]
+    fn a_span_past_the_end_of_its_line_is_empty_at_the_end() {
+        let span = span_at("ab\ncd", 2, Some(9)).unwrap();
+        assert_eq!((span.offset(), span.len()), (5, 0));
+        assert!(span_at("ab", 3, None).is_none());
     }
 
     #[test]

@@ -17,6 +17,15 @@ pub enum ErrorKind {
     Bug,
 }
 
+/// An error that knows its [`ErrorKind`], and so the exit code it ends in.
+///
+/// Every crate's error type implements it, so the CLI turns any of them into
+/// its own error with `?` instead of spelling the kind out at each call.
+pub trait Kind {
+    /// What went wrong, at the granularity a caller acts on.
+    fn kind(&self) -> ErrorKind;
+}
+
 /// The process exit codes of `contextos`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]

@@ -33,6 +33,7 @@ mod document;
 mod exit;
 mod ids;
 mod interaction;
+mod io_error;
 pub mod live;
 mod primitives;
 mod redact;
@@ -46,11 +47,12 @@ pub use context::{
     ManifestSnippet, ManifestSource, OmitReason, OmittedSnippet, RankedSnippet,
 };
 pub use document::{DocumentError, MAX_DOCUMENT_BYTES, parse_document, parse_json, parse_yaml};
-pub use exit::{ErrorKind, ExitCode};
+pub use exit::{ErrorKind, ExitCode, Kind};
 pub use ids::{IdGen, SequentialIdGen};
 pub use interaction::{
     Message, ModelRequest, ModelResponse, Role, ToolCall, ToolRequest, ToolResponse, ToolSpec, Usage,
 };
+pub use io_error::IoError;
 pub use primitives::{
     ActionSummary, AgentRef, ApprovalMode, ApprovalRecord, ApprovalVerdict, CriticNote, CriticStage, CriticVerdict,
     DecisionRecord, InteractionKind, MemoryProposal, PolicyDecision, PolicyOutcome, RecordedInteraction,

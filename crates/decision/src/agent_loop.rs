@@ -5,9 +5,9 @@ use std::ops::ControlFlow;
 
 use contextos_action::{GatewayCall, GatewayContext, GatewayError, ToolCatalog, ToolGateway};
 use contextos_core::{
-    ApprovalMode, ApprovalRecord, Clock, CriticNote, CriticStage, CriticVerdict, Digest, ErrorKind, MemoryProposal,
-    Message, ModelRequest, ModelResponse, PolicyDecision, Role, RunContext, RunOutcome, Timestamp, ToolCall,
-    ToolCallStatus, ToolSpec, canonical_json,
+    ApprovalMode, ApprovalRecord, Clock, CriticNote, CriticStage, CriticVerdict, Digest, ErrorKind, Kind,
+    MemoryProposal, Message, ModelRequest, ModelResponse, PolicyDecision, Role, RunContext, RunOutcome, Timestamp,
+    ToolCall, ToolCallStatus, ToolSpec, canonical_json,
 };
 use contextos_intelligence::BudgetLeft;
 use serde::{Deserialize, Serialize};
@@ -80,9 +80,9 @@ pub enum LoopError {
     Gateway(#[from] GatewayError),
 }
 
-impl LoopError {
+impl Kind for LoopError {
     /// Exit-code kind.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Provider(e) => e.kind(),
             Self::Gateway(e) => e.kind(),

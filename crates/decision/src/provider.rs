@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use contextos_action::{FixtureMiss, Recording, differing_pointers};
-use contextos_core::{ErrorKind, ModelRequest, ModelResponse};
+use contextos_core::{ErrorKind, Kind, ModelRequest, ModelResponse};
 
 /// Why a provider produced no response.
 #[derive(Debug, Clone, thiserror::Error, miette::Diagnostic)]
@@ -24,9 +24,9 @@ pub enum ProviderError {
     Config(String),
 }
 
-impl ProviderError {
+impl Kind for ProviderError {
     /// Exit-code kind.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Miss(_) | Self::Exhausted(..) => ErrorKind::FixtureMiss,
             Self::Transport(_) | Self::Config(_) => ErrorKind::Input,

@@ -63,6 +63,13 @@ pub fn judge_request(model: &str, rubric: &str, answer: &str) -> ModelRequest {
 #[error("graded assertion: {0}")]
 pub struct GradeError(#[from] pub contextos_decision::ProviderError);
 
+/// The kind of the judge's failure (a fixture miss is exit 4).
+impl contextos_core::Kind for GradeError {
+    fn kind(&self) -> contextos_core::ErrorKind {
+        contextos_core::Kind::kind(&self.0)
+    }
+}
+
 fn subset(expected: &Value, actual: &Value) -> bool {
     match (expected, actual) {
         (Value::Object(e), Value::Object(a)) => e.iter().all(|(k, v)| a.get(k).is_some_and(|av| subset(v, av))),

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use cedar_policy::Entities;
 use contextos_core::{
-    DocumentError, ErrorKind, PolicyDecision, PolicyOutcome, RecordedRequest, ReplayPacket, ShadowEffect, parse_json,
+    DocumentError, ErrorKind, IoError, Kind, PolicyDecision, PolicyOutcome, RecordedRequest, ReplayPacket,
+    ShadowEffect, parse_json,
 };
 use contextos_intelligence::identity_entities;
 use contextos_runtime::{Deployment, REPLAY_PACKET_TYPE, pack_entities};
@@ -36,13 +37,9 @@ pub enum CorpusError {
         dir: String,
     },
     /// A file or directory could not be read.
-    #[error("cannot read {path}: {source}")]
-    Io {
-        /// The path.
-        path: String,
-        /// The I/O error.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(#[from] IoError),
     /// A packet file is not a signed envelope.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -70,13 +67,13 @@ pub enum CorpusError {
     },
 }
 
-impl CorpusError {
+impl Kind for CorpusError {
     /// Exit-code kind: a packet that does not verify is a verification
     /// failure (exit 3); everything else is bad input (exit 2).
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Verification { source, .. } => source.kind(),
-            Self::Missing { .. } | Self::Empty { .. } | Self::Io { .. } | Self::Document(_) | Self::Entities { .. } => {
+            Self::Missing { .. } | Self::Empty { .. } | Self::Io(_) | Self::Document(_) | Self::Entities { .. } => {
                 ErrorKind::Input
             }
         }
@@ -137,10 +134,7 @@ impl Corpus {
 }
 
 fn packet_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CorpusError> {
-    let io = |source| CorpusError::Io {
-        path: dir.display().to_string(),
-        source,
-    };
+    let io = |e| CorpusError::Io(IoError::new("read", dir, e));
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let entry = entry.map_err(io)?;
         let path = entry.path();
@@ -155,10 +149,7 @@ fn packet_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CorpusError> {
 
 fn load_packet(path: &Path, keyring: &Keyring) -> Result<CorpusPacket, CorpusError> {
     let file = path.to_string_lossy().replace('\\', "/");
-    let text = std::fs::read_to_string(path).map_err(|source| CorpusError::Io {
-        path: file.clone(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(IoError::of("read", &file))?;
     let envelope: SignedEnvelope = parse_json(&file, &text)?;
     let packet = keyring
         .verify_as(&envelope, REPLAY_PACKET_TYPE)

@@ -3,7 +3,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use contextos_core::{DocumentError, ErrorKind, ModelResponse, RunContext, Timestamp, merge_json, parse_yaml};
+use contextos_core::{
+    DocumentError, ErrorKind, IoError, Kind, ModelResponse, RunContext, Timestamp, merge_json, parse_yaml,
+};
 use contextos_runtime::{Request, RequestEnvelope};
 use serde::Deserialize;
 use serde_json::Value;
@@ -18,15 +20,9 @@ pub enum HarnessError {
     #[diagnostic(transparent)]
     Document(#[from] DocumentError),
     /// A file or directory cannot be read or written.
-    #[error("cannot {action} {path}: {message}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path.
-        path: String,
-        /// The error.
-        message: String,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(#[from] IoError),
     /// The runtime failed outside a case (deployment, keys).
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -36,21 +32,19 @@ pub enum HarnessError {
     Usage(String),
 }
 
-impl HarnessError {
+impl Kind for HarnessError {
     /// Exit-code kind.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Run(e) => e.kind(),
             _ => ErrorKind::Input,
         }
     }
+}
 
+impl HarnessError {
     pub(crate) fn io(action: &'static str, path: &Path, e: std::io::Error) -> Self {
-        Self::Io {
-            action,
-            path: path.display().to_string(),
-            message: e.to_string(),
-        }
+        Self::Io(IoError::new(action, path, e))
     }
 }
 

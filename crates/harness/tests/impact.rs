@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use contextos_core::{ErrorKind, PolicyOutcome, ReplayPacket};
+use contextos_core::{ErrorKind, Kind, PolicyOutcome, ReplayPacket};
 use contextos_harness::{ChangeCount, Corpus, CorpusError, ImpactReport, policy_coverage, policy_impact};
 use contextos_runtime::{
     Deployment, Fixtures, REPLAY_PACKET_TYPE, RequestEnvelope, envelope_bytes, open_packet, run_on_fixtures,

@@ -1,6 +1,6 @@
 //! The one error type of the MCP client.
 
-use contextos_core::{DocumentError, ErrorKind};
+use contextos_core::{DocumentError, ErrorKind, IoError, Kind};
 
 /// Why talking to an MCP server, or pinning its tools, failed.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -10,15 +10,9 @@ pub enum McpError {
     #[diagnostic(transparent)]
     Spec(#[from] DocumentError),
     /// A file or directory cannot be read or written.
-    #[error("cannot {action} {path}: {message}")]
-    Io {
-        /// What was attempted (`read`, `write`, …).
-        action: &'static str,
-        /// The path.
-        path: String,
-        /// The I/O error.
-        message: String,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(#[from] IoError),
     /// The server could not be started or reached, or did not complete the MCP handshake.
     #[error("cannot connect to MCP server {server:?} ({command}): {message}{}", stderr_tail(.stderr))]
     #[diagnostic(help(
@@ -98,9 +92,9 @@ pub enum McpError {
     },
 }
 
-impl McpError {
+impl Kind for McpError {
     /// Exit-code kind: everything is the user's input or the peer's fault (exit 2) except encoding bugs.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Encode { .. } => ErrorKind::Bug,
             _ => ErrorKind::Input,

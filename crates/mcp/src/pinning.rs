@@ -92,7 +92,7 @@ pub fn pin(contract: &ToolContract, server: &str, dir: &Path, force: bool) -> Re
             what: format!("the contract of {name}"),
             message,
         },
-        PinError::Io { action, path, message } => McpError::Io { action, path, message },
+        PinError::Io(e) => McpError::Io(e),
         PinError::AlreadyPinned { path } => McpError::AlreadyPinned { path },
     })
 }

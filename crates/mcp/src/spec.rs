@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use contextos_core::{DocumentError, parse_yaml};
+use contextos_core::{DocumentError, IoError, parse_yaml};
 use serde::{Deserialize, Serialize};
 
 use crate::error::McpError;
@@ -65,11 +65,7 @@ impl McpServerSpec {
     /// Loads and checks a spec file.
     pub fn load(path: &Path) -> Result<Self, McpError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| McpError::Io {
-            action: "read",
-            path: shown.clone(),
-            message: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(path).map_err(IoError::of("read", path))?;
         Self::parse(&shown, &text)
     }
 

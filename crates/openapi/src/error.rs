@@ -1,7 +1,7 @@
 //! The one error type of the OpenAPI tools.
 
 use contextos_action::PinError;
-use contextos_core::{DocumentError, ErrorKind};
+use contextos_core::{DocumentError, ErrorKind, IoError, Kind};
 
 /// Why a source spec or an OpenAPI document could not be used, or a tool not pinned.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -12,15 +12,9 @@ pub enum OpenApiError {
     #[diagnostic(transparent)]
     Document(#[from] DocumentError),
     /// A file cannot be read.
-    #[error("cannot {action} {path}: {message}")]
-    Io {
-        /// What was attempted (`read`).
-        action: &'static str,
-        /// The path.
-        path: String,
-        /// The I/O error.
-        message: String,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(#[from] IoError),
     /// Calls need a base URL and neither the source nor the document gives a usable one.
     #[error("OpenAPI source {name:?} has no usable base URL: {message}")]
     #[diagnostic(help("set `base_url` in the source spec (http or https, no credentials, no query)"))]
@@ -50,9 +44,9 @@ pub enum OpenApiError {
     Pin(#[from] PinError),
 }
 
-impl OpenApiError {
+impl Kind for OpenApiError {
     /// Exit-code kind: bad input (exit 2) except for bugs.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Client(_) => ErrorKind::Bug,
             Self::Pin(e) => e.kind(),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use contextos_core::{ApprovalMode, DocumentError, MAX_DOCUMENT_BYTES, looks_like_secret, parse_yaml};
+use contextos_core::{ApprovalMode, DocumentError, IoError, MAX_DOCUMENT_BYTES, looks_like_secret, parse_yaml};
 use reqwest::Url;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
@@ -98,11 +98,7 @@ fn default_max_response_bytes() -> usize {
 /// one before reading it whole.
 pub(crate) fn read_text(path: &Path) -> Result<String, OpenApiError> {
     let shown = path.display().to_string();
-    let io = |e: std::io::Error| OpenApiError::Io {
-        action: "read",
-        path: shown.clone(),
-        message: e.to_string(),
-    };
+    let io = |e| OpenApiError::Io(IoError::new("read", path, e));
     let file = std::fs::File::open(path).map_err(io)?;
     let limit = u64::try_from(MAX_DOCUMENT_BYTES).unwrap_or(u64::MAX);
     let mut text = String::new();

@@ -10,7 +10,7 @@ use std::thread;
 use std::time::Duration;
 
 use contextos_action::{AdapterError, SideEffect, ToolAdapter, ToolCatalog, ToolContract};
-use contextos_core::{ApprovalMode, Secret, ToolCallStatus, ToolRequest, ToolResponse};
+use contextos_core::{ApprovalMode, Kind, Secret, ToolCallStatus, ToolRequest, ToolResponse};
 use contextos_openapi::{
     Dialect, HttpMethod, OpenApiDocument, OpenApiError, OpenApiSource, OpenApiTools, contract_for, pin,
 };

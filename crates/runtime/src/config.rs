@@ -111,11 +111,11 @@ impl RuntimeConfig {
                 })
                 .unwrap_or((None, None));
             DocumentError {
-                file: file.to_string(),
                 line,
                 column,
-                message: e.message().to_string(),
+                ..DocumentError::new(file, e.message())
             }
+            .with_source(text)
         })?;
         if config.format_version != 1 {
             return Err(DocumentError::new(
@@ -124,13 +124,19 @@ impl RuntimeConfig {
             ));
         }
         if let Some(live) = &config.model.live {
-            live.check().map_err(|m| DocumentError {
-                line: line_of(text, "[model.live]"),
-                ..DocumentError::new(file, format!("[model.live] {m}"))
+            live.check().map_err(|m| {
+                DocumentError {
+                    line: line_of(text, "[model.live]"),
+                    ..DocumentError::new(file, format!("[model.live] {m}"))
+                }
+                .with_source(text)
             })?;
-            check_params(&config.model.params).map_err(|m| DocumentError {
-                line: line_of(text, "params"),
-                ..DocumentError::new(file, format!("[model] {m}"))
+            check_params(&config.model.params).map_err(|m| {
+                DocumentError {
+                    line: line_of(text, "params"),
+                    ..DocumentError::new(file, format!("[model] {m}"))
+                }
+                .with_source(text)
             })?;
         }
         Ok(config)

@@ -1,6 +1,6 @@
 //! Run errors and their exit-code kinds.
 
-use contextos_core::{DocumentError, ErrorKind};
+use contextos_core::{DocumentError, ErrorKind, IoError, Kind};
 
 /// Why a run, replay or verification could not complete.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -8,6 +8,10 @@ pub enum RunError {
     /// Bad input, described.
     #[error("{0}")]
     Input(String),
+    /// A file or directory cannot be read or written.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(#[from] IoError),
     /// A document does not parse.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -63,11 +67,12 @@ pub enum RunError {
     Bug(String),
 }
 
-impl RunError {
+impl Kind for RunError {
     /// Exit-code kind.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Input(_) | Self::Document(_) | Self::Drift(_) => ErrorKind::Input,
+            Self::Io(e) => e.kind(),
             Self::Policy(e) => e.kind(),
             Self::Contract(e) => e.kind(),
             Self::Signing(e) => e.kind(),
@@ -81,12 +86,14 @@ impl RunError {
             Self::Bug(_) => ErrorKind::Bug,
         }
     }
+}
 
+impl RunError {
     pub(crate) fn bug(e: impl std::fmt::Display) -> Self {
         Self::Bug(e.to_string())
     }
 
-    pub(crate) fn io(action: &str, path: &str, e: std::io::Error) -> Self {
-        Self::Input(format!("cannot {action} {path}: {e}"))
+    pub(crate) fn io(action: &'static str, path: &str, e: std::io::Error) -> Self {
+        Self::Io(IoError::new(action, path, e))
     }
 }

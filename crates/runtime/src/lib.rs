@@ -40,6 +40,7 @@ mod error;
 mod fixtures;
 mod invoke;
 mod replay;
+mod run_mode;
 mod script;
 
 pub use compile_step::pack_entities;
@@ -54,6 +55,7 @@ pub use invoke::{
     invoke_agent, packet_interactions, persist, run_entities, run_on_fixtures,
 };
 pub use replay::{Replay, ReplayOverrides, open_packet, replay};
+pub use run_mode::{Recorded, RunMode, run_in_mode};
 pub use script::{
     Interactions, RecordedRun, Script, packet_approvals, run_recording, run_recording_partial, run_scripted,
     run_scripted_with_tools, write_fixtures,

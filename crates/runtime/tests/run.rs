@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use contextos_core::{ApprovalVerdict, CriticVerdict, ErrorKind, PolicyOutcome, RunOutcome, ToolCallStatus};
+use contextos_core::{ApprovalVerdict, CriticVerdict, ErrorKind, Kind, PolicyOutcome, RunOutcome, ToolCallStatus};
 use contextos_runtime::{
     DECISION_RECORD_TYPE, Deployment, Fixtures, REPLAY_PACKET_TYPE, ReplayOverrides, RequestEnvelope, RunError,
     diff_packets, envelope_bytes, open_packet, persist, replay, run_on_fixtures,

@@ -3,22 +3,16 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use contextos_core::{CanonicalError, Digest, ErrorKind};
+use contextos_core::{CanonicalError, Digest, ErrorKind, IoError, Kind};
 use contextos_trust::EvidenceError;
 
 /// An error opening, reading or writing a run store.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum StoreError {
     /// A store file or directory could not be read, created or written.
-    #[error("cannot {action} {}: {source}", path.display())]
-    Io {
-        /// What was being done (`read object`, `create directory`, ...).
-        action: &'static str,
-        /// The file or directory.
-        path: PathBuf,
-        /// The operating-system error.
-        source: io::Error,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(#[from] IoError),
     /// A command that only reads named a store directory that is not there.
     #[error("no run store at {}: {problem}", dir.display())]
     #[diagnostic(help("a store is created by the first run recorded into it; check the store directory given"))]
@@ -144,13 +138,13 @@ pub enum StoreError {
     Evidence(#[from] EvidenceError),
 }
 
-impl StoreError {
+impl Kind for StoreError {
     /// The error kind the CLI maps to an exit code: a digest, object or log
     /// that does not check out is a verification failure; a missing store,
     /// unknown id, refused write or I/O failure is an input error.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
-            Self::Io { .. }
+            Self::Io(_)
             | Self::MissingStore { .. }
             | Self::BlobTooLarge { .. }
             | Self::MissingObject { .. }
@@ -194,9 +188,5 @@ fn digest_list(digests: &[Digest]) -> String {
 
 /// Maps an I/O error on `path` to [`StoreError::Io`].
 pub(crate) fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError + Copy {
-    move |source| StoreError::Io {
-        action,
-        path: path.to_owned(),
-        source,
-    }
+    move |source| StoreError::Io(IoError::new(action, path, source))
 }

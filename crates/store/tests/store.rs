@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use contextos_core::{Digest, ErrorKind, FORMAT_VERSION, RunOutcome, Timestamp};
+use contextos_core::{Digest, ErrorKind, FORMAT_VERSION, Kind, RunOutcome, Timestamp};
 use contextos_store::{MAX_OBJECT_BYTES, Resolved, RunIndexEntry, Store, StoreError, StoreProblem};
 use contextos_trust::{Keyring, SignedEnvelope, SigningKey, sign};
 use proptest::prelude::*;

@@ -16,7 +16,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
-use contextos_core::{CanonicalError, Digest, ErrorKind, FORMAT_VERSION, canonical_json, digest_of};
+use contextos_core::{CanonicalError, Digest, ErrorKind, FORMAT_VERSION, IoError, Kind, canonical_json, digest_of};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -33,15 +33,9 @@ const MAX_HEAD_BYTES: u64 = 4096;
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum EvidenceError {
     /// A file of the log could not be read, created or written.
-    #[error("cannot {action} {}: {source}", path.display())]
-    Io {
-        /// What was being done (`read evidence log`, `append to evidence log`, ...).
-        action: &'static str,
-        /// The file or directory.
-        path: PathBuf,
-        /// The operating-system error.
-        source: io::Error,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(#[from] IoError),
     /// A complete line that is not the entry the chain requires there.
     #[error("evidence log {}: entry {line} (line {line}{}): {problem}", path.display(), seq_note(*seq))]
     BadEntry {
@@ -149,15 +143,13 @@ pub enum EvidenceError {
     },
 }
 
-impl EvidenceError {
+impl Kind for EvidenceError {
     /// The error kind the CLI maps to an exit code: a log or head file that
     /// does not verify is a verification failure; I/O and unrecordable
     /// payloads are input errors.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
-            Self::Io { .. } | Self::Locked { .. } | Self::Poisoned { .. } | Self::Unrecordable { .. } => {
-                ErrorKind::Input
-            }
+            Self::Io(_) | Self::Locked { .. } | Self::Poisoned { .. } | Self::Unrecordable { .. } => ErrorKind::Input,
             Self::BadEntry { .. }
             | Self::TornLine { .. }
             | Self::Truncated { .. }
@@ -186,11 +178,7 @@ fn head_note(entries: u64, actual: Option<Digest>) -> String {
 }
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> EvidenceError + Copy {
-    move |source| EvidenceError::Io {
-        action,
-        path: path.to_owned(),
-        source,
-    }
+    move |source| EvidenceError::Io(IoError::new(action, path, source))
 }
 
 /// One record of the evidence log.

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use contextos_core::{CanonicalError, Digest, ErrorKind, FORMAT_VERSION, canonical_json};
+use contextos_core::{CanonicalError, Digest, ErrorKind, FORMAT_VERSION, IoError, Kind, canonical_json};
 use contextos_fs::{AtomicWrite, write_file_atomically};
 use ed25519_dalek::Signer as _;
 use serde::de::DeserializeOwned;
@@ -45,15 +45,9 @@ pub enum SigningError {
         path: PathBuf,
     },
     /// A key file or keyring directory could not be read or written.
-    #[error("cannot {action} {}: {source}", path.display())]
-    Io {
-        /// What was being done (`read key file`, `write key file`, ...).
-        action: &'static str,
-        /// The file or directory.
-        path: PathBuf,
-        /// The operating-system error.
-        source: io::Error,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(#[from] IoError),
     /// A key file that is not the JSON object ContextOS writes.
     #[error("malformed key file {}: {problem}", path.display())]
     #[diagnostic(help("key files are written by `contextos keys generate`"))]
@@ -83,9 +77,9 @@ pub enum SigningError {
     },
 }
 
-impl SigningError {
+impl Kind for SigningError {
     /// The error kind the CLI maps to an exit code.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         ErrorKind::Input
     }
 }
@@ -149,10 +143,10 @@ pub enum VerifyError {
     },
 }
 
-impl VerifyError {
+impl Kind for VerifyError {
     /// The error kind the CLI maps to an exit code: a verified but malformed
     /// document is bad input, everything else failed verification.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Document { .. } => ErrorKind::Input,
             _ => ErrorKind::Verification,
@@ -301,11 +295,7 @@ fn malformed(path: &Path, problem: String) -> SigningError {
 }
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SigningError + Copy {
-    move |source| SigningError::Io {
-        action,
-        path: path.to_owned(),
-        source,
-    }
+    move |source| SigningError::Io(IoError::new(action, path, source))
 }
 
 /// Reads a key file holding `half`: its stated key id and its 32 key bytes.

@@ -9,7 +9,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use contextos_core::{ErrorKind, digest_of};
+use contextos_core::{ErrorKind, Kind, digest_of};
 use contextos_trust::{EvidenceError, EvidenceLog, LogReport, verify_log};
 use proptest::prelude::*;
 use serde_json::{Value, json};

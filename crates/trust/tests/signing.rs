@@ -7,7 +7,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use contextos_core::{Digest, ErrorKind, canonical_json};
+use contextos_core::{Digest, ErrorKind, Kind, canonical_json};
 use contextos_trust::{
     EnvelopeSignature, Keyring, PublicKey, SignedEnvelope, SigningError, SigningKey, VerifyError, generate_key_files,
     sign,

@@ -2,7 +2,7 @@
 //! case per scenario case. Times and timestamps stay unset so the XML is a
 //! function of the scorecard alone.
 
-use contextos_core::ErrorKind;
+use contextos_core::{ErrorKind, Kind};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::format::{Verdict, score};
@@ -22,10 +22,10 @@ pub enum ReportError {
     },
 }
 
-impl ReportError {
+impl Kind for ReportError {
     /// Exit-code kind: rendering a well-formed scorecard cannot fail, so any
     /// failure is a bug.
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Junit { .. } => ErrorKind::Bug,
         }

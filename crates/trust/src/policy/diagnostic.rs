@@ -1,5 +1,6 @@
 //! Source-located diagnostics for policy and schema files.
 
+use contextos_core::{ErrorKind, Kind};
 use miette::{NamedSource, SourceSpan};
 
 /// One problem in a policy-bundle file, located at a line and column.
@@ -28,6 +29,13 @@ fn location(line: Option<usize>, column: Option<usize>) -> String {
     match (line, column) {
         (Some(l), Some(c)) => format!(":{l}:{c}"),
         _ => String::new(),
+    }
+}
+
+/// A problem in a policy-bundle file is the caller's input (exit 2).
+impl Kind for SourceDiagnostic {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Input
     }
 }
 

@@ -7,7 +7,7 @@ use cedar_policy::{
     AuthorizationError, Authorizer, Context, Decision, Entities, EntityUid, PolicySet, Request, Response,
     RestrictedExpression, Schema,
 };
-use contextos_core::{Digest, ErrorKind, PolicyDecision, PolicyOutcome, ShadowEffect, digest_of};
+use contextos_core::{Digest, ErrorKind, Kind, PolicyDecision, PolicyOutcome, ShadowEffect, digest_of};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -73,9 +73,9 @@ pub struct RequestError {
     pub message: String,
 }
 
-impl RequestError {
+impl Kind for RequestError {
     /// Always an input error (exit 2).
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         ErrorKind::Input
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use cedar_policy::{Effect, Policy, PolicyId, PolicySet, Schema, SchemaFragment, ValidationMode, Validator};
-use contextos_core::{Digest, ErrorKind, digest_of};
+use contextos_core::{Digest, ErrorKind, Kind, digest_of};
 use serde::{Deserialize, Serialize};
 
 use super::diagnostic::{SourceDiagnostic, effect_offset, line_col, miette_text, statement_starts};
@@ -85,12 +85,14 @@ pub struct PolicyLoadError {
     pub diagnostics: Vec<SourceDiagnostic>,
 }
 
-impl PolicyLoadError {
+impl Kind for PolicyLoadError {
     /// Always an input error (exit 2).
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         ErrorKind::Input
     }
+}
 
+impl PolicyLoadError {
     fn single(dir: &str, diag: SourceDiagnostic) -> Self {
         Self {
             dir: dir.to_string(),

@@ -24,7 +24,9 @@
 use std::fs;
 use std::path::Path;
 
-use contextos_core::{DocumentError, ErrorKind, PolicyDecision, PolicyOutcome, parse_document, parse_yaml};
+use contextos_core::{
+    DocumentError, ErrorKind, IoError, Kind, PolicyDecision, PolicyOutcome, parse_document, parse_yaml,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -142,18 +144,14 @@ pub enum PolicyTestError {
     #[error(transparent)]
     Document(#[from] DocumentError),
     /// A file or directory could not be read.
-    #[error("cannot read {path}: {message}")]
-    Io {
-        /// The path.
-        path: String,
-        /// The I/O error.
-        message: String,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(#[from] IoError),
 }
 
-impl PolicyTestError {
+impl Kind for PolicyTestError {
     /// Always an input error (exit 2).
-    pub fn kind(&self) -> ErrorKind {
+    fn kind(&self) -> ErrorKind {
         ErrorKind::Input
     }
 }
@@ -219,19 +217,13 @@ fn check(expected: &Expectation, actual: &PolicyDecision) -> Vec<String> {
 }
 
 fn read(path: &Path, shown: &str) -> Result<String, PolicyTestError> {
-    fs::read_to_string(path).map_err(|e| PolicyTestError::Io {
-        path: shown.to_string(),
-        message: e.to_string(),
-    })
+    Ok(fs::read_to_string(path).map_err(IoError::of("read", shown))?)
 }
 
 /// Runs every `*.yaml` / `*.yml` test file in `dir` (sorted by name) against `engine`.
 pub fn run_policy_tests(engine: &PolicyEngine, dir: &Path) -> Result<PolicyTestReport, PolicyTestError> {
     let dir_shown = dir.to_string_lossy().trim_end_matches('/').to_string();
-    let files = files_with_suffix(dir, &[".yaml", ".yml"]).map_err(|e| PolicyTestError::Io {
-        path: dir_shown.clone(),
-        message: e.to_string(),
-    })?;
+    let files = files_with_suffix(dir, &[".yaml", ".yml"]).map_err(IoError::of("read", &dir_shown))?;
     let names = files
         .iter()
         .filter_map(|p| p.file_name())
