@@ -17,7 +17,7 @@ const MACHETE_VERSION: &str = "0.9.2";
 const GOLDENS_DIR: &str = "goldens";
 
 /// `cargo xtask test` (and `ci`): everything CI checks, in order.
-pub fn test(root: &Path) -> Result<(), String> {
+pub(crate) fn test(root: &Path) -> Result<(), String> {
     let started = Instant::now();
     install_peers(root)?;
     cargo_step(
@@ -58,7 +58,7 @@ pub fn test(root: &Path) -> Result<(), String> {
 }
 
 /// `cargo xtask bench [ARGS...]`.
-pub fn bench(root: &Path, extra: &[String]) -> Result<(), String> {
+pub(crate) fn bench(root: &Path, extra: &[String]) -> Result<(), String> {
     let mut args = vec!["bench".to_owned()];
     // `-p` narrows the run; `--workspace` would widen it again.
     if !extra.iter().any(|arg| arg == "-p" || arg.starts_with("--package")) {
@@ -74,7 +74,7 @@ pub fn bench(root: &Path, extra: &[String]) -> Result<(), String> {
 }
 
 /// `cargo xtask goldens [--accept]`.
-pub fn goldens(root: &Path, accept: bool) -> Result<(), String> {
+pub(crate) fn goldens(root: &Path, accept: bool) -> Result<(), String> {
     let verb = if accept { "accept" } else { "check" };
     let hint = if accept {
         ""

@@ -20,7 +20,7 @@ const ASSERTIONS: [&str; 4] = [
 ];
 
 /// Writes a suite of `cases` cases to `dir`.
-pub fn generate(root: &Path, dir: &Path, cases: usize) -> Result<(), String> {
+pub(crate) fn generate(root: &Path, dir: &Path, cases: usize) -> Result<(), String> {
     let io = |what: &str, p: &Path, e: std::io::Error| format!("cannot {what} {}: {e}", p.display());
     if dir.exists() {
         fs::remove_dir_all(dir).map_err(|e| io("clear", dir, e))?;
@@ -118,7 +118,7 @@ fn time_eval(root: &Path, suite: &Path, jobs: usize) -> Result<(Duration, u64), 
 }
 
 /// `cargo xtask bench-suite [CASES]`.
-pub fn run(root: &Path, cases: usize) -> Result<(), String> {
+pub(crate) fn run(root: &Path, cases: usize) -> Result<(), String> {
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(root)
         .args(["build", "--release", "--locked", "-p", "contextos-cli"])

@@ -11,7 +11,7 @@ use std::io;
 use std::path::Path;
 
 /// Longest allowed `.rs` file, in lines.
-pub const MAX_LINES: usize = 1200;
+pub(crate) const MAX_LINES: usize = 1200;
 
 /// Documents that must name every crate.
 const CRATE_MAPS: [&str; 2] = ["ARCHITECTURE.md", "crates/README.md"];
@@ -21,7 +21,7 @@ const CI_COMMAND: &str = "cargo xtask test";
 
 /// One broken rule, printed as `path:line: message`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Violation {
+pub(crate) struct Violation {
     /// Path relative to the repository root, with `/` separators.
     pub path: String,
     /// 1-based line number; file-level problems point at line 1.
@@ -49,14 +49,14 @@ impl fmt::Display for Violation {
 /// The files tidy looks at, keyed by path relative to the repository root
 /// (`/` separators).
 #[derive(Debug, Default)]
-pub struct Tree {
+pub(crate) struct Tree {
     files: BTreeMap<String, String>,
 }
 
 impl Tree {
     /// Builds a tree from in-memory `(path, contents)` pairs.
     #[cfg(test)]
-    pub fn from_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+    pub(crate) fn from_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         Self {
             files: files
                 .into_iter()
@@ -67,7 +67,7 @@ impl Tree {
 
     /// Reads every `.rs` file and `Cargo.toml` under `crates/` and `xtask/`,
     /// plus the crate maps and the CI script, from the repository at `root`.
-    pub fn read(root: &Path) -> Result<Self, String> {
+    pub(crate) fn read(root: &Path) -> Result<Self, String> {
         let mut tree = Self::default();
         for dir in ["crates", "xtask"] {
             tree.read_dir(root, dir)?;
@@ -120,14 +120,14 @@ impl Tree {
     }
 
     /// Number of files read.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.files.len()
     }
 }
 
 /// Checks the repository at `root`, prints every violation and fails if
 /// there was any.
-pub fn run(root: &Path) -> Result<(), String> {
+pub(crate) fn run(root: &Path) -> Result<(), String> {
     let tree = Tree::read(root)?;
     let violations = check(&tree);
     for violation in &violations {
@@ -144,7 +144,7 @@ pub fn run(root: &Path) -> Result<(), String> {
 }
 
 /// Every rule over every file, sorted by path and line.
-pub fn check(tree: &Tree) -> Vec<Violation> {
+pub(crate) fn check(tree: &Tree) -> Vec<Violation> {
     let mut violations = Vec::new();
     for (path, text) in &tree.files {
         if !path.ends_with(".rs") {

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Two files of one crate that import each other.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ImportCycle {
+pub(crate) struct ImportCycle {
     /// The file that sorts first.
     pub first: String,
     /// The other file.
@@ -31,7 +31,7 @@ pub struct ImportCycle {
 
 impl ImportCycle {
     /// What is wrong and what to do about it.
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         format!(
             "imports {}, which imports it back; move what they share to the module that owns it \
              (or one of its own) so the imports point one way",
@@ -42,7 +42,7 @@ impl ImportCycle {
 
 /// Every import cycle of length two among the `.rs` files of `files`
 /// (`(path, contents)`, paths relative to the repository root), sorted.
-pub fn import_cycles<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<ImportCycle> {
+pub(crate) fn import_cycles<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<ImportCycle> {
     let mut crates: BTreeMap<String, BTreeMap<Vec<String>, (&'a str, &'a str)>> = BTreeMap::new();
     for (path, text) in files {
         if let Some((root, module)) = module_of(path) {

@@ -99,7 +99,7 @@ impl ReplayTools {
 }
 
 /// The error text of a replayed call that the original run never executed.
-pub const NOT_RECORDED: &str = "not recorded in the original run: replays never call live tools";
+pub(crate) const NOT_RECORDED: &str = "not recorded in the original run: replays never call live tools";
 
 impl ToolAdapter for ReplayTools {
     fn call(

@@ -71,7 +71,7 @@ pub struct ToolContract {
 }
 
 /// Cedar actions that are not tools; no tool may take their names.
-pub const BUILT_IN_ACTIONS: [&str; 4] = ["call_tool", "use_pack", "delegate", "promote_memory"];
+pub(crate) const BUILT_IN_ACTIONS: [&str; 4] = ["call_tool", "use_pack", "delegate", "promote_memory"];
 
 /// Whether `name` may name a tool discovered from a server or a document:
 /// 1 to 128 characters of `A-Z a-z 0-9 _ - .`, not starting with `.` (a

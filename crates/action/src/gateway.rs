@@ -290,7 +290,7 @@ pub fn idempotency_key(tenant: &str, request: &ToolRequest) -> String {
 }
 
 /// A request with its secrets redacted: what recordings are keyed by and records hold.
-pub fn redact_request(request: &ToolRequest) -> ToolRequest {
+pub(crate) fn redact_request(request: &ToolRequest) -> ToolRequest {
     ToolRequest {
         arguments: redact(&request.arguments),
         ..request.clone()
@@ -298,7 +298,7 @@ pub fn redact_request(request: &ToolRequest) -> ToolRequest {
 }
 
 /// A response with its secrets redacted.
-pub fn redact_response(response: &ToolResponse) -> ToolResponse {
+pub(crate) fn redact_response(response: &ToolResponse) -> ToolResponse {
     match response {
         ToolResponse::Ok(v) => ToolResponse::Ok(redact(v)),
         ToolResponse::Error(e) => ToolResponse::Error(contextos_core::redact_text(e)),

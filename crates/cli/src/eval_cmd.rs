@@ -26,7 +26,7 @@ contextos eval --partition 1/4 --json shard1.json   one CI shard (merge with `co
 contextos eval --baseline goldens/customer-escalation/baseline.scorecard.json --max-regression 0.02\n  \
 contextos eval --junit report.xml --markdown comment.md --html report.html"
 )]
-pub struct EvalArgs {
+pub(crate) struct EvalArgs {
     /// The suite directory (suite.yaml + cases/).
     #[arg(default_value = DEFAULT_SUITE)]
     pub suite: PathBuf,
@@ -208,7 +208,7 @@ fn load_scorecard(path: &Path) -> Result<Scorecard, CliError> {
     Ok(contextos_core::parse_json(&shown, &text)?)
 }
 
-pub fn eval(args: EvalArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn eval(args: EvalArgs) -> Result<ExitCode, CliError> {
     let suite = load_suite(&args.suite)?;
     let dep = deployment_for(&suite, &args.config)?;
     let partition = args
@@ -263,7 +263,7 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode, CliError> {
 
 /// `contextos scenario …`.
 #[derive(Debug, Subcommand)]
-pub enum ScenarioCommand {
+pub(crate) enum ScenarioCommand {
     /// Record each case's fixtures from its authoring script (scripts/<case>.yaml).
     #[command(
         after_help = "Examples:\n  contextos scenario record scenarios/customer-escalation\n  contextos scenario record scenarios/customer-escalation --case refund-approved"
@@ -287,7 +287,7 @@ pub enum ScenarioCommand {
     },
 }
 
-pub fn scenario(cmd: ScenarioCommand) -> Result<ExitCode, CliError> {
+pub(crate) fn scenario(cmd: ScenarioCommand) -> Result<ExitCode, CliError> {
     match cmd {
         ScenarioCommand::Record { suite, case, config } => {
             let suite = load_suite(&suite)?;
@@ -334,7 +334,7 @@ pub fn scenario(cmd: ScenarioCommand) -> Result<ExitCode, CliError> {
 
 /// `contextos golden …`.
 #[derive(Debug, Subcommand)]
-pub enum GoldenCommand {
+pub(crate) enum GoldenCommand {
     /// Run every suite and compare each case's packet with its golden (exit 1 on a mismatch).
     #[command(after_help = "Example:\n  contextos golden check")]
     Check(GoldenArgs),
@@ -345,7 +345,7 @@ pub enum GoldenCommand {
 
 /// Which suites, and where goldens live.
 #[derive(Debug, Args)]
-pub struct GoldenArgs {
+pub(crate) struct GoldenArgs {
     /// Suite directories [default: every suite under scenarios/].
     pub suites: Vec<PathBuf>,
     /// Golden packets root.
@@ -374,7 +374,7 @@ fn suites(args: &GoldenArgs) -> Result<Vec<PathBuf>, CliError> {
     Ok(found)
 }
 
-pub fn golden(cmd: GoldenCommand) -> Result<ExitCode, CliError> {
+pub(crate) fn golden(cmd: GoldenCommand) -> Result<ExitCode, CliError> {
     let (accept, args) = match cmd {
         GoldenCommand::Check(a) => (false, a),
         GoldenCommand::Accept(a) => (true, a),
@@ -442,7 +442,7 @@ pub fn golden(cmd: GoldenCommand) -> Result<ExitCode, CliError> {
 
 /// `contextos scorecard …`.
 #[derive(Debug, Subcommand)]
-pub enum ScorecardCommand {
+pub(crate) enum ScorecardCommand {
     /// Merge shard scorecards (from `eval --partition I/N --json F`) into one.
     #[command(after_help = "Example:\n  contextos scorecard merge shard1.json shard2.json --out scorecard.json")]
     Merge {
@@ -455,7 +455,7 @@ pub enum ScorecardCommand {
     },
 }
 
-pub fn scorecard(cmd: ScorecardCommand) -> Result<ExitCode, CliError> {
+pub(crate) fn scorecard(cmd: ScorecardCommand) -> Result<ExitCode, CliError> {
     let ScorecardCommand::Merge { parts, out } = cmd;
     let cards = parts.iter().map(|p| load_scorecard(p)).collect::<Result<Vec<_>, _>>()?;
     let merged = Scorecard::merge(cards).map_err(CliError::input)?;
@@ -472,7 +472,7 @@ pub fn scorecard(cmd: ScorecardCommand) -> Result<ExitCode, CliError> {
 #[command(
     after_help = "Example:\n  contextos promote run_escalation_4411 --suite scenarios/customer-escalation --case double-charge-refund"
 )]
-pub struct PromoteArgs {
+pub(crate) struct PromoteArgs {
     /// A stored run id, packet digest, or signed packet file.
     pub run: String,
     /// The suite to add the case to.
@@ -488,7 +488,7 @@ pub struct PromoteArgs {
     pub deployment: crate::run_cmd::DeploymentArgs,
 }
 
-pub fn promote(args: PromoteArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn promote(args: PromoteArgs) -> Result<ExitCode, CliError> {
     check_case_name(&args.case)?;
     let dep = Deployment::load(&args.deployment.config)?;
     let store_dir = args.deployment.store.clone().unwrap_or(dep.config.paths.store.clone());
@@ -513,14 +513,14 @@ pub fn promote(args: PromoteArgs) -> Result<ExitCode, CliError> {
 
 /// Which schema to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SchemaKind {
+pub(crate) enum SchemaKind {
     /// A scenario case file (`cases/*.yaml`).
     Scenario,
     /// A suite file (`suite.yaml`).
     Suite,
 }
 
-pub fn schema(kind: SchemaKind) -> Result<ExitCode, CliError> {
+pub(crate) fn schema(kind: SchemaKind) -> Result<ExitCode, CliError> {
     let value = match kind {
         SchemaKind::Scenario => contextos_harness::case_schema(),
         SchemaKind::Suite => contextos_harness::suite_schema(),

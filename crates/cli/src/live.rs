@@ -23,7 +23,7 @@ fn credential(variable: &str, what: &str) -> Result<Secret, CliError> {
 }
 
 /// Connects to the MCP server of `spec`, with its bearer token when the spec names one.
-pub fn connect_mcp(spec: &McpServerSpec) -> Result<McpClient, CliError> {
+pub(crate) fn connect_mcp(spec: &McpServerSpec) -> Result<McpClient, CliError> {
     let token = match &spec.bearer_token_env {
         Some(variable) => Some(credential(variable, &format!("MCP server {:?}", spec.name))?),
         None => None,
@@ -33,14 +33,14 @@ pub fn connect_mcp(spec: &McpServerSpec) -> Result<McpClient, CliError> {
 
 /// The live tool sources of one run.
 #[derive(Debug, Default)]
-pub struct LiveTools {
+pub(crate) struct LiveTools {
     mcp: Vec<McpTools>,
     openapi: Vec<OpenApiTools>,
 }
 
 impl LiveTools {
     /// Connects to every MCP server and loads every OpenAPI source.
-    pub fn open(mcp_specs: &[PathBuf], openapi_sources: &[PathBuf]) -> Result<Self, CliError> {
+    pub(crate) fn open(mcp_specs: &[PathBuf], openapi_sources: &[PathBuf]) -> Result<Self, CliError> {
         let mut tools = Self::default();
         for path in mcp_specs {
             let spec = McpServerSpec::load(path)?;
@@ -58,7 +58,7 @@ impl LiveTools {
     }
 
     /// One adapter over all sources; tools none of them serves go to `fallback` (a script's results).
-    pub fn router(&self, fallback: Option<ScriptedTools>) -> Result<ToolRouter<'_>, CliError> {
+    pub(crate) fn router(&self, fallback: Option<ScriptedTools>) -> Result<ToolRouter<'_>, CliError> {
         let mut router = ToolRouter::new();
         for server in &self.mcp {
             let names = server.served().map(|t| t.name.clone());
@@ -76,7 +76,7 @@ impl LiveTools {
 
 /// The live model of the deployment (`[model.live]`), its base URL replaced
 /// by `url` when given; the key comes from the configured variable.
-pub fn live_model(dep: &Deployment, url: Option<&str>) -> Result<OpenAiCompatible, CliError> {
+pub(crate) fn live_model(dep: &Deployment, url: Option<&str>) -> Result<OpenAiCompatible, CliError> {
     let mut config = match (&dep.config.model.live, url) {
         (Some(config), _) => config.clone(),
         (None, Some(url)) => LiveModelConfig::new(url),

@@ -9,7 +9,7 @@ use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, Report};
 
 /// An error on its way to the user: a diagnostic plus the kind that picks the exit code.
 #[derive(Debug)]
-pub struct CliError {
+pub(crate) struct CliError {
     kind: ErrorKind,
     report: Report,
 }
@@ -29,7 +29,7 @@ impl CliError {
         }
     }
 
-    pub fn input(message: impl Into<String>) -> Self {
+    pub(crate) fn input(message: impl Into<String>) -> Self {
         Self {
             kind: ErrorKind::Input,
             report: miette::miette!("{}", message.into()),
@@ -38,22 +38,22 @@ impl CliError {
 
     /// A document the user asked to verify that does not parse or does not
     /// verify: a verification failure (exit 3), whatever the error's own kind.
-    pub fn unverified<E: Diagnostic + Send + Sync + 'static>(err: E) -> Self {
+    pub(crate) fn unverified<E: Diagnostic + Send + Sync + 'static>(err: E) -> Self {
         Self::with_kind(ErrorKind::Verification, err)
     }
 
     /// What the CLI built itself cannot be printed (serializing it failed): a bug.
-    pub fn bug(err: impl std::fmt::Display) -> Self {
+    pub(crate) fn bug(err: impl std::fmt::Display) -> Self {
         Self::with_kind(ErrorKind::Bug, miette::MietteDiagnostic::new(err.to_string()))
     }
 
-    pub fn exit_code(&self) -> ExitCode {
+    pub(crate) fn exit_code(&self) -> ExitCode {
         ExitCode::from(self.kind)
     }
 
     /// Prints the error to stderr: colours on a terminal, plain text otherwise
     /// (so piped output and snapshots are stable).
-    pub fn render(&self) {
+    pub(crate) fn render(&self) {
         let stderr = std::io::stderr();
         let theme = if stderr.is_terminal() {
             GraphicalTheme::unicode()

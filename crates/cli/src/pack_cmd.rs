@@ -15,7 +15,7 @@ use crate::output::CliError;
 use crate::policy_cmd::Format;
 
 #[derive(Debug, Subcommand)]
-pub enum PackCommand {
+pub(crate) enum PackCommand {
     /// Build a pack source (a directory holding pack.yaml) into an unsigned built artifact (canonical JSON).
     #[command(after_help = "\
 Examples:
@@ -110,7 +110,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, CliError> {
     serde_json::to_string_pretty(value).map_err(CliError::bug)
 }
 
-pub fn run(cmd: PackCommand) -> Result<ExitCode, CliError> {
+pub(crate) fn run(cmd: PackCommand) -> Result<ExitCode, CliError> {
     match cmd {
         PackCommand::Build { src, out } => {
             let pack = build_pack_dir(&src)?;

@@ -14,13 +14,13 @@ use contextos_trust::{PolicyEngine, RequestDocument, TOOL_SCHEMA_FILE, run_polic
 use crate::output::CliError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     Text,
     Json,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum PolicyCommand {
+pub(crate) enum PolicyCommand {
     /// Parse the policy bundle and validate it against its schema (strict mode), including the tool
     /// actions generated from the deployment's contracts (which must be up to date).
     #[command(after_help = "Example:\n  contextos policy validate --policies policies")]
@@ -170,7 +170,7 @@ fn check_tool_schema(policies: &Path, config: &Path) -> Result<(), CliError> {
     )))
 }
 
-pub fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
+pub(crate) fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
     match cmd {
         PolicyCommand::Validate { policies, config } => validate(&policies, &config),
         PolicyCommand::Schema { config, write } => tool_schema(&config, write),

@@ -19,7 +19,7 @@ use crate::policy_cmd::Format;
 
 /// Where the deployment and the store are.
 #[derive(Debug, Args)]
-pub struct DeploymentArgs {
+pub(crate) struct DeploymentArgs {
     /// The deployment configuration.
     #[arg(long, default_value = "runtime/contextos.toml")]
     pub config: PathBuf,
@@ -60,7 +60,7 @@ serves answer from --script's results. Approvals come from --script's approvals;
 approval-required call is refused. Credentials come only from the environment variables the\n\
 configuration and specs name, and never reach packets, fixtures or logs."
 )]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The request envelope (YAML or JSON): request, run_context, started_at.
     pub request: PathBuf,
     /// Recorded fixtures [default: `fixtures/` next to the request].
@@ -115,7 +115,7 @@ impl RunArgs {
     }
 }
 
-pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     args.check()?;
     let dep = args.deployment.deployment()?;
     let shown = args.request.display().to_string();
@@ -285,7 +285,7 @@ fn print_operator_view(packet: &ReplayPacket, stored: Option<&StoredRun>, artifa
 contextos replay run_escalation_4411 --policies candidate-policies/\n  \
 contextos replay packet.json --thresholds strict.yaml --fail-on-change"
 )]
-pub struct ReplayArgs {
+pub(crate) struct ReplayArgs {
     /// A run id, a packet digest (or unique prefix), or a signed packet file.
     pub packet: String,
     /// Replay against this policy bundle.
@@ -310,7 +310,7 @@ pub struct ReplayArgs {
 }
 
 /// Loads a packet by run id, digest, or file path, verifying its signature.
-pub fn load_packet(id: &str, dep: &Deployment, store_dir: &Path) -> Result<(ReplayPacket, Vec<u8>), CliError> {
+pub(crate) fn load_packet(id: &str, dep: &Deployment, store_dir: &Path) -> Result<(ReplayPacket, Vec<u8>), CliError> {
     let bytes = if Path::new(id).is_file() {
         std::fs::read(id).map_err(IoError::of("read", id))?
     } else {
@@ -326,7 +326,7 @@ pub fn load_packet(id: &str, dep: &Deployment, store_dir: &Path) -> Result<(Repl
     Ok((packet, bytes))
 }
 
-pub fn replay_cmd(args: ReplayArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn replay_cmd(args: ReplayArgs) -> Result<ExitCode, CliError> {
     let mut dep = args.deployment.deployment()?;
     let store_dir = args.deployment.store_dir(Some(&dep))?;
     let (packet, old_bytes) = load_packet(&args.packet, &dep, &store_dir)?;
@@ -443,7 +443,7 @@ fn print_diff(diff: &PacketDiff) {
 /// `contextos diff`.
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  contextos diff run_escalation_4411 run_escalation_4411.replay-3f2a9c1b")]
-pub struct DiffArgs {
+pub(crate) struct DiffArgs {
     /// First packet: run id, digest, or signed packet file.
     pub a: String,
     /// Second packet.
@@ -454,7 +454,7 @@ pub struct DiffArgs {
     pub format: Format,
 }
 
-pub fn diff_cmd(args: DiffArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn diff_cmd(args: DiffArgs) -> Result<ExitCode, CliError> {
     let dep = args.deployment.deployment()?;
     let store_dir = args.deployment.store_dir(Some(&dep))?;
     let (a, _) = load_packet(&args.a, &dep, &store_dir)?;
@@ -476,7 +476,7 @@ pub fn diff_cmd(args: DiffArgs) -> Result<ExitCode, CliError> {
     after_help = "Examples:\n  contextos verify                       the whole store: objects, signatures, runs, evidence chain\n  \
 contextos verify runtime/packs/support_escalation-18.pack.json"
 )]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// A signed document, or a store directory [default: the configured store].
     pub path: Option<PathBuf>,
     /// Trusted public keys [default: the configuration's `paths.keys`].
@@ -486,7 +486,7 @@ pub struct VerifyArgs {
     pub deployment: DeploymentArgs,
 }
 
-pub fn verify_cmd(args: VerifyArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn verify_cmd(args: VerifyArgs) -> Result<ExitCode, CliError> {
     let (keys_dir, default_store) = match (&args.keys, &args.path) {
         (Some(k), Some(_)) => (k.clone(), PathBuf::new()),
         _ => {
@@ -544,7 +544,7 @@ pub fn verify_cmd(args: VerifyArgs) -> Result<ExitCode, CliError> {
 #[command(
     after_help = "Examples:\n  contextos show run_escalation_4411\n  contextos show sha256:3f2a9c1b --format json"
 )]
-pub struct ShowArgs {
+pub(crate) struct ShowArgs {
     /// A run id, or an object digest (or unique prefix of at least 8 hex digits).
     pub id: String,
     #[command(flatten)]
@@ -553,7 +553,7 @@ pub struct ShowArgs {
     pub format: Format,
 }
 
-pub fn show_cmd(args: ShowArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn show_cmd(args: ShowArgs) -> Result<ExitCode, CliError> {
     let dep = args.deployment.deployment()?;
     let store = Store::open_existing(&args.deployment.store_dir(Some(&dep))?)?;
     match store.resolve(&args.id)? {

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::output::CliError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     Text,
     Json,
 }
@@ -45,7 +45,7 @@ the API and need no token.";
 /// Where the tools come from: exactly one of `--server` and `--openapi`.
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
-pub struct Origin {
+pub(crate) struct Origin {
     /// An MCP server spec (YAML).
     #[arg(long, value_name = "SPEC")]
     server: Option<PathBuf>,
@@ -55,7 +55,7 @@ pub struct Origin {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ToolsCommand {
+pub(crate) enum ToolsCommand {
     /// List the tools an MCP server or an OpenAPI document serves: derived approval mode, hints or
     /// method and path, input-schema digest.
     #[command(after_help = format!(
@@ -114,7 +114,7 @@ pub enum ToolsCommand {
     },
 }
 
-pub fn run(cmd: ToolsCommand) -> Result<ExitCode, CliError> {
+pub(crate) fn run(cmd: ToolsCommand) -> Result<ExitCode, CliError> {
     match cmd {
         ToolsCommand::List { origin, format } => list(&discover(&origin)?, format),
         ToolsCommand::Pin {

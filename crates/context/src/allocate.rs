@@ -58,7 +58,7 @@ pub(crate) struct Allocation {
 }
 
 impl Allocation {
-    pub fn total_used(&self) -> u64 {
+    pub(crate) fn total_used(&self) -> u64 {
         self.used.iter().sum()
     }
 }

@@ -91,7 +91,7 @@ struct CedarGate {
 }
 
 impl CedarGate {
-    pub fn new(run: &RunContext) -> Self {
+    pub(crate) fn new(run: &RunContext) -> Self {
         let engine = PolicyEngine::load(&repo().join("policies")).unwrap();
         let all: Vec<Value> =
             serde_json::from_str(&std::fs::read_to_string(repo().join("policies/tests/entities.json")).unwrap())

@@ -25,11 +25,11 @@ use crate::provider::{ModelProvider, ProviderError};
 
 /// The longest wait between two attempts, whatever the backoff or the
 /// server's `Retry-After` says.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Request keys the provider sets itself; `[model] params` may not carry
 /// them (`stream` because the provider reads one whole JSON answer).
-pub const RESERVED_PARAMS: [&str; 4] = ["messages", "model", "stream", "tools"];
+pub(crate) const RESERVED_PARAMS: [&str; 4] = ["messages", "model", "stream", "tools"];
 
 /// At most this much of an error body is quoted in an error message.
 const SNIPPET_CHARS: usize = 300;

@@ -210,14 +210,14 @@ pub(crate) struct NamedEngine<'a> {
 }
 
 impl Reevaluator {
-    pub fn new(deployment: &Deployment) -> Self {
+    pub(crate) fn new(deployment: &Deployment) -> Self {
         let mut shared_entities = deployment.catalog.cedar_entities();
         shared_entities.extend(pack_entities(&deployment.packs));
         Self { shared_entities }
     }
 
     /// Every packet of `corpus` re-evaluated (in parallel, results in corpus order).
-    pub fn corpus(
+    pub(crate) fn corpus(
         &self,
         corpus: &Corpus,
         engines: &[NamedEngine<'_>],
@@ -233,7 +233,7 @@ impl Reevaluator {
 
     /// Every decision of `packet`, in record order, re-evaluated under each
     /// engine (`None` for a decision recorded without its request).
-    pub fn packet(
+    pub(crate) fn packet(
         &self,
         packet: &CorpusPacket,
         engines: &[NamedEngine<'_>],

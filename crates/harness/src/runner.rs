@@ -52,7 +52,7 @@ impl std::fmt::Debug for RunOptions<'_> {
 }
 
 /// The golden packet file of a case.
-pub fn golden_path(goldens: &Path, suite: &str, case: &str) -> std::path::PathBuf {
+pub(crate) fn golden_path(goldens: &Path, suite: &str, case: &str) -> std::path::PathBuf {
     goldens.join(suite).join(format!("{case}.packet.json"))
 }
 
@@ -100,7 +100,7 @@ fn errored(case: &Case, error: String) -> CaseRun {
 }
 
 /// Runs one case on its recorded fixtures and scores it.
-pub fn run_case(dep: &Deployment, suite: &Suite, case: &Case, options: &RunOptions<'_>) -> CaseRun {
+pub(crate) fn run_case(dep: &Deployment, suite: &Suite, case: &Case, options: &RunOptions<'_>) -> CaseRun {
     let goldens = options.goldens;
     let fixtures = match Fixtures::load(&case.fixtures) {
         Ok(f) => f,

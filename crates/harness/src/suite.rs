@@ -92,7 +92,7 @@ fn read(path: &Path) -> Result<String, HarnessError> {
 }
 
 /// A run id made from suite and case names: letters, digits, `_`, `-`, `.`.
-pub fn case_run_id(suite: &str, case: &str) -> String {
+pub(crate) fn case_run_id(suite: &str, case: &str) -> String {
     let clean = |s: &str| {
         s.chars()
             .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })

@@ -5,7 +5,7 @@ use contextos_core::RunContext;
 use serde_json::{Value, json};
 
 /// A Cedar uid as the JSON form used in entity lists (`{"type": …, "id": …}`).
-pub fn uid_json(entity_type: &str, id: &str) -> Value {
+pub(crate) fn uid_json(entity_type: &str, id: &str) -> Value {
     json!({ "type": entity_type, "id": id })
 }
 

@@ -31,7 +31,7 @@ const SCHEMA_MAPS: [&str; 5] = [
 const ANNOTATIONS: [&str; 6] = ["description", "title", "summary", "deprecated", "readOnly", "writeOnly"];
 
 /// Escapes a JSON pointer token (RFC 6901).
-pub fn escape(token: &str) -> String {
+pub(crate) fn escape(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 
@@ -54,7 +54,7 @@ fn percent_decode(text: &str) -> Option<String> {
 
 /// The JSON pointer a `$ref` names in this document; a reference to anything
 /// outside it (a file, a URL) is refused.
-pub fn local_pointer(reference: &str, at: &str) -> Result<String, String> {
+pub(crate) fn local_pointer(reference: &str, at: &str) -> Result<String, String> {
     let Some(fragment) = reference.strip_prefix('#') else {
         return Err(format!(
             "remote $ref {reference:?} at {at} is refused: only references inside the document \
@@ -76,7 +76,7 @@ fn reference_of(value: &Value) -> Option<&str> {
 
 /// Follows `$ref`s from `value` (found at pointer `at`) to the object they
 /// name; returns it with its pointer.
-pub fn follow<'a>(doc: &'a Value, mut value: &'a Value, at: &str) -> Result<(&'a Value, String), String> {
+pub(crate) fn follow<'a>(doc: &'a Value, mut value: &'a Value, at: &str) -> Result<(&'a Value, String), String> {
     let mut here = at.to_string();
     for _ in 0..MAX_REF_DEPTH {
         let Some(reference) = reference_of(value) else {
@@ -93,7 +93,7 @@ pub fn follow<'a>(doc: &'a Value, mut value: &'a Value, at: &str) -> Result<(&'a
 
 /// Inlines the local `$ref`s of schemas taken from one document.
 #[derive(Debug)]
-pub struct Inliner<'a> {
+pub(crate) struct Inliner<'a> {
     doc: &'a Value,
     /// OpenAPI 3.0: siblings of a `$ref` are ignored, as that version says.
     ignore_ref_siblings: bool,
@@ -103,7 +103,7 @@ pub struct Inliner<'a> {
 
 impl<'a> Inliner<'a> {
     /// An inliner over `doc` (already upgraded to 3.1's schema dialect).
-    pub fn new(doc: &'a Value, ignore_ref_siblings: bool) -> Self {
+    pub(crate) fn new(doc: &'a Value, ignore_ref_siblings: bool) -> Self {
         Self {
             doc,
             ignore_ref_siblings,
@@ -114,7 +114,7 @@ impl<'a> Inliner<'a> {
 
     /// The schema at `at` with every `$ref` replaced by what it names. The
     /// node budget is shared by every call on this inliner.
-    pub fn schema(&mut self, schema: &Value, at: &str) -> Result<Value, String> {
+    pub(crate) fn schema(&mut self, schema: &Value, at: &str) -> Result<Value, String> {
         self.walk(schema, at, 0)
     }
 
@@ -260,7 +260,7 @@ const NAMED_MAPS: [&str; 14] = [
 /// type (and to an `enum`), and boolean `exclusiveMinimum`/`exclusiveMaximum`
 /// become numbers. Examples, defaults and extensions are left alone. Returns
 /// whether anything changed.
-pub fn upgrade_3_0(value: &mut Value) -> bool {
+pub(crate) fn upgrade_3_0(value: &mut Value) -> bool {
     let mut changed = false;
     upgrade_node(value, &mut changed, 0);
     changed

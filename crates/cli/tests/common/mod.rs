@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 
 /// The repository root (canonical).
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .canonicalize()
@@ -17,7 +17,7 @@ pub fn repo() -> PathBuf {
 
 /// What a finished `contextos` process left.
 #[derive(Debug)]
-pub struct Run {
+pub(crate) struct Run {
     /// Exit code.
     pub code: i32,
     /// Standard output.
@@ -27,14 +27,14 @@ pub struct Run {
 }
 
 /// The `contextos` binary, working in `dir`.
-pub fn command_in(dir: &Path) -> Command {
+pub(crate) fn command_in(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("contextos").unwrap();
     cmd.current_dir(dir);
     cmd
 }
 
 /// Runs `cmd` to completion.
-pub fn run(cmd: &mut Command) -> Run {
+pub(crate) fn run(cmd: &mut Command) -> Run {
     let out = cmd.output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
@@ -44,12 +44,12 @@ pub fn run(cmd: &mut Command) -> Run {
 }
 
 /// Runs `contextos ARGS` in `dir`.
-pub fn contextos_in(dir: &Path, args: &[&str]) -> Run {
+pub(crate) fn contextos_in(dir: &Path, args: &[&str]) -> Run {
     run(command_in(dir).args(args))
 }
 
 /// Copies the directory tree `from` to `to`.
-pub fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
