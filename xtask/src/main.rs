@@ -17,8 +17,9 @@ USAGE:
     cargo xtask <COMMAND> [ARGS...]
 
 COMMANDS:
-    test                 everything CI checks, in order: install test peers, fmt,
-                         clippy, tests (with doc tests), tidy, golden check
+    test                 everything CI checks, in order: install test peers (npm
+                         MCP servers, cedarpy in tests/parity/.venv), fmt, clippy,
+                         tests (with doc tests; peers required), tidy, golden check
     ci                   same as `test` (CI runs it through .ci/run)
     tidy                 project rules: no clock, randomness or environment reads
                          outside crates/core/src/live.rs, crate docs, crate maps,
