@@ -21,10 +21,11 @@ USAGE:
     cargo xtask <COMMAND> [ARGS...]
 
 COMMANDS:
-    test                 everything CI checks, in order: install test peers, fmt,
+    test                 everything CI checks, in order: install test peers (npm
+                         MCP servers, cedarpy in tests/parity/.venv), fmt,
                          unused dependencies (cargo-machete, installed when
-                         missing), clippy, tests (with doc tests), tidy, golden
-                         check
+                         missing), clippy, tests (with doc tests; peers
+                         required), tidy, golden check
     ci                   same as `test` (CI runs it through .ci/run)
     tidy                 project rules the lints cannot see: crate docs, crate
                          maps, file size, CI script

@@ -5,7 +5,7 @@
 use std::env;
 use std::fs;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::time::Instant;
 
@@ -14,12 +14,16 @@ use crate::tidy;
 const PEERS_DIR: &str = "tests/peers";
 /// The unused-dependency checker `cargo xtask test` installs when missing.
 const MACHETE_VERSION: &str = "0.9.2";
+const PARITY_DIR: &str = "tests/parity";
+/// Set for the test step: a test whose peer is missing fails instead of skipping.
+const REQUIRE_PEERS: &str = "CONTEXTOS_REQUIRE_PEERS";
 const GOLDENS_DIR: &str = "goldens";
 
 /// `cargo xtask test` (and `ci`): everything CI checks, in order.
 pub(crate) fn test(root: &Path) -> Result<(), String> {
     let started = Instant::now();
     install_peers(root)?;
+    install_cedar_peer(root)?;
     cargo_step(
         root,
         "fmt",
@@ -41,7 +45,13 @@ pub(crate) fn test(root: &Path) -> Result<(), String> {
         ],
         "",
     )?;
-    cargo_step(root, "test", &["test", "--workspace", "--locked"], "")?;
+    cargo_step_with_env(
+        root,
+        "test",
+        &["test", "--workspace", "--locked"],
+        "",
+        &[(REQUIRE_PEERS, "1")],
+    )?;
 
     announce("tidy", "project rules (in-process)");
     tidy::run(root).map_err(|err| step_failed("tidy", &err))?;
@@ -107,20 +117,64 @@ fn install_peers(root: &Path) -> Result<(), String> {
         return Ok(());
     }
     let args = ["ci", "--prefix", PEERS_DIR, "--no-audit", "--no-fund"];
-    announce("peers", &display("npm", &args));
-    match Command::new("npm").args(args).current_dir(root).status() {
+    program_step(
+        root,
+        "peers",
+        "npm",
+        &args,
+        &format!(
+            "npm is not installed, but {lockfile} pins the MCP servers the end-to-end tests run against; install Node.js (with npm) and rerun"
+        ),
+    )
+}
+
+/// Installs the pinned `cedarpy` (the independent Cedar evaluation the
+/// parity test compares the engine with) into `tests/parity/.venv`.
+fn install_cedar_peer(root: &Path) -> Result<(), String> {
+    let requirements = format!("{PARITY_DIR}/requirements.txt");
+    if !root.join(&requirements).is_file() {
+        announce("cedar peer", "install cedarpy");
+        println!("no cedar peer to install");
+        return Ok(());
+    }
+    let venv = format!("{PARITY_DIR}/.venv");
+    let missing = format!(
+        "python3 is not installed, but {requirements} pins the Cedar evaluation the parity test compares with; install Python 3 (with venv and pip) and rerun"
+    );
+    if !root.join(&venv).join("bin/python3").is_file() {
+        program_step(root, "cedar peer", "python3", &["-m", "venv", &venv], &missing)?;
+    }
+    let python = format!("{venv}/bin/python3");
+    let args = [
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "-r",
+        &requirements,
+    ];
+    program_step(root, "cedar peer", &python, &args, &missing)
+}
+
+/// Runs `program ARGS` at the repository root as the step `name`;
+/// `missing` is the failure message when the program is not installed.
+fn program_step(root: &Path, name: &str, program: &str, args: &[&str], missing: &str) -> Result<(), String> {
+    announce(name, &display(program, args));
+    // A path is the repository's; a bare name is looked up on PATH.
+    let executable = if program.contains('/') {
+        root.join(program)
+    } else {
+        PathBuf::from(program)
+    };
+    match Command::new(executable).args(args).current_dir(root).status() {
         Ok(status) if status.success() => Ok(()),
         Ok(status) => Err(step_failed(
-            "peers",
-            &format!("`{}` {}", display("npm", &args), describe(status)),
+            name,
+            &format!("`{}` {}", display(program, args), describe(status)),
         )),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Err(step_failed(
-            "peers",
-            &format!(
-                "npm is not installed, but {lockfile} pins the MCP servers the end-to-end tests run against; install Node.js (with npm) and rerun"
-            ),
-        )),
-        Err(err) => Err(step_failed("peers", &format!("could not run npm: {err}"))),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Err(step_failed(name, missing)),
+        Err(err) => Err(step_failed(name, &format!("could not run {program}: {err}"))),
     }
 }
 
@@ -177,6 +231,17 @@ fn has_goldens(root: &Path) -> Result<bool, String> {
 /// Runs cargo (from `$CARGO` when cargo launched us) at the repository root
 /// as the step `name`; `hint` is added to the failure message when non-empty.
 fn cargo_step(root: &Path, name: &str, args: &[&str], hint: &str) -> Result<(), String> {
+    cargo_step_with_env(root, name, args, hint, &[])
+}
+
+/// [`cargo_step`] with `vars` set in cargo's environment.
+fn cargo_step_with_env(
+    root: &Path,
+    name: &str,
+    args: &[&str],
+    hint: &str,
+    vars: &[(&str, &str)],
+) -> Result<(), String> {
     let cargo = cargo();
     let shown = display("cargo", args);
     announce(name, &shown);
@@ -184,7 +249,11 @@ fn cargo_step(root: &Path, name: &str, args: &[&str], hint: &str) -> Result<(), 
     let mut command = Command::new(&cargo);
     // `cargo run` gave us our own package's variables; cargo subcommands such
     // as cargo-machete take `CARGO_PKG_NAME` to mean they run inside a build.
-    command.args(args).current_dir(root).env_remove("CARGO_PKG_NAME");
+    command
+        .args(args)
+        .current_dir(root)
+        .env_remove("CARGO_PKG_NAME")
+        .envs(vars.iter().copied());
     // A fresh clone gains nothing from incremental caches, and they double
     // the target directory's size; a developer's own setting wins.
     if env::var_os("CARGO_INCREMENTAL").is_none() {

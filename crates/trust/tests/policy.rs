@@ -200,6 +200,54 @@ fn request_that_violates_the_schema_is_an_input_error() {
     assert_eq!(err.field, "context");
 }
 
+/// The located role diagnostics of loading the shipped bundle with `extra`
+/// files, as `file:line:col: message` with the directory left out.
+fn role_problems(extra: &[(&str, &str)]) -> Vec<String> {
+    let dir = copy_bundle(extra);
+    let Err(err) = PolicyEngine::load(dir.path()) else {
+        return Vec::new();
+    };
+    let prefix = format!("{}/", dir.path().display());
+    err.diagnostics
+        .iter()
+        .map(|d| d.to_string().replace(&prefix, ""))
+        .collect()
+}
+
+#[test]
+fn approver_roles_are_checked_both_ways() {
+    const APPROVERS: &str = "format_version: 1\nroles: [support_lead, security_officer, finance_lead]\n";
+    assert_eq!(
+        role_problems(&[("approvers.yaml", APPROVERS)]),
+        ["approvers.yaml:2:41: approver role \"finance_lead\" is mentioned by no policy"]
+    );
+    // Every recognised comparison counts as mentioning the role; comments and
+    // the empty role (an approval not granted) do not.
+    for condition in [
+        "context.approval.role == \"finance_lead\"",
+        "\"finance_lead\" != context.approval.role",
+        "[\"finance_lead\"].contains(context.approval.role)",
+        "[context.approval.role].containsAny([\"finance_lead\", \"support_lead\"])",
+    ] {
+        let policy = format!(
+            "// \"auditor\" is not a role here\n@id(\"x.finance\")\nforbid (principal, action, resource)\nwhen {{ context.approval.role != \"\" && {condition} }};\n"
+        );
+        assert_eq!(
+            role_problems(&[("approvers.yaml", APPROVERS), ("finance.cedar", &policy)]),
+            Vec::<String>::new(),
+            "{condition}"
+        );
+        let undeclared = role_problems(&[("finance.cedar", &policy)]);
+        assert_eq!(undeclared.len(), 1, "{condition}: {undeclared:?}");
+        let column = "when { context.approval.role != \"\" && ".len() + condition.find("\"finance_lead\"").unwrap() + 1;
+        assert_eq!(
+            undeclared[0],
+            format!("finance.cedar:4:{column}: approver role \"finance_lead\" is not listed in approvers.yaml"),
+            "{condition}"
+        );
+    }
+}
+
 fn atom() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec!["restricted", "standard", "elevated"])

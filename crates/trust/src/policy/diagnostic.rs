@@ -147,6 +147,72 @@ pub(crate) fn statement_starts(source: &str) -> Vec<usize> {
     starts
 }
 
+/// Byte offset and length (quotes included) of every string literal in a
+/// Cedar policy file, outside comments, in source order.
+pub(crate) fn string_literals(source: &str) -> Vec<(usize, usize)> {
+    let bytes = source.as_bytes();
+    let mut literals = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    if bytes[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                literals.push((start, (i + 1).min(bytes.len()) - start));
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    literals
+}
+
+/// Byte offset and length of `value` as an item of the top-level list
+/// `key:` in a YAML file (block or flow style, plain or quoted), outside
+/// comments; `None` when it cannot be found.
+pub(crate) fn yaml_list_item(source: &str, key: &str, value: &str) -> Option<(usize, usize)> {
+    let mut offset = 0;
+    let mut in_list = false;
+    for line in source.split_inclusive('\n') {
+        let line_start = offset;
+        offset += line.len();
+        let code = match line
+            .char_indices()
+            .find(|&(i, c)| c == '#' && (i == 0 || line[..i].ends_with(char::is_whitespace)))
+        {
+            Some((i, _)) => &line[..i],
+            None => line,
+        };
+        let mut search_from = 0;
+        if !code.starts_with(char::is_whitespace) && !code.trim().is_empty() && !code.starts_with('-') {
+            in_list = code.starts_with(&format!("{key}:"));
+            search_from = key.len() + 1;
+        }
+        if !in_list {
+            continue;
+        }
+        let separator = |c: Option<char>| c.is_none_or(|c| c.is_whitespace() || "-[],\"'".contains(c));
+        for (i, _) in code.match_indices(value).filter(|&(i, _)| i >= search_from) {
+            if separator(code[..i].chars().next_back()) && separator(code[i + value.len()..].chars().next()) {
+                return Some((line_start + i, value.len()));
+            }
+        }
+    }
+    None
+}
+
 /// Byte offset of the `permit` / `forbid` keyword of the statement starting at
 /// `start` (past its annotations), or `start` when none is found.
 pub(crate) fn effect_offset(source: &str, start: usize) -> usize {
@@ -190,5 +256,27 @@ mod tests {
         assert_eq!(line_col(src, starts[0]), (2, 1));
         assert_eq!(line_col(src, starts[1]), (5, 3));
         assert_eq!(line_col(src, effect_offset(src, starts[0])), (3, 1));
+    }
+
+    #[test]
+    fn string_literals_skip_comments_and_escapes() {
+        let src = "// \"not\" a literal\n@id(\"a\\\"b\")\npermit (principal, action, resource) when { \"x\" == \"\" };";
+        let found: Vec<&str> = string_literals(src).into_iter().map(|(o, l)| &src[o..o + l]).collect();
+        assert_eq!(found, ["\"a\\\"b\"", "\"x\"", "\"\""]);
+    }
+
+    #[test]
+    fn yaml_list_items_are_found_in_block_and_flow_lists() {
+        let block = "# roles: [lead]\nformat_version: 1\nroles:\n  - support_lead # lead\n  - \"lead\"\n";
+        assert_eq!(
+            yaml_list_item(block, "roles", "lead").map(|(o, _)| line_col(block, o)),
+            Some((5, 6))
+        );
+        let flow = "roles: [a_lead, lead]\nother: [x]\n";
+        assert_eq!(
+            yaml_list_item(flow, "roles", "lead").map(|(o, _)| line_col(flow, o)),
+            Some((1, 17))
+        );
+        assert_eq!(yaml_list_item(flow, "roles", "x"), None);
     }
 }

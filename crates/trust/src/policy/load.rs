@@ -2,16 +2,20 @@
 //! the directory, and `approvers.yaml`. Strict validation happens here, so an
 //! engine that exists is an engine whose policies type-check.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use cedar_policy::{Effect, Policy, PolicyId, PolicySet, Schema, SchemaFragment, ValidationMode, Validator};
 use contextos_core::{Digest, ErrorKind, Kind, digest_of};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use super::diagnostic::{SourceDiagnostic, effect_offset, line_col, miette_text, statement_starts};
+use super::diagnostic::{
+    SourceDiagnostic, effect_offset, line_col, miette_text, statement_starts, string_literals, yaml_list_item,
+};
 use super::tool_schema::TOOL_SCHEMA_FILE;
 
 /// Whether a policy decides or is only observed.
@@ -177,7 +181,11 @@ pub(crate) fn load_bundle(dir: &Path, tools_schema: Option<&str>) -> Result<Load
             .push(SourceDiagnostic::error(&dir_display, "no *.cedar policy files found"));
     }
     let warnings = bundle.validate(&schema);
-    let approver_roles = bundle.add_approvers(dir, &dir_display)?;
+    let approvers = bundle.add_approvers(dir, &dir_display)?;
+    if let Some(roles) = &approvers {
+        bundle.check_roles(roles, &display(&dir_display, Path::new("approvers.yaml")));
+    }
+    let approver_roles = approvers.unwrap_or_default();
 
     let Collected {
         sources,
@@ -286,6 +294,8 @@ struct Collected {
     shadow: PolicySet,
     /// Where each `@id` was first defined (file, line).
     seen: BTreeMap<String, (String, usize)>,
+    /// Every approver role a policy compares `context.approval.role` with.
+    role_uses: Vec<RoleUse>,
     diagnostics: Vec<SourceDiagnostic>,
 }
 
@@ -298,6 +308,7 @@ impl Collected {
             enforced: PolicySet::new(),
             shadow: PolicySet::new(),
             seen: BTreeMap::new(),
+            role_uses: Vec::new(),
             diagnostics: Vec::new(),
         }
     }
@@ -332,11 +343,97 @@ impl Collected {
                 .parse::<usize>()
                 .unwrap_or(usize::MAX)
         });
+        let literals = string_literals(text);
         for (n, policy) in in_file.into_iter().enumerate() {
             let start = starts.get(n).map(|&s| effect_offset(text, s));
-            if let Err(diagnostic) = self.add_policy(policy, shown, text, start) {
-                self.diagnostics.push(*diagnostic);
+            match self.add_policy(policy, shown, text, start) {
+                Ok(()) => {
+                    let body = start.unwrap_or(text.len())..starts.get(n + 1).copied().unwrap_or(text.len());
+                    self.add_role_uses(policy, shown, text, &literals, body);
+                }
+                Err(diagnostic) => self.diagnostics.push(*diagnostic),
             }
+        }
+    }
+
+    /// Notes the approver roles `policy` compares `context.approval.role`
+    /// with, each located at its first string literal in `body` (the
+    /// policy's text from its `permit` / `forbid` keyword on).
+    fn add_role_uses(
+        &mut self,
+        policy: &Policy,
+        shown: &str,
+        text: &str,
+        literals: &[(usize, usize)],
+        body: Range<usize>,
+    ) {
+        let mut roles = BTreeSet::new();
+        if let Ok(est) = policy.to_json() {
+            compared_roles(&est, &mut roles);
+        }
+        let policy_id = policy.annotation("id").unwrap_or_default();
+        let mut uses: Vec<RoleUse> = roles
+            .into_iter()
+            .map(|role| {
+                let quoted = format!("{role:?}");
+                let span = literals
+                    .iter()
+                    .find(|&&(offset, len)| body.contains(&offset) && text.get(offset..offset + len) == Some(&quoted))
+                    .copied();
+                RoleUse {
+                    role,
+                    policy_id: policy_id.to_string(),
+                    file: shown.to_string(),
+                    span,
+                }
+            })
+            .collect();
+        uses.sort_by_key(|u| u.span.map_or(usize::MAX, |(offset, _)| offset));
+        self.role_uses.extend(uses);
+    }
+
+    /// Cross-checks `approvers.yaml` (`roles`, shown as `approvers_shown`)
+    /// with the policies: a role a policy accepts must be listed, and a
+    /// listed role must be accepted by some policy (enforced or shadow).
+    fn check_roles(&mut self, roles: &[String], approvers_shown: &str) {
+        for used in &self.role_uses {
+            if roles.contains(&used.role) {
+                continue;
+            }
+            let text = self.sources.get(&used.file).map_or("", String::as_str);
+            self.diagnostics.push(
+                SourceDiagnostic::error(
+                    &used.file,
+                    format!("approver role {:?} is not listed in {approvers_shown}", used.role),
+                )
+                .in_text(text)
+                .at(used.span)
+                .label(format!(
+                    "`{}` compares context.approval.role with this role",
+                    used.policy_id
+                ))
+                .help(
+                    "add it to approvers.yaml: the engine asks only the roles listed there, \
+                     so no approver holding this role would ever be asked",
+                ),
+            );
+        }
+        let used: BTreeSet<&str> = self.role_uses.iter().map(|u| u.role.as_str()).collect();
+        let text = self.sources.get(approvers_shown).map_or("", String::as_str);
+        for role in roles.iter().filter(|r| !used.contains(r.as_str())) {
+            self.diagnostics.push(
+                SourceDiagnostic::error(
+                    approvers_shown,
+                    format!("approver role {role:?} is mentioned by no policy"),
+                )
+                .in_text(text)
+                .at(yaml_list_item(text, "roles", role))
+                .label("no policy compares context.approval.role with this role")
+                .help(format!(
+                    "an approval by this role could never turn a denial into an allow; remove it, \
+                     or write the policy that accepts it (context.approval.role == {role:?})"
+                )),
+            );
         }
     }
 
@@ -414,18 +511,19 @@ impl Collected {
         warnings
     }
 
-    /// Reads the approver roles from `approvers.yaml`, when the bundle has one.
-    fn add_approvers(&mut self, dir: &Path, dir_display: &str) -> Result<Vec<String>, PolicyLoadError> {
+    /// Reads the approver roles from `approvers.yaml` (none when the bundle
+    /// has no such file); `None` when the file is invalid.
+    fn add_approvers(&mut self, dir: &Path, dir_display: &str) -> Result<Option<Vec<String>>, PolicyLoadError> {
         let approvers_shown = display(dir_display, Path::new("approvers.yaml"));
         let approvers_path = dir.join("approvers.yaml");
-        let mut approver_roles = Vec::new();
+        let mut approver_roles = None;
         if !approvers_path.is_file() {
-            return Ok(approver_roles);
+            return Ok(Some(Vec::new()));
         }
         let text = read(dir_display, &approvers_path, &approvers_shown)?;
         let problem = |message: String| SourceDiagnostic::error(&approvers_shown, message).in_text(&text);
         match contextos_core::parse_yaml::<ApproversFile>(&approvers_shown, &text) {
-            Ok(file) if file.format_version == 1 => approver_roles = file.roles,
+            Ok(file) if file.format_version == 1 => approver_roles = Some(file.roles),
             Ok(file) => self.diagnostics.push(problem(format!(
                 "unsupported format_version {}, expected 1",
                 file.format_version
@@ -437,4 +535,68 @@ impl Collected {
         self.sources.insert(approvers_shown, text);
         Ok(approver_roles)
     }
+}
+
+/// A policy comparing `context.approval.role` with a role literal.
+struct RoleUse {
+    role: String,
+    policy_id: String,
+    /// The policy's file, as shown.
+    file: String,
+    /// The literal in the file, when found.
+    span: Option<(usize, usize)>,
+}
+
+/// Collects the string literals that `context.approval.role` is compared
+/// with anywhere in a policy's structured (JSON) form: `==` and `!=` with a
+/// literal, `contains` / `containsAny` / `containsAll` between a set holding
+/// the role and a set of literals, or a set of literals and the role. The
+/// empty string (the role of an approval not granted) is not a role.
+fn compared_roles(expr: &Value, roles: &mut BTreeSet<String>) {
+    match expr {
+        Value::Object(map) => {
+            for (op, operands) in map {
+                if ["==", "!=", "contains", "containsAny", "containsAll"].contains(&op.as_str())
+                    && let (Some(left), Some(right)) = (operands.get("left"), operands.get("right"))
+                {
+                    for (role_side, other) in [(left, right), (right, left)] {
+                        if holds_role(role_side) {
+                            roles.extend(string_values(other).filter(|r| !r.is_empty()).map(str::to_string));
+                        }
+                    }
+                }
+                compared_roles(operands, roles);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| compared_roles(item, roles)),
+        _ => {}
+    }
+}
+
+/// `context.approval.role`, or a set literal holding it.
+fn holds_role(expr: &Value) -> bool {
+    let is_role = |e: &Value| {
+        attribute_of(e, "role")
+            .and_then(|approval| attribute_of(approval, "approval"))
+            .is_some_and(|context| context.get("Var").and_then(Value::as_str) == Some("context"))
+    };
+    is_role(expr)
+        || expr
+            .get("Set")
+            .and_then(Value::as_array)
+            .is_some_and(|set| set.iter().any(is_role))
+}
+
+/// `x` when `expr` is `x.name`.
+fn attribute_of<'a>(expr: &'a Value, name: &str) -> Option<&'a Value> {
+    let access = expr.get(".")?;
+    (access.get("attr")? == name).then(|| access.get("left")).flatten()
+}
+
+/// The string literals of a literal expression or a set literal.
+fn string_values(expr: &Value) -> impl Iterator<Item = &str> {
+    let one = expr.get("Value").and_then(Value::as_str);
+    let set = expr.get("Set").and_then(Value::as_array).into_iter().flatten();
+    one.into_iter()
+        .chain(set.filter_map(|item| item.get("Value").and_then(Value::as_str)))
 }
