@@ -164,6 +164,9 @@ fn contextos_authorize(bencher: Bencher, path: &str) {
         "allow" | "approved" => "allow",
         _ => "approval_required",
     };
-    assert_eq!(f.engine.authorize(&f.request, &f.entities).outcome.to_string(), expected);
+    assert_eq!(
+        f.engine.authorize(&f.request, &f.entities).outcome.to_string(),
+        expected
+    );
     bencher.bench_local(|| black_box(f.engine.authorize(&f.request, &f.entities)));
 }
