@@ -338,14 +338,23 @@ fn random_policy() -> impl Strategy<Value = RandomPolicy> {
 }
 
 /// A permit shaped like the ones approvals are for: granted, a role
-/// condition, perhaps a condition on the run or the tool.
+/// condition, perhaps conditions on the run or the tool (often one that can
+/// err), in any order.
 fn approval_permit() -> impl Strategy<Value = RandomPolicy> {
-    (approval_atom(), prop::collection::vec(other_atom(), 0..2)).prop_map(|(role, others)| RandomPolicy {
-        permit: true,
-        shadow: false,
-        when: [vec!["context.approval.granted".to_string(), role], others].concat(),
-        unless: Vec::new(),
-    })
+    let other = prop_oneof![
+        2 => other_atom(),
+        1 => Just("context.budget.tokens_left * 9223372036854775807 > 0".to_string()),
+    ];
+    (approval_atom(), prop::collection::vec(other, 0..3))
+        .prop_flat_map(|(role, others)| {
+            Just([vec!["context.approval.granted".to_string(), role], others].concat()).prop_shuffle()
+        })
+        .prop_map(|when| RandomPolicy {
+            permit: true,
+            shadow: false,
+            when,
+            unless: Vec::new(),
+        })
 }
 
 fn policies() -> impl Strategy<Value = Vec<RandomPolicy>> {

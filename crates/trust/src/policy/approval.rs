@@ -121,9 +121,9 @@ impl ApprovalCopies {
 
     /// One copy of `policy` per group of `roles` it cannot tell apart.
     fn add_copies(&mut self, policy: &Policy, est: &Value, reads: &Reads, roles: &[String]) -> Option<()> {
-        // Copy number by the role it was made for (`None`: every role
-        // outside the policy's literals).
-        let mut made: HashMap<Option<&str>, usize> = HashMap::new();
+        // Copy number by the role it was made for (`None` as key: every
+        // role outside the policy's literals; `None` as copy: never satisfied).
+        let mut made: HashMap<Option<&str>, Option<usize>> = HashMap::new();
         for (i, role) in roles.iter().enumerate() {
             let key = if reads.role_opaque || reads.role_literals.contains(role) {
                 Some(role.as_str())
@@ -133,20 +133,27 @@ impl ApprovalCopies {
             let n = match made.get(&key) {
                 Some(&n) => n,
                 None => {
-                    let n = self.copies.len();
-                    let id = PolicyId::new(format!("approval copy {n}"));
-                    let copy = Policy::from_json(Some(id.clone()), specialise(est, role)).ok()?;
-                    self.copies_only.add(copy).ok()?;
-                    self.copy_of.insert(id, n);
-                    self.copies.push(Copy {
-                        original: policy.id().to_string(),
-                        permit: policy.effect() == Effect::Permit,
-                    });
+                    let specialised = specialise(est, role);
+                    let n = if never_satisfied(est, &specialised) {
+                        None
+                    } else {
+                        let n = self.copies.len();
+                        let id = PolicyId::new(format!("approval copy {n}"));
+                        self.copies_only
+                            .add(Policy::from_json(Some(id.clone()), specialised).ok()?)
+                            .ok()?;
+                        self.copy_of.insert(id, n);
+                        self.copies.push(Copy {
+                            original: policy.id().to_string(),
+                            permit: policy.effect() == Effect::Permit,
+                        });
+                        Some(n)
+                    };
                     made.insert(key, n);
                     n
                 }
             };
-            self.by_role[i].push(n);
+            self.by_role[i].extend(n);
         }
         Some(())
     }
@@ -342,6 +349,93 @@ fn scan(expr: &Value, reads: &mut Reads) {
     }
 }
 
+/// The conjuncts of a policy's conditions in evaluation order (Cedar
+/// evaluates a policy as `scope && when… && !unless…`, left to right),
+/// nested `&&` flattened; an `unless` body is one conjunct, negated.
+fn conjuncts(est: &Value) -> Vec<(&Value, bool)> {
+    fn flatten<'a>(expr: &'a Value, out: &mut Vec<(&'a Value, bool)>) {
+        if let Some(("&&", payload)) = node(expr)
+            && let (Some(left), Some(right)) = (payload.get("left"), payload.get("right"))
+        {
+            flatten(left, out);
+            flatten(right, out);
+        } else {
+            out.push((expr, false));
+        }
+    }
+    let mut out = Vec::new();
+    let conditions = est
+        .get("conditions")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    for condition in conditions {
+        let Some(body) = condition.get("body") else {
+            continue;
+        };
+        if condition.get("kind").and_then(Value::as_str) == Some("unless") {
+            out.push((body, true));
+        } else {
+            flatten(body, &mut out);
+        }
+    }
+    out
+}
+
+/// A string or boolean literal.
+fn literal(expr: &Value) -> Option<&Value> {
+    node(expr).and_then(|(k, v)| (k == "Value" && (v.is_string() || v.is_boolean())).then_some(v))
+}
+
+/// The boolean an expression of literals evaluates to, without error.
+fn constant(expr: &Value) -> Option<bool> {
+    let (key, payload) = node(expr)?;
+    let side = |name: &str| payload.get(name);
+    match key {
+        "Value" => payload.as_bool(),
+        "!" => constant(side("arg")?).map(|b| !b),
+        "&&" => match constant(side("left")?)? {
+            false => Some(false),
+            true => constant(side("right")?),
+        },
+        "||" => match constant(side("left")?)? {
+            true => Some(true),
+            false => constant(side("right")?),
+        },
+        "==" | "!=" => Some((literal(side("left")?)? == literal(side("right")?)?) == (key == "==")),
+        "contains" => {
+            let needle = literal(side("right")?)?;
+            let (set, items) = node(side("left")?)?;
+            let items: Vec<&Value> = items.as_array()?.iter().map(literal).collect::<Option<_>>()?;
+            (set == "Set").then(|| items.contains(&needle))
+        }
+        _ => None,
+    }
+}
+
+/// Whether `copy` (a specialisation of `original`) is unsatisfied, without
+/// error, for every request whose first evaluation was clean: some conjunct
+/// of it is the constant `false`, and every conjunct before it is either a
+/// constant `true` or reads no approval and comes before any that does. Such
+/// a leading conjunct is the original's, and the clean first evaluation
+/// evaluated it (or stopped at an earlier `false` the copy stops at too).
+fn never_satisfied(original: &Value, copy: &Value) -> bool {
+    let before = conjuncts(original);
+    let after = conjuncts(copy);
+    if before.len() != after.len() {
+        return false;
+    }
+    let mut after_approval = false;
+    for ((o, _), (c, negated)) in before.iter().zip(&after) {
+        match constant(c).map(|b| b != *negated) {
+            Some(false) => return true,
+            Some(true) => after_approval |= o != c,
+            None if o == c && !after_approval => {}
+            None => return false,
+        }
+    }
+    false
+}
+
 /// A policy's EST as a `permit` whose conditions read `role`'s approval in
 /// place of `context.approval`.
 fn specialise(est: &Value, role: &str) -> Value {
@@ -418,16 +512,33 @@ mod tests {
     #[test]
     fn roles_outside_the_literals_share_a_copy() {
         let c = copies(SHIPPED_LIKE, &["lead", "officer", "finance", "oncall"]).unwrap();
-        // The permit tells lead, officer and the rest apart; the forbid
-        // officer and the rest: five copies, not eight.
-        assert_eq!(c.copies.len(), 5);
-        assert_eq!(c.by_role[2], c.by_role[3]);
-        assert_ne!(c.by_role[0], c.by_role[2]);
-        assert_ne!(c.by_role[1], c.by_role[2]);
+        // The permit for lead and for officer; the forbid for the roles
+        // other than officer. The permit for the others and the forbid for
+        // officer are never satisfied: three copies, not eight.
+        assert_eq!(c.copies.len(), 3);
+        assert_eq!(c.by_role, [vec![0, 2], vec![1], vec![2], vec![2]]);
         assert_eq!(c.sensitive.len(), 2);
-        assert_eq!(c.copies_only.policies().count(), 5);
+        assert_eq!(c.copies_only.policies().count(), 3);
         // The approval-blind permit joins only the second set.
-        assert_eq!(c.with_blind_permits.policies().count(), 6);
+        assert_eq!(c.with_blind_permits.policies().count(), 4);
+    }
+
+    #[test]
+    fn a_copy_is_dropped_only_when_its_false_conjunct_is_reached_without_error() {
+        let roles = &["lead", "officer"];
+        // `officer` fails the role test before anything else could err.
+        let text = r#"permit (principal, action, resource)
+            when { context.safety_mode == "x" && context.approval.granted && context.approval.role == "lead" };"#;
+        assert_eq!(copies(text, roles).unwrap().by_role, [vec![0], vec![]]);
+        // Without an approval the overflow was never evaluated, so under
+        // `officer` it may err (and keep the role out): the copy stays.
+        let text = r#"permit (principal, action, resource)
+            when { context.approval.granted && context.budget.tokens_left * 9 > 0 && context.approval.role == "lead" };"#;
+        assert_eq!(copies(text, roles).unwrap().by_role, [vec![0], vec![1]]);
+        // A false role test inside a larger conjunct is not folded.
+        let text = r#"permit (principal, action, resource)
+            when { (context.safety_mode == "x" && context.approval.role == "lead") || context.safety_mode == "y" };"#;
+        assert_eq!(copies(text, roles).unwrap().copies.len(), 2);
     }
 
     #[test]
