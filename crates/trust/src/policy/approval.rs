@@ -14,6 +14,9 @@
 //!   effect. Roles the policy cannot tell apart share a copy: when every read
 //!   of `context.approval.role` compares it with string literals (`==`, `!=`,
 //!   `[…].contains(…)`), all roles outside those literals evaluate the same.
+//!   A copy that reaches a literal `false` through conjuncts the clean first
+//!   evaluation already evaluated (or literal `true`s) is never satisfied and
+//!   never errs, so it is left out.
 //!
 //! A denial is then derived with at most one more Cedar evaluation, of the
 //! copies (and, when a forbid was satisfied, of the approval-blind permits,
