@@ -1,11 +1,18 @@
 //! Raw Cedar `is_authorized` against ContextOS `authorize` (approval
 //! derivation and shadow evaluation included) on the shipped policies, in one run.
 //!
-//! `cargo xtask bench -p contextos-trust`
+//! `cargo bench -p contextos-trust --bench authorize`
+//!
+//! Each path is measured both ways with the same request:
+//! - `allow`: `read_ticket`, allowed by a permit;
+//! - `approval_required`: `issue_refund` without an approval (derivation runs);
+//! - `approved`: `issue_refund` with a support lead's approval in hand;
+//! - `approval_required_4_roles`: `issue_refund` without an approval, on a copy
+//!   of the bundle whose `approvers.yaml` lists four roles.
 
 #![expect(clippy::expect_used, reason = "a benchmark fails loudly on broken fixtures")]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use cedar_policy::{Authorizer, Context, Entities, Request, RestrictedExpression};
 use contextos_trust::{PolicyEngine, PolicyRequest, RequestDocument};
@@ -22,11 +29,62 @@ struct Fixture {
     entities: Entities,
 }
 
-fn fixture(tool: &str, approval: Option<&str>) -> Fixture {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
-    let engine = PolicyEngine::load(&root).expect("shipped policies load");
+fn shipped() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")
+}
+
+/// Policies that give the two extra roles of the four-role bundle something
+/// to approve (a role no policy mentions would not be a realistic approver).
+const EXTRA_ROLE_POLICIES: &str = r#"@id("bench.refund-by-finance-lead")
+permit (principal, action in Action::"call_tool", resource)
+when {
+  resource.approval_mode == "network" &&
+  context.approval.granted &&
+  context.approval.role == "finance_lead"
+};
+
+@id("bench.delegated-by-oncall-lead")
+permit (principal, action in Action::"call_tool", resource)
+when {
+  resource.approval_mode == "delegated" &&
+  context.approval.granted &&
+  context.approval.role == "oncall_lead"
+};
+"#;
+
+/// The shipped bundle with four approver roles, loaded from a temporary copy.
+fn four_role_engine() -> PolicyEngine {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for entry in std::fs::read_dir(shipped()).expect("shipped bundle") {
+        let entry = entry.expect("entry");
+        if entry.file_type().expect("file type").is_file() {
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).expect("copy");
+        }
+    }
+    std::fs::write(dir.path().join("zz-bench-roles.cedar"), EXTRA_ROLE_POLICIES).expect("policies");
+    std::fs::write(
+        dir.path().join("approvers.yaml"),
+        "format_version: 1\nroles: [support_lead, security_officer, finance_lead, oncall_lead]\n",
+    )
+    .expect("approvers");
+    let engine = PolicyEngine::load(dir.path()).expect("four-role bundle loads");
+    assert_eq!(engine.approver_roles().len(), 4);
+    engine
+}
+
+fn fixture(path: &str) -> Fixture {
+    let (engine, tool, approval) = match path {
+        "allow" => (PolicyEngine::load(&shipped()).expect("shipped"), "read_ticket", None),
+        "approval_required" => (PolicyEngine::load(&shipped()).expect("shipped"), "issue_refund", None),
+        "approved" => (
+            PolicyEngine::load(&shipped()).expect("shipped"),
+            "issue_refund",
+            Some("support_lead"),
+        ),
+        _ => (four_role_engine(), "issue_refund", None),
+    };
     let entities: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join("tests/entities.json")).expect("entities"))
+        serde_json::from_str(&std::fs::read_to_string(shipped().join("tests/entities.json")).expect("entities"))
             .expect("json");
     let approval = match approval {
         Some(role) => json!({"granted": true, "role": role}),
@@ -84,16 +142,12 @@ fn raw_request(f: &Fixture) -> Request {
     .expect("request")
 }
 
-const PATHS: [(&str, Option<&str>); 3] = [
-    ("read_ticket", None),
-    ("issue_refund", None),
-    ("issue_refund", Some("support_lead")),
-];
+const PATHS: [&str; 4] = ["allow", "approval_required", "approved", "approval_required_4_roles"];
 
 /// Raw Cedar: build the request (context from typed pairs) and evaluate the enforced set once.
 #[divan::bench(args = PATHS)]
-fn raw_cedar(bencher: Bencher, (tool, approval): (&str, Option<&str>)) {
-    let f = fixture(tool, approval);
+fn raw_cedar(bencher: Bencher, path: &str) {
+    let f = fixture(path);
     let authorizer = Authorizer::new();
     bencher.bench_local(|| {
         let request = raw_request(&f);
@@ -104,7 +158,15 @@ fn raw_cedar(bencher: Bencher, (tool, approval): (&str, Option<&str>)) {
 /// ContextOS: the same request through `authorize` (shadow evaluation,
 /// approval derivation on the deny path, explanation and decision id).
 #[divan::bench(args = PATHS)]
-fn contextos_authorize(bencher: Bencher, (tool, approval): (&str, Option<&str>)) {
-    let f = fixture(tool, approval);
+fn contextos_authorize(bencher: Bencher, path: &str) {
+    let f = fixture(path);
+    let expected = match path {
+        "allow" | "approved" => "allow",
+        _ => "approval_required",
+    };
+    assert_eq!(
+        f.engine.authorize(&f.request, &f.entities).outcome.to_string(),
+        expected
+    );
     bencher.bench_local(|| black_box(f.engine.authorize(&f.request, &f.entities)));
 }

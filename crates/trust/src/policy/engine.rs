@@ -11,6 +11,7 @@ use contextos_core::{Digest, ErrorKind, Kind, PolicyDecision, PolicyOutcome, Sha
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::approval::{ApprovalCopies, Derived};
 use super::diagnostic::{SourceDiagnostic, miette_text};
 use super::load::{LoadedBundle, PolicyInfo, PolicyLoadError, load_bundle};
 
@@ -98,6 +99,9 @@ pub struct PolicyEngine {
     digest: Digest,
     warnings: Vec<SourceDiagnostic>,
     authorizer: Authorizer,
+    /// Role-specialised copies of the approval-sensitive policies; `None`
+    /// when the bundle reads `context` in a way they cannot capture.
+    approval_copies: Option<ApprovalCopies>,
 }
 
 struct Evaluation {
@@ -123,6 +127,7 @@ impl PolicyEngine {
     }
 
     fn from_bundle(b: LoadedBundle) -> Result<Self, PolicyLoadError> {
+        let approval_copies = ApprovalCopies::build(&b.enforced, &b.approver_roles);
         Ok(Self {
             schema: b.schema,
             enforced: b.enforced,
@@ -132,6 +137,7 @@ impl PolicyEngine {
             digest: b.digest,
             warnings: b.warnings,
             authorizer: Authorizer::new(),
+            approval_copies,
         })
     }
 
@@ -288,20 +294,20 @@ impl PolicyEngine {
         // Approval derivation: only for a clean denial without an approval in
         // hand. The common allow path costs one evaluation.
         if outcome == PolicyOutcome::Deny && first.errors.is_empty() && req.approval_role.is_none() {
-            let mut permits = Vec::new();
-            for role in &self.approver_roles {
-                let with = self.evaluate(&self.enforced, &self.cedar_request(req, Some(role), false), entities);
-                if with.errors.is_empty() && with.decision == Decision::Allow {
-                    approver_roles.push(role.clone());
-                    permits.extend(with.reason);
+            let derived = match (&self.approval_copies, &request) {
+                (Some(copies), Ok(cedar)) => {
+                    copies.derive(&self.authorizer, cedar, entities, &first.reason, &self.approver_roles)
                 }
-            }
-            if !approver_roles.is_empty() {
+                _ => self.derive_per_role(req, entities),
+            };
+            if !derived.roles.is_empty() {
                 outcome = PolicyOutcome::ApprovalRequired;
+                let mut permits = derived.permits;
                 permits.sort();
                 permits.dedup();
                 determining = permits;
             }
+            approver_roles = derived.roles;
         }
 
         // Shadow policies: evaluated on their own; combined with the enforced
@@ -368,6 +374,20 @@ impl PolicyEngine {
             reason,
             request: None,
         }
+    }
+
+    /// Approval derivation by brute force, for bundles the role-specialised
+    /// copies cannot capture: the whole enforced set once per approver role.
+    fn derive_per_role(&self, req: &PolicyRequest, entities: &Entities) -> Derived {
+        let mut derived = Derived::default();
+        for role in &self.approver_roles {
+            let with = self.evaluate(&self.enforced, &self.cedar_request(req, Some(role), false), entities);
+            if with.errors.is_empty() && with.decision == Decision::Allow {
+                derived.roles.push(role.clone());
+                derived.permits.extend(with.reason);
+            }
+        }
+        derived
     }
 
     fn reason(

@@ -1,6 +1,7 @@
 //! The Cedar policy engine: loading a bundle, authorizing requests, and
 //! running policy tests.
 
+mod approval;
 mod diagnostic;
 mod engine;
 mod load;
