@@ -90,11 +90,20 @@ fn fixture(path: &str) -> Fixture {
         Some(role) => json!({"granted": true, "role": role}),
         None => json!({"granted": false, "role": ""}),
     };
+    // A tool call is its tool's action with its typed arguments: the
+    // refund carries all five of its contract's fields.
+    let arguments = if tool == "issue_refund" {
+        json!({"customer_id": "ACME-913", "order_id": "5610", "amount_cents": 22000, "currency": "USD",
+               "reason": "duplicate capture np-5610-r1"})
+    } else {
+        json!({"ticket_id": "T-4420"})
+    };
     let doc: RequestDocument = serde_json::from_value(json!({
         "principal": "Agent::\"triage-bot\"",
-        "action": "call_tool",
+        "action": tool,
         "resource": format!("Tool::\"{tool}\""),
         "context": {
+            "arguments": arguments,
             "tenant": {"type": "Tenant", "id": "acme"},
             "safety_mode": "standard",
             "run_approval_level": 2,
