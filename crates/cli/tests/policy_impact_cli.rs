@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use contextos_runtime::{Deployment, Fixtures, RequestEnvelope, envelope_bytes, run_on_fixtures};
 
 mod common;
-use common::{Run, command_in, repo, run};
+use common::{Run, command_in, contextos_in, copy_dir, repo, run};
 
 fn example_packet_bytes() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
@@ -203,4 +203,158 @@ fn impact_shows_a_decision_that_now_errors_with_its_error() {
     let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     let kinds = &report["changes"][0]["what"];
     assert!(kinds.as_array().unwrap().contains(&"now_errors".into()), "{kinds}");
+}
+
+/// "Refunds above 200 USD need a finance lead", in Cedar alone: a forbid on
+/// the refund's typed amount unless a finance lead approved, and the permit
+/// that lets a finance lead approve it.
+const FINANCE_LEAD_RULE: &str = r#"// Refunds above 200 USD need a finance lead.
+
+@id("refunds.large-need-finance-lead")
+forbid (principal, action == Action::"issue_refund", resource)
+when { context.arguments.amount_cents > 20000 }
+unless { context.approval.granted && context.approval.role == "finance_lead" };
+
+@id("refunds.large-by-finance-lead")
+permit (principal, action == Action::"issue_refund", resource)
+when {
+  context.arguments.amount_cents > 20000 &&
+  principal.tenant == context.tenant &&
+  context.safety_mode != "restricted" &&
+  context.approval.granted &&
+  context.approval.role == "finance_lead"
+};
+"#;
+
+const FINANCE_LEAD_TESTS: &str = r#"format_version: 1
+entities_from: entities.json
+defaults:
+  context:
+    tenant: { type: Tenant, id: acme }
+    safety_mode: standard
+    run_approval_level: 2
+    approval: { granted: false, role: "" }
+    budget: { tool_calls_left: 8, tokens_left: 20000 }
+tests:
+  - name: a 220 USD refund approved by a support lead alone is denied
+    principal: Agent::"triage-bot"
+    action: issue_refund
+    resource: Tool::"issue_refund"
+    arguments: { customer_id: ACME-5561, order_id: "7432", amount_cents: 22000, currency: USD, reason: duplicate }
+    context: { approval: { granted: true, role: support_lead } }
+    expect: { outcome: deny, determining: [refunds.large-need-finance-lead] }
+  - name: a 220 USD refund waits for a finance lead
+    principal: Agent::"triage-bot"
+    action: issue_refund
+    resource: Tool::"issue_refund"
+    arguments: { customer_id: ACME-5561, order_id: "7432", amount_cents: 22000, currency: USD, reason: duplicate }
+    expect: { outcome: approval_required, approver_roles: [finance_lead] }
+  - name: a 129 USD refund still needs a support lead only
+    principal: Agent::"triage-bot"
+    action: issue_refund
+    resource: Tool::"issue_refund"
+    arguments: { customer_id: ACME-913, order_id: "5610", amount_cents: 12900, currency: USD, reason: duplicate }
+    expect: { outcome: approval_required, approver_roles: [support_lead, security_officer] }
+"#;
+
+#[test]
+fn the_finance_lead_rule_is_cedar_alone_and_changes_exactly_the_refunds_above_200_usd() {
+    let work = tempfile::tempdir().unwrap();
+    let candidate = work.path().join("candidate");
+    copy_dir(&repo().join("policies"), &candidate);
+    let approvers = fs::read_to_string(candidate.join("approvers.yaml")).unwrap();
+    fs::write(
+        candidate.join("approvers.yaml"),
+        format!("{approvers}  - finance_lead\n"),
+    )
+    .unwrap();
+    fs::write(candidate.join("refunds.cedar"), FINANCE_LEAD_RULE).unwrap();
+    fs::write(candidate.join("tests/refunds.yaml"), FINANCE_LEAD_TESTS).unwrap();
+    let path = candidate.to_str().unwrap();
+
+    let r = contextos_in(&repo(), &["policy", "validate", "--policies", path]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let r = contextos_in(&repo(), &["policy", "test", "--policies", path]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("PASS")
+            && r.stdout
+                .contains("a 220 USD refund approved by a support lead alone is denied")
+    );
+
+    // Over the bundled goldens: exactly the refund decisions above 200 USD.
+    let r = contextos_in(&repo(), &["policy", "impact", "--candidate", path]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let listed: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("  customer-escalation/"))
+        .collect();
+    assert_eq!(listed.len(), 3, "{}", r.stdout);
+    for line in &listed {
+        assert!(line.contains("Tool::\"issue_refund\""), "{line}");
+        assert!(
+            line.contains("/shadow-refund-on-last-tool-call #") || line.contains("/refund-refused-by-support-lead #"),
+            "only the 220 and 780 USD refunds change: {line}"
+        );
+    }
+    assert!(
+        r.stdout.contains("allow -> deny  (by refunds.large-need-finance-lead"),
+        "{}",
+        r.stdout
+    );
+
+    // The 220 USD refund that a support lead approved is not executed when replayed.
+    let golden = repo().join("goldens/customer-escalation/shadow-refund-on-last-tool-call.packet.json");
+    let store = work.path().join("store");
+    let r = contextos_in(
+        &repo(),
+        &[
+            "replay",
+            golden.to_str().unwrap(),
+            "--policies",
+            path,
+            "--store",
+            store.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("\"amount_cents\":22000") && r.stdout.contains("allow/executed -> deny/denied"),
+        "{}",
+        r.stdout
+    );
+
+    // And explain names the rule.
+    let entities = fs::read_to_string(repo().join("policies/tests/entities.json")).unwrap();
+    let request = work.path().join("refund-220.yaml");
+    fs::write(
+        &request,
+        format!(
+            "principal: Agent::\"triage-bot\"\naction: issue_refund\nresource: Tool::\"issue_refund\"\ncontext:\n  \
+             arguments: {{ customer_id: ACME-5561, order_id: \"7432\", amount_cents: 22000, currency: USD, reason: duplicate }}\n  \
+             approval: {{ granted: true, role: support_lead }}\n  tenant: {{ type: Tenant, id: acme }}\n  \
+             safety_mode: standard\n  run_approval_level: 2\n  budget: {{ tool_calls_left: 5, tokens_left: 9000 }}\n\
+             entities: {entities}\n"
+        ),
+    )
+    .unwrap();
+    let r = contextos_in(
+        &repo(),
+        &[
+            "policy",
+            "explain",
+            "--request",
+            request.to_str().unwrap(),
+            "--policies",
+            path,
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.starts_with("outcome:   deny\n"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("  - forbid refunds.large-need-finance-lead (") && r.stdout.contains("refunds.cedar:4)"),
+        "{}",
+        r.stdout
+    );
 }
