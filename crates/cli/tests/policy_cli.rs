@@ -62,6 +62,29 @@ fn validate_reports_missing_id_with_location() {
     insta::assert_snapshot!(r.stderr);
 }
 
+#[test]
+fn validate_reports_an_argument_the_tool_does_not_have_with_location() {
+    // issue_refund's contract has `amount_cents`, not `amount`.
+    let r = validate_error(
+        "refunds.cedar",
+        "@id(\"refunds.large\")\nforbid (principal, action == Action::\"issue_refund\", resource)\nwhen { context.arguments.amount > 20000 };\n",
+    );
+    assert!(r.stderr.contains("policies/refunds.cedar:3:8"), "{}", r.stderr);
+    assert!(r.stderr.contains("amount"), "{}", r.stderr);
+    insta::assert_snapshot!(r.stderr);
+}
+
+#[test]
+fn validate_reports_an_argument_of_the_wrong_type_with_location() {
+    // `currency` is an enum of strings: Cedar sees a String, not a Long.
+    let r = validate_error(
+        "refunds.cedar",
+        "@id(\"refunds.currency\")\nforbid (principal, action == Action::\"issue_refund\", resource)\nwhen { context.arguments.currency > 100 };\n",
+    );
+    assert!(r.stderr.contains("policies/refunds.cedar:3:8"), "{}", r.stderr);
+    insta::assert_snapshot!(r.stderr);
+}
+
 /// `ARGS` in a copy of the repository's `policies/` and `runtime/` whose
 /// `policies/approvers.yaml` is `approvers` and which has `extra.cedar` as an
 /// additional policy file when given.
