@@ -455,6 +455,12 @@ fn print_coverage(r: &CoverageReport, min: f64) {
             plural(r.skipped, "decision", "decisions")
         );
     }
+    if r.argument_policies_total > 0 {
+        println!(
+            "  of them on tool-call arguments: {}/{} exercised",
+            r.argument_policies_exercised, r.argument_policies_total
+        );
+    }
     if !r.exercised.is_empty() {
         println!("\nexercised (outcomes determined):");
         for (id, n) in &r.exercised {
@@ -464,7 +470,8 @@ fn print_coverage(r: &CoverageReport, min: f64) {
     if !r.never_exercised.is_empty() {
         println!("\nnever exercised:");
         for p in &r.never_exercised {
-            println!("  {} {}  ({}:{})", p.effect, p.id, p.file, p.line);
+            let on = if p.reads_arguments { "  [reads arguments]" } else { "" };
+            println!("  {} {}  ({}:{}){on}", p.effect, p.id, p.file, p.line);
         }
     }
     if !r.shadow.is_empty() {

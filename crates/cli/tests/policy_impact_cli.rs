@@ -304,6 +304,11 @@ fn the_finance_lead_rule_is_cedar_alone_and_changes_exactly_the_refunds_above_20
         r.stdout
     );
 
+    // Coverage counts the policies on argument conditions: both are exercised.
+    let r = contextos_in(&repo(), &["policy", "coverage", "--policies", path, "--min", "0"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("of them on tool-call arguments: 2/2 exercised"), "{}", r.stdout);
+
     // The 220 USD refund that a support lead approved is not executed when replayed.
     let golden = repo().join("goldens/customer-escalation/shadow-refund-on-last-tool-call.packet.json");
     let store = work.path().join("store");

@@ -44,6 +44,12 @@ pub struct CoverageReport {
     pub never_exercised: Vec<PolicyInfo>,
     /// Every shadow policy, in bundle order, with how often it would have changed an outcome.
     pub shadow: Vec<ShadowCoverage>,
+    /// Enforced policies whose conditions read a tool call's arguments.
+    #[serde(default)]
+    pub argument_policies_total: u64,
+    /// Of those, the ones that determined at least one outcome.
+    #[serde(default)]
+    pub argument_policies_exercised: u64,
 }
 
 impl CoverageReport {
@@ -94,13 +100,16 @@ pub fn policy_coverage(
     let mut never_exercised = Vec::new();
     let mut shadow = Vec::new();
     let mut enforced_total: u64 = 0;
+    let (mut argument_policies_total, mut argument_policies_exercised) = (0, 0);
     for info in policies.policies() {
         match info.mode {
             PolicyMode::Enforce => {
                 enforced_total += 1;
+                argument_policies_total += u64::from(info.reads_arguments);
                 match determined.get(&info.id) {
                     Some(&n) if n > 0 => {
                         exercised.insert(info.id.clone(), n);
+                        argument_policies_exercised += u64::from(info.reads_arguments);
                     }
                     _ => never_exercised.push(info.clone()),
                 }
@@ -129,5 +138,7 @@ pub fn policy_coverage(
         exercised,
         never_exercised,
         shadow,
+        argument_policies_total,
+        argument_policies_exercised,
     })
 }

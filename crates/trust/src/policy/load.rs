@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::diagnostic::{
     SourceDiagnostic, effect_offset, line_col, miette_text, statement_starts, string_literals, yaml_list_item,
 };
-use super::tool_schema::TOOL_SCHEMA_FILE;
+use super::tool_schema::{ARGUMENTS, TOOL_SCHEMA_FILE};
 
 /// Whether a policy decides or is only observed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -76,6 +76,9 @@ pub struct PolicyInfo {
     pub file: String,
     /// 1-based line of the policy's `permit` / `forbid` keyword.
     pub line: usize,
+    /// Whether a condition reads a tool call's arguments (`context.arguments`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reads_arguments: bool,
 }
 
 /// A policy bundle that failed to load; each diagnostic points at a file, line and column.
@@ -491,6 +494,7 @@ impl Collected {
             mode,
             file: shown.to_string(),
             line,
+            reads_arguments: policy.to_json().is_ok_and(|est| reads_arguments(&est)),
         });
         Ok(())
     }
@@ -599,4 +603,21 @@ fn string_values(expr: &Value) -> impl Iterator<Item = &str> {
     let set = expr.get("Set").and_then(Value::as_array).into_iter().flatten();
     one.into_iter()
         .chain(set.filter_map(|item| item.get("Value").and_then(Value::as_str)))
+}
+
+/// Whether a policy's JSON form reads `context.arguments` (an attribute
+/// access or a `has` test on it).
+fn reads_arguments(est: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match est {
+        Value::Object(map) => {
+            let on_context_arguments =
+                |node: Option<&Value>| node.is_some_and(|n| n["left"]["Var"] == "context" && n["attr"] == ARGUMENTS);
+            on_context_arguments(map.get("."))
+                || on_context_arguments(map.get("has"))
+                || map.values().any(reads_arguments)
+        }
+        Value::Array(items) => items.iter().any(reads_arguments),
+        _ => false,
+    }
 }
