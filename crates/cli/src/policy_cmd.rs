@@ -87,9 +87,9 @@ as entities. Decisions recorded without their request (older packets) are skippe
         /// The bundle to compare with.
         #[arg(long, default_value = "policies")]
         baseline: PathBuf,
-        /// Directory tree of signed replay packets.
+        /// Directory tree of signed replay packets; repeat to compare over several.
         #[arg(long, default_value = "goldens")]
-        corpus: PathBuf,
+        corpus: Vec<PathBuf>,
         /// The deployment: trusted keys, tool contracts and packs.
         #[arg(long, default_value = "runtime/contextos.toml")]
         config: PathBuf,
@@ -108,9 +108,9 @@ the same corpus. Shadow policies never decide: they are listed with how many out
 have changed and do not count towards coverage."
     )]
     Coverage {
-        /// Directory tree of signed replay packets.
+        /// Directory tree of signed replay packets; repeat to compare over several.
         #[arg(long, default_value = "goldens")]
-        corpus: PathBuf,
+        corpus: Vec<PathBuf>,
         /// The bundle to measure.
         #[arg(long, default_value = "policies")]
         policies: PathBuf,
@@ -286,18 +286,22 @@ fn explain(request: &Path, policies: &Path, format: Format) -> Result<ExitCode, 
 fn impact(
     candidate: &Path,
     baseline: &Path,
-    corpus: &Path,
+    corpus: &[PathBuf],
     config: &Path,
     allow_changes: bool,
     format: Format,
 ) -> Result<ExitCode, CliError> {
     let (dep, corpus) = load_corpus(config, corpus)?;
-    let baseline = load_for(&dep, baseline)?;
-    let candidate = load_for(&dep, candidate)?;
-    let report = policy_impact(&corpus, &dep, &baseline, &candidate)?;
+    let baseline_engine = load_for(&dep, baseline)?;
+    let candidate_engine = load_for(&dep, candidate)?;
+    let report = policy_impact(&corpus, &dep, &baseline_engine, &candidate_engine)?;
     match format {
         Format::Json => println!("{}", to_json(&report)?),
-        Format::Text => print_impact(&report, allow_changes),
+        Format::Text => {
+            println!("compared: {} -> {}", baseline.display(), candidate.display());
+            println!("corpus:   {}", corpus.dir);
+            print_impact(&report, allow_changes);
+        }
     }
     Ok(if report.is_unchanged() || allow_changes {
         ExitCode::Success
@@ -307,7 +311,13 @@ fn impact(
 }
 
 /// `policy coverage`: exit 1 when the share of enforced policies exercised is below `min`.
-fn coverage(corpus: &Path, policies: &Path, config: &Path, min: f64, format: Format) -> Result<ExitCode, CliError> {
+fn coverage(
+    corpus: &[PathBuf],
+    policies: &Path,
+    config: &Path,
+    min: f64,
+    format: Format,
+) -> Result<ExitCode, CliError> {
     if !(0.0..=1.0).contains(&min) {
         return Err(CliError::input(format!("--min {min} is not a share in [0, 1]")));
     }
@@ -326,9 +336,9 @@ fn coverage(corpus: &Path, policies: &Path, config: &Path, min: f64, format: For
 }
 
 /// The deployment (keys, tools, packs) and the verified corpus.
-fn load_corpus(config: &Path, corpus: &Path) -> Result<(Deployment, Corpus), CliError> {
+fn load_corpus(config: &Path, corpus: &[PathBuf]) -> Result<(Deployment, Corpus), CliError> {
     let dep = Deployment::load(config)?;
-    let corpus = Corpus::load(corpus, &dep.keyring)?;
+    let corpus = Corpus::load_all(corpus, &dep.keyring)?;
     Ok((dep, corpus))
 }
 

@@ -88,6 +88,20 @@ fn impact_of_a_refund_freeze_fails_and_lists_the_changes() {
 }
 
 #[test]
+fn impact_compares_over_every_corpus_given_and_says_which() {
+    let dir = workspace(Some(REFUND_FREEZE));
+    copy_dir(&dir.path().join("goldens"), &dir.path().join("more-goldens"));
+    let r = contextos(
+        dir.path(),
+        &["policy", "impact", "--candidate", "candidate", "--corpus", "goldens", "--corpus", "more-goldens"],
+    );
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("compared: policies -> candidate\n"), "{}", r.stdout);
+    assert!(r.stdout.contains("corpus:   goldens, more-goldens\n"), "{}", r.stdout);
+    assert!(r.stdout.contains("in 2 packets re-evaluated: 4 changed"), "{}", r.stdout);
+}
+
+#[test]
 fn impact_json_is_the_report() {
     let dir = workspace(Some(REFUND_FREEZE));
     let r = contextos(
@@ -307,7 +321,11 @@ fn the_finance_lead_rule_is_cedar_alone_and_changes_exactly_the_refunds_above_20
     // Coverage counts the policies on argument conditions: both are exercised.
     let r = contextos_in(&repo(), &["policy", "coverage", "--policies", path, "--min", "0"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("of them on tool-call arguments: 2/2 exercised"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("of them on tool-call arguments: 2/2 exercised"),
+        "{}",
+        r.stdout
+    );
 
     // The 220 USD refund that a support lead approved is not executed when replayed.
     let golden = repo().join("goldens/customer-escalation/shadow-refund-on-last-tool-call.packet.json");

@@ -124,6 +124,23 @@ impl Corpus {
         Ok(Self { dir: shown, packets })
     }
 
+    /// One corpus of every packet under each of `dirs`, in the order given
+    /// (each loaded as by [`Corpus::load`]); its `dir` names them all.
+    pub fn load_all(dirs: &[std::path::PathBuf], keyring: &Keyring) -> Result<Self, CorpusError> {
+        let mut all = Self {
+            dir: String::new(),
+            packets: Vec::new(),
+        };
+        let mut names = Vec::new();
+        for dir in dirs {
+            let one = Self::load(dir, keyring)?;
+            names.push(one.dir);
+            all.packets.extend(one.packets);
+        }
+        all.dir = names.join(", ");
+        Ok(all)
+    }
+
     /// How many policy decisions the corpus records.
     pub fn decisions(&self) -> u64 {
         self.packets
