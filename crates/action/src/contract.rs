@@ -68,7 +68,15 @@ pub struct ToolContract {
     /// secret-shaped name, which they never see).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hidden_from_policy: Vec<String>,
+    /// Attributes of the tool's Cedar entity that the deployment's schema
+    /// declares on `Tool` (owner team, environment, service, data class…),
+    /// as Cedar JSON values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, Value>,
 }
+
+/// Tool entity attributes the runtime sets from the contract itself.
+const BUILT_IN_TOOL_ATTRIBUTES: [&str; 4] = ["approval_mode", "approval_level", "side_effect", "owner_tenant"];
 
 /// Cedar actions that are not tools; no tool may take their names.
 pub(crate) const BUILT_IN_ACTIONS: [&str; 4] = ["call_tool", "use_pack", "delegate", "promote_memory"];
@@ -123,6 +131,9 @@ impl LoadedTool {
         });
         if let Some(owner) = &c.owner_tenant {
             attrs["owner_tenant"] = json!({"type": "Tenant", "id": owner});
+        }
+        for (name, value) in &c.attributes {
+            attrs[name] = value.clone();
         }
         json!({ "uid": {"type": "Tool", "id": c.name}, "attrs": attrs, "parents": [] })
     }
@@ -202,6 +213,16 @@ impl ToolCatalog {
                 "tool name {:?} is taken by a built-in Cedar action ({})",
                 contract.name,
                 BUILT_IN_ACTIONS.join(", ")
+            )));
+        }
+        if let Some(taken) = contract
+            .attributes
+            .keys()
+            .find(|name| BUILT_IN_TOOL_ATTRIBUTES.contains(&name.as_str()))
+        {
+            return Err(fail(format!(
+                "attribute {taken:?} of {:?} is set by the runtime from the contract itself; declare another name",
+                contract.name
             )));
         }
         let properties = contract.input_schema.get("properties").and_then(Value::as_object);

@@ -323,6 +323,7 @@ mod tests {
             memory_fields: Vec::new(),
             owner_tenant: None,
             hidden_from_policy: Vec::new(),
+            attributes: std::collections::BTreeMap::new(),
         }
     }
 

@@ -157,6 +157,7 @@ mod tests {
                     memory_fields: vec![],
                     owner_tenant: None,
                     hidden_from_policy: Vec::new(),
+                    attributes: BTreeMap::new(),
                 },
                 "t.yaml".into(),
             )

@@ -93,12 +93,25 @@ fn impact_compares_over_every_corpus_given_and_says_which() {
     copy_dir(&dir.path().join("goldens"), &dir.path().join("more-goldens"));
     let r = contextos(
         dir.path(),
-        &["policy", "impact", "--candidate", "candidate", "--corpus", "goldens", "--corpus", "more-goldens"],
+        &[
+            "policy",
+            "impact",
+            "--candidate",
+            "candidate",
+            "--corpus",
+            "goldens",
+            "--corpus",
+            "more-goldens",
+        ],
     );
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("compared: policies -> candidate\n"), "{}", r.stdout);
     assert!(r.stdout.contains("corpus:   goldens, more-goldens\n"), "{}", r.stdout);
-    assert!(r.stdout.contains("in 2 packets re-evaluated: 4 changed"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("in 2 packets re-evaluated: 4 changed"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -377,6 +390,97 @@ fn the_finance_lead_rule_is_cedar_alone_and_changes_exactly_the_refunds_above_20
     assert!(r.stdout.starts_with("outcome:   deny\n"), "{}", r.stdout);
     assert!(
         r.stdout.contains("  - forbid refunds.large-need-finance-lead (") && r.stdout.contains("refunds.cedar:4)"),
+        "{}",
+        r.stdout
+    );
+}
+
+const RESTART_SERVICE: &str = "format_version: 1\nname: restart_service\n\
+description: Restart a service.\napproval_mode: network\nside_effect: internal\nidempotent: true\n\
+attributes: { environment: production, service: payments-db }\n\
+input_schema: { type: object, additionalProperties: false, required: [reason], properties: { reason: { type: string } } }\n";
+
+const PRODUCTION_RESTART_RULE: &str = r#"@id("ops.production-restart-needs-oncall-lead")
+forbid (principal, action == Action::"restart_service", resource)
+when { resource has environment && resource.environment == "production" }
+unless { context.approval.granted && context.approval.role == "oncall_lead" };
+
+@id("ops.restart-by-oncall-lead")
+permit (principal, action == Action::"restart_service", resource)
+when { principal.tenant == context.tenant && context.approval.granted && context.approval.role == "oncall_lead" };
+"#;
+
+#[test]
+fn a_rule_on_a_declared_tool_attribute_works_like_one_on_arguments() {
+    let work = tempfile::tempdir().unwrap();
+    for sub in ["runtime", "policies", "goldens"] {
+        copy_dir(&repo().join(sub), &work.path().join(sub));
+    }
+    fs::write(work.path().join("runtime/tools/restart_service.yaml"), RESTART_SERVICE).unwrap();
+    let r = contextos_in(work.path(), &["policy", "schema", "--write"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+
+    // An attribute the schema does not declare on Tool: the deployment refuses to load.
+    let r = contextos_in(work.path(), &["policy", "impact", "--candidate", "policies"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("do not match the policy schema's Tool") && r.stderr.contains("restart_service"),
+        "{}",
+        r.stderr
+    );
+
+    // Declared in the user's schema, with the rule and its approver role.
+    let schema_path = work.path().join("policies/schema.cedarschema");
+    let schema = fs::read_to_string(&schema_path).unwrap().replace(
+        "  owner_tenant?: Tenant,\n};",
+        "  owner_tenant?: Tenant,\n  environment?: String,\n  service?: String,\n};",
+    );
+    fs::write(&schema_path, schema).unwrap();
+    fs::write(work.path().join("policies/ops.cedar"), PRODUCTION_RESTART_RULE).unwrap();
+    let approvers = fs::read_to_string(work.path().join("policies/approvers.yaml")).unwrap();
+    fs::write(
+        work.path().join("policies/approvers.yaml"),
+        format!("{approvers}  - oncall_lead\n"),
+    )
+    .unwrap();
+    let r = contextos_in(work.path(), &["policy", "validate"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let r = contextos_in(
+        work.path(),
+        &["policy", "impact", "--candidate", "policies", "--allow-changes"],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+
+    // The rule decides on the tool's attribute: a support lead's approval is
+    // not enough in production, an on-call lead's is.
+    let entities = fs::read_to_string(repo().join("policies/tests/entities.json")).unwrap();
+    let mut entities: Vec<serde_json::Value> = serde_json::from_str(&entities).unwrap();
+    entities.push(serde_json::json!({
+        "uid": {"type": "Tool", "id": "restart_service"},
+        "attrs": {"approval_mode": "network", "approval_level": 2, "side_effect": "internal",
+                  "environment": "production", "service": "payments-db"},
+        "parents": []
+    }));
+    let tests = work.path().join("policies/tests");
+    fs::write(tests.join("entities.json"), serde_json::to_string(&entities).unwrap()).unwrap();
+    fs::write(
+        tests.join("ops.yaml"),
+        "format_version: 1\nentities_from: entities.json\ndefaults:\n  context:\n    tenant: { type: Tenant, id: acme }\n    \
+         safety_mode: standard\n    run_approval_level: 2\n    budget: { tool_calls_left: 8, tokens_left: 20000 }\ntests:\n  \
+         - name: a production restart approved by a support lead is denied\n    principal: Agent::\"triage-bot\"\n    \
+         action: restart_service\n    resource: Tool::\"restart_service\"\n    arguments: { reason: stuck }\n    \
+         context: { approval: { granted: true, role: support_lead } }\n    \
+         expect: { outcome: deny, determining: [ops.production-restart-needs-oncall-lead] }\n  \
+         - name: a production restart waits for an on-call lead\n    principal: Agent::\"triage-bot\"\n    \
+         action: restart_service\n    resource: Tool::\"restart_service\"\n    arguments: { reason: stuck }\n    \
+         expect: { outcome: approval_required, approver_roles: [oncall_lead] }\n",
+    )
+    .unwrap();
+    let r = contextos_in(work.path(), &["policy", "test"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("PASS policies/tests/ops.yaml › a production restart approved by a support lead is denied"),
         "{}",
         r.stdout
     );

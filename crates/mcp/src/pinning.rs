@@ -63,6 +63,7 @@ pub fn contract_for(tool: &DiscoveredTool) -> ToolContract {
         memory_fields: Vec::new(),
         owner_tenant: None,
         hidden_from_policy: Vec::new(),
+        attributes: std::collections::BTreeMap::new(),
     }
 }
 

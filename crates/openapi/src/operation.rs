@@ -172,6 +172,7 @@ pub fn contract_for(operation: &Operation) -> ToolContract {
         memory_fields: Vec::new(),
         owner_tenant: None,
         hidden_from_policy: Vec::new(),
+        attributes: std::collections::BTreeMap::new(),
     }
 }
 

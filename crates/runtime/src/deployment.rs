@@ -45,6 +45,7 @@ impl Deployment {
         // The tool actions come from this deployment's own contracts, so the
         // schema always matches the tools a run can call.
         let policy = PolicyEngine::load_with_tools(&config.paths.policies, &catalog.cedar_schema())?;
+        check_tool_entities(&catalog, &policy, &config.paths.tools)?;
         let keyring = Keyring::load_dir(&config.paths.keys)?;
         let signing_key = SigningKey::load(&config.paths.signing_key)?;
         let packs = load_packs(&config, &keyring)?;
@@ -63,6 +64,7 @@ impl Deployment {
     /// Replaces the policy bundle (a what-if replay).
     pub fn with_policies(mut self, dir: &Path) -> Result<Self, RunError> {
         self.policy = PolicyEngine::load_with_tools(dir, &self.catalog.cedar_schema())?;
+        check_tool_entities(&self.catalog, &self.policy, &self.config.paths.tools)?;
         self.config.paths.policies = dir.to_path_buf();
         Ok(self)
     }
@@ -71,6 +73,7 @@ impl Deployment {
     pub fn with_tools(mut self, dir: &Path) -> Result<Self, RunError> {
         self.catalog = ToolCatalog::load(dir)?;
         self.policy = PolicyEngine::load_with_tools(&self.config.paths.policies, &self.catalog.cedar_schema())?;
+        check_tool_entities(&self.catalog, &self.policy, dir)?;
         self.config.paths.tools = dir.to_path_buf();
         Ok(self)
     }
@@ -83,6 +86,29 @@ impl Deployment {
         self.packs = load_packs(&self.config, &self.keyring)?;
         Ok(self)
     }
+}
+
+/// Refuses tool contracts whose entity (built-in attributes plus the
+/// contract's declared `attributes:`) does not fit the policy schema's `Tool`.
+fn check_tool_entities(catalog: &ToolCatalog, policy: &PolicyEngine, tools: &Path) -> Result<(), RunError> {
+    let entities = serde_json::Value::Array(catalog.cedar_entities());
+    cedar_policy::Entities::from_json_value(entities, Some(policy.schema()))
+        .map(|_| ())
+        .map_err(|e| {
+            // Cedar's own message is "error during entity deserialization";
+            // what is wrong is in its causes.
+            let mut why = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                why = format!("{why}: {c}");
+                cause = c.source();
+            }
+            RunError::Input(format!(
+                "the tool contracts in {} do not match the policy schema's Tool: {why}; declare each contract \
+                 attribute on `entity Tool` in schema.cedarschema",
+                tools.display()
+            ))
+        })
 }
 
 /// Loads and verifies the packs the configuration names (unsigned packs only in development mode).
