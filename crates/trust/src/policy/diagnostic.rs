@@ -111,47 +111,36 @@ pub(crate) fn line_col(source: &str, offset: usize) -> (usize, usize) {
 /// `;` outside strings and comments. Cedar numbers the policies of a file in
 /// this order (`policy0`, `policy1`, …).
 pub(crate) fn statement_starts(source: &str) -> Vec<usize> {
-    let bytes = source.as_bytes();
     let mut starts = Vec::new();
-    let mut i = 0;
     let mut at_statement_start = true;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            b if b.is_ascii_whitespace() => {}
-            b'"' => {
-                at_statement_start = false;
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    if bytes[i] == b'\\' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-            }
-            b';' => at_statement_start = true,
-            _ => {
+    for token in tokens(source) {
+        match token {
+            Token::Str(..) => at_statement_start = false,
+            Token::Byte(_, b';') => at_statement_start = true,
+            Token::Byte(_, b) if b.is_ascii_whitespace() => {}
+            Token::Byte(i, _) => {
                 if at_statement_start {
                     starts.push(i);
                     at_statement_start = false;
                 }
             }
         }
-        i += 1;
     }
     starts
 }
 
-/// Byte offset and length (quotes included) of every string literal in a
-/// Cedar policy file, outside comments, in source order.
-pub(crate) fn string_literals(source: &str) -> Vec<(usize, usize)> {
+/// What the two scanners of a Cedar policy file see: a string literal
+/// (offset and length, quotes included) or one byte outside strings and
+/// `//` comments.
+enum Token {
+    Str(usize, usize),
+    Byte(usize, u8),
+}
+
+/// The tokens of `source`, in order, comments left out.
+fn tokens(source: &str) -> Vec<Token> {
     let bytes = source.as_bytes();
-    let mut literals = Vec::new();
+    let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
@@ -170,13 +159,25 @@ pub(crate) fn string_literals(source: &str) -> Vec<(usize, usize)> {
                     }
                     i += 1;
                 }
-                literals.push((start, (i + 1).min(bytes.len()) - start));
+                out.push(Token::Str(start, (i + 1).min(bytes.len()) - start));
             }
-            _ => {}
+            b => out.push(Token::Byte(i, b)),
         }
         i += 1;
     }
-    literals
+    out
+}
+
+/// Byte offset and length (quotes included) of every string literal in a
+/// Cedar policy file, outside comments, in source order.
+pub(crate) fn string_literals(source: &str) -> Vec<(usize, usize)> {
+    tokens(source)
+        .into_iter()
+        .filter_map(|t| match t {
+            Token::Str(start, len) => Some((start, len)),
+            Token::Byte(..) => None,
+        })
+        .collect()
 }
 
 /// Byte offset and length of `value` as an item of the top-level list
