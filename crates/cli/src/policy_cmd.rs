@@ -72,8 +72,9 @@ The request file (YAML or JSON) has principal, action, resource, context and ent
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Re-evaluate every recorded policy decision of a corpus under a candidate bundle and list the
-    /// outcomes that change. Exit 1 on any change unless --allow-changes.
+    /// Re-evaluate every recorded policy decision of a corpus under a candidate bundle and list every
+    /// decision that changes: outcome, determining policies, approver roles, or a new evaluation
+    /// error. Exit 1 on any change unless --allow-changes.
     #[command(after_help = "Examples:\n  contextos policy impact --candidate candidate/\n  \
 contextos policy impact --candidate candidate/ --corpus goldens/escalation --allow-changes --format json\n\n\
 The corpus is a directory tree of signed replay packets (<suite>/<case>.packet.json), verified with\n\
