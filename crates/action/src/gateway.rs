@@ -317,8 +317,8 @@ fn evidence_blob<T: Serialize>(value: &T) -> Option<(Digest, Vec<u8>)> {
 }
 
 impl ToolGateway<'_> {
-    /// The Cedar request for calling `tool`, with an approval of `approval_role` when given.
-    /// The Cedar request for calling `tool`: its own action (a member of
+    /// The Cedar request for calling `tool`, with an approval of
+    /// `approval_role` when given: its own action (a member of
     /// `call_tool`), the run attributes and, for a real call, the typed
     /// `arguments` built from the redacted arguments (so the recorded request
     /// is exactly what Cedar evaluated, and never holds a secret).

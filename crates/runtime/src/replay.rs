@@ -50,7 +50,9 @@ pub fn open_packet(envelope: &SignedEnvelope, keyring: &Keyring) -> Result<Repla
 /// Checks that the deployment still matches what the packet pinned, for every part not overridden.
 fn check_pins(dep: &Deployment, packet: &ReplayPacket, overrides: &ReplayOverrides) -> Result<(), RunError> {
     let inputs = &packet.inputs;
-    if !overrides.policies && dep.policy.bundle_digest() != inputs.policy_bundle {
+    // The bundle's digest covers the tool actions generated from the
+    // contracts, so replaced tools may change it without a policy edit.
+    if !overrides.policies && !overrides.tools && dep.policy.bundle_digest() != inputs.policy_bundle {
         return Err(RunError::Drift(format!(
             "the policy bundle is {} but run {} was recorded with {}",
             dep.policy.bundle_digest(),
