@@ -349,10 +349,12 @@ impl Collected {
         let literals = string_literals(text);
         for (n, policy) in in_file.into_iter().enumerate() {
             let start = starts.get(n).map(|&s| effect_offset(text, s));
-            match self.add_policy(policy, shown, text, start) {
+            // The structured form, once: what the policy reads is found there.
+            let est = policy.to_json().ok();
+            match self.add_policy(policy, est.as_ref(), shown, text, start) {
                 Ok(()) => {
                     let body = start.unwrap_or(text.len())..starts.get(n + 1).copied().unwrap_or(text.len());
-                    self.add_role_uses(policy, shown, text, &literals, body);
+                    self.add_role_uses(policy, est.as_ref(), shown, text, &literals, body);
                 }
                 Err(diagnostic) => self.diagnostics.push(*diagnostic),
             }
@@ -365,14 +367,15 @@ impl Collected {
     fn add_role_uses(
         &mut self,
         policy: &Policy,
+        est: Option<&serde_json::Value>,
         shown: &str,
         text: &str,
         literals: &[(usize, usize)],
         body: Range<usize>,
     ) {
         let mut roles = BTreeSet::new();
-        if let Ok(est) = policy.to_json() {
-            compared_roles(&est, &mut roles);
+        if let Some(est) = est {
+            compared_roles(est, &mut roles);
         }
         let policy_id = policy.annotation("id").unwrap_or_default();
         let mut uses: Vec<RoleUse> = roles
@@ -445,6 +448,7 @@ impl Collected {
     fn add_policy(
         &mut self,
         policy: &Policy,
+        est: Option<&serde_json::Value>,
         shown: &str,
         text: &str,
         start: Option<usize>,
@@ -494,7 +498,7 @@ impl Collected {
             mode,
             file: shown.to_string(),
             line,
-            reads_arguments: policy.to_json().is_ok_and(|est| reads_arguments(&est)),
+            reads_arguments: est.is_some_and(reads_arguments),
         });
         Ok(())
     }
