@@ -139,10 +139,7 @@ fn load_for(dep: &Deployment, dir: &Path) -> Result<PolicyEngine, CliError> {
 
 /// The deployment configuration at `config` (paths resolved) and its tool contracts.
 fn tools_of(config: &Path) -> Result<(RuntimeConfig, ToolCatalog), CliError> {
-    let shown = config.display().to_string();
-    let text = std::fs::read_to_string(config).map_err(IoError::of("read", config))?;
-    let mut parsed = RuntimeConfig::parse(&shown, &text)?;
-    parsed.resolve_paths(config.parent().unwrap_or(Path::new(".")));
+    let parsed = RuntimeConfig::load(config)?;
     let catalog = ToolCatalog::load(&parsed.paths.tools)?;
     Ok((parsed, catalog))
 }

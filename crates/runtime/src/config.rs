@@ -8,6 +8,8 @@ use contextos_decision::{LiveModelConfig, check_params};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::error::RunError;
+
 /// The parsed configuration file. Relative paths are relative to the file's directory.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -98,6 +100,16 @@ fn line_of(text: &str, prefix: &str) -> Option<u64> {
 }
 
 impl RuntimeConfig {
+    /// Reads and parses the file at `config_path`, with its relative paths
+    /// resolved against the file's directory.
+    pub fn load(config_path: &Path) -> Result<Self, RunError> {
+        let shown = config_path.display().to_string();
+        let text = std::fs::read_to_string(config_path).map_err(|e| RunError::io("read", &shown, e))?;
+        let mut config = Self::parse(&shown, &text)?;
+        config.resolve_paths(config_path.parent().unwrap_or(Path::new(".")));
+        Ok(config)
+    }
+
     /// Parses `runtime/contextos.toml`-style text.
     pub fn parse(file: &str, text: &str) -> Result<Self, DocumentError> {
         let config: Self = toml::from_str(text).map_err(|e| {

@@ -32,11 +32,7 @@ pub struct Deployment {
 impl Deployment {
     /// Loads `runtime/contextos.toml` and everything it names.
     pub fn load(config_path: &Path) -> Result<Self, RunError> {
-        let shown = config_path.display().to_string();
-        let text = std::fs::read_to_string(config_path).map_err(|e| RunError::io("read", &shown, e))?;
-        let mut config = RuntimeConfig::parse(&shown, &text)?;
-        config.resolve_paths(config_path.parent().unwrap_or(Path::new(".")));
-        Self::from_config(config)
+        Self::from_config(RuntimeConfig::load(config_path)?)
     }
 
     /// Loads everything `config` names.
