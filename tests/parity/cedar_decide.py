@@ -6,7 +6,7 @@ crates/trust/tests/parity.rs.
 Usage: cedar_decide.py CASES.json DECISIONS.json
 
 CASES.json holds bundles, each with
-  dir             a policy bundle directory: schema.cedarschema, tools.generated.cedarschema
+  dir             a policy bundle directory: schema.cedarschema, contextos.generated.cedarschema
                   and *.cedar files
                   (any depth, sorted by path; a policy annotated @mode("shadow")
                   is evaluated apart and never decides)
@@ -88,7 +88,7 @@ def decide(doc, enforced, shadow, has_shadow, schema, roles):
     def evaluate(policies, ctx):
         request = {
             "principal": doc["principal"],
-            "action": doc["action"] if "::" in doc["action"] else f'Action::"{doc["action"]}"',
+            "action": doc["action"] if "::" in doc["action"] else f'ContextOS::Action::"{doc["action"]}"',
             "resource": doc["resource"],
             "context": ctx,
         }
@@ -150,7 +150,7 @@ def main():
     decided = []
     for bundle in cases["bundles"]:
         # The bundle's schema plus its generated tool actions, as one text.
-        texts = [Path(bundle["dir"]) / name for name in ("schema.cedarschema", "tools.generated.cedarschema")]
+        texts = [Path(bundle["dir"]) / name for name in ("schema.cedarschema", "contextos.generated.cedarschema")]
         schema = cedarpy.Schema.from_str("\n".join(p.read_text() for p in texts if p.is_file()))
         enforced, shadow, has_shadow = policy_sets(bundle["dir"])
         roles = bundle["approver_roles"]

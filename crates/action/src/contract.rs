@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
+use contextos_core::cedar_names::{TENANT, TOOL};
 use contextos_core::{ApprovalMode, Digest, DocumentError, ErrorKind, IoError, Kind, ToolSpec, digest_of, parse_yaml};
 use contextos_trust::{ToolArguments, tool_actions_schema};
 use serde::{Deserialize, Serialize};
@@ -68,15 +69,12 @@ pub struct ToolContract {
     /// secret-shaped name, which they never see).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hidden_from_policy: Vec<String>,
-    /// Attributes of the tool's Cedar entity that the deployment's schema
-    /// declares on `Tool` (owner team, environment, service, data class…),
-    /// as Cedar JSON values.
+    /// The tool entity's `attributes` record (owner team, environment,
+    /// service, data class…), as Cedar JSON values; its type is the
+    /// deployment schema's `ToolAttributes`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, Value>,
 }
-
-/// Tool entity attributes the runtime sets from the contract itself.
-const BUILT_IN_TOOL_ATTRIBUTES: [&str; 4] = ["approval_mode", "approval_level", "side_effect", "owner_tenant"];
 
 /// Cedar actions that are not tools; no tool may take their names.
 pub(crate) const BUILT_IN_ACTIONS: [&str; 4] = ["call_tool", "use_pack", "delegate", "promote_memory"];
@@ -130,12 +128,10 @@ impl LoadedTool {
             "side_effect": c.side_effect.as_str(),
         });
         if let Some(owner) = &c.owner_tenant {
-            attrs["owner_tenant"] = json!({"type": "Tenant", "id": owner});
+            attrs["owner_tenant"] = json!({"type": TENANT, "id": owner});
         }
-        for (name, value) in &c.attributes {
-            attrs[name] = value.clone();
-        }
-        json!({ "uid": {"type": "Tool", "id": c.name}, "attrs": attrs, "parents": [] })
+        attrs["attributes"] = Value::Object(c.attributes.clone().into_iter().collect());
+        json!({ "uid": {"type": TOOL, "id": c.name}, "attrs": attrs, "parents": [] })
     }
 
     /// The tool as offered to the model.
@@ -215,16 +211,6 @@ impl ToolCatalog {
                 BUILT_IN_ACTIONS.join(", ")
             )));
         }
-        if let Some(taken) = contract
-            .attributes
-            .keys()
-            .find(|name| BUILT_IN_TOOL_ATTRIBUTES.contains(&name.as_str()))
-        {
-            return Err(fail(format!(
-                "attribute {taken:?} of {:?} is set by the runtime from the contract itself; declare another name",
-                contract.name
-            )));
-        }
         let properties = contract.input_schema.get("properties").and_then(Value::as_object);
         if let Some(bad) = contract
             .hidden_from_policy
@@ -277,9 +263,10 @@ impl ToolCatalog {
         self.tools.values().map(LoadedTool::cedar_entity).collect()
     }
 
-    /// The Cedar schema part for these tools: one action per tool with its
-    /// typed arguments (committed as the bundle's `tools.generated.cedarschema`).
-    pub fn cedar_schema(&self) -> String {
+    /// The Cedar declarations of these tools: one action per tool with its
+    /// typed arguments (part of the bundle's generated
+    /// `contextos.generated.cedarschema`).
+    pub fn cedar_actions(&self) -> String {
         let arguments: Vec<ToolArguments> = self.tools.values().map(|t| t.arguments.clone()).collect();
         tool_actions_schema(&arguments)
     }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use cedar_policy::{Entities, EntityUid};
+use contextos_core::cedar_names::{ACTION, TOOL};
 use contextos_core::{
     ApprovalRecord, ApprovalVerdict, Clock, Digest, ErrorKind, IdGen, Kind, PolicyDecision, PolicyOutcome,
     RecordedRequest, RunContext, ToolCall, ToolCallStatus, ToolEnvelope, ToolRequest, ToolResponse, canonical_json,
@@ -346,8 +347,8 @@ impl ToolGateway<'_> {
         }
         Ok(PolicyRequest {
             principal: ctx.principal.clone(),
-            action: entity_uid("Action", tool).map_err(GatewayError::Request)?,
-            resource: entity_uid("Tool", tool).map_err(GatewayError::Request)?,
+            action: entity_uid(ACTION, tool).map_err(GatewayError::Request)?,
+            resource: entity_uid(TOOL, tool).map_err(GatewayError::Request)?,
             attributes,
             approval_role,
         })

@@ -4,12 +4,13 @@ use std::path::{Path, PathBuf};
 
 use clap::{Subcommand, ValueEnum};
 use contextos_action::ToolCatalog;
+use contextos_core::cedar_names::shown;
 use contextos_core::{ExitCode, IoError, PolicyDecision, PolicyOutcome, parse_document};
 use contextos_harness::{
     ChangeKind, Corpus, CoverageReport, ImpactChange, ImpactReport, policy_coverage, policy_impact,
 };
 use contextos_runtime::{Deployment, RuntimeConfig};
-use contextos_trust::{PolicyEngine, RequestDocument, TOOL_SCHEMA_FILE, run_policy_tests};
+use contextos_trust::{GENERATED_SCHEMA_FILE, PolicyEngine, RequestDocument, run_policy_tests};
 
 use crate::output::CliError;
 
@@ -25,7 +26,7 @@ pub(crate) enum PolicyCommand {
     /// actions generated from the deployment's contracts (which must be up to date).
     #[command(after_help = "Example:\n  contextos policy validate --policies policies")]
     Validate {
-        /// The bundle: schema.cedarschema, tools.generated.cedarschema, *.cedar files, approvers.yaml.
+        /// The bundle: schema.cedarschema, contextos.generated.cedarschema, *.cedar files, approvers.yaml.
         #[arg(long, default_value = "policies")]
         policies: PathBuf,
         /// The deployment whose tool contracts the generated schema must match (skipped when the
@@ -33,12 +34,13 @@ pub(crate) enum PolicyCommand {
         #[arg(long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
-    /// Print the Cedar schema part generated from the tool contracts: one action per tool, in the
-    /// `call_tool` group, with the tool's arguments typed from its JSON Schema as `context.arguments`.
+    /// Print the generated ContextOS namespace: the runtime's built-in types and actions, the
+    /// attribute types your schema.cedarschema declares (ToolAttributes, PackAttributes, ...), and one
+    /// action per tool in the `call_tool` group with its arguments typed as `context.arguments`.
     #[command(after_help = "Examples:\n  contextos policy schema\n  \
-contextos policy schema --write     # writes <policies>/tools.generated.cedarschema\n\n\
-Write it again after adding or changing a tool contract (bundled, MCP or OpenAPI pins alike);\n\
-`policy validate` fails while the committed file is out of date.")]
+contextos policy schema --write     # writes <policies>/contextos.generated.cedarschema\n\n\
+Write it again after adding or changing a tool contract (bundled, MCP or OpenAPI pins alike) or an\n\
+attribute type; `policy validate` fails while the committed file is out of date.")]
     Schema {
         /// The deployment: its tool contracts and policy bundle.
         #[arg(long, default_value = DEFAULT_CONFIG)]
@@ -134,7 +136,7 @@ fn load(dir: &Path) -> Result<PolicyEngine, CliError> {
 
 /// The bundle in `dir` with the tool actions of `dep`'s own contracts.
 fn load_for(dep: &Deployment, dir: &Path) -> Result<PolicyEngine, CliError> {
-    Ok(PolicyEngine::load_with_tools(dir, &dep.catalog.cedar_schema())?)
+    Ok(PolicyEngine::load_with_tools(dir, &dep.catalog.cedar_actions())?)
 }
 
 /// The deployment configuration at `config` (paths resolved) and its tool contracts.
@@ -144,15 +146,17 @@ fn tools_of(config: &Path) -> Result<(RuntimeConfig, ToolCatalog), CliError> {
     Ok((parsed, catalog))
 }
 
-/// Refuses a bundle whose committed tool actions do not match `config`'s contracts.
+/// Refuses a bundle whose committed generated schema does not match its own
+/// schema.cedarschema and `config`'s contracts.
 fn check_tool_schema(policies: &Path, config: &Path) -> Result<(), CliError> {
     if !config.is_file() && config == Path::new(DEFAULT_CONFIG) {
         return Ok(());
     }
     let (_, catalog) = tools_of(config)?;
-    let file = policies.join(TOOL_SCHEMA_FILE);
+    let file = policies.join(GENERATED_SCHEMA_FILE);
     let committed = std::fs::read_to_string(&file).ok();
-    if committed.as_deref() == Some(catalog.cedar_schema().as_str()) {
+    let generated = PolicyEngine::generated_schema(policies, &catalog.cedar_actions())?;
+    if committed.as_deref() == Some(generated.as_str()) {
         return Ok(());
     }
     let state = if committed.is_some() {
@@ -161,7 +165,7 @@ fn check_tool_schema(policies: &Path, config: &Path) -> Result<(), CliError> {
         "is missing for"
     };
     Err(CliError::input(format!(
-        "{} {state} the tool contracts of {}: run `contextos policy schema --write --config {}`",
+        "{} {state} the attribute types and tool contracts of {}: run `contextos policy schema --write --config {}`",
         file.display(),
         config.display(),
         config.display()
@@ -227,14 +231,23 @@ fn validate(policies: &Path, config: &Path) -> Result<ExitCode, CliError> {
     Ok(ExitCode::Success)
 }
 
-/// `policy schema`: the tool actions generated from the contracts, printed or written.
+/// `policy schema`: the generated ContextOS namespace, printed or written.
 fn tool_schema(config: &Path, write: bool) -> Result<ExitCode, CliError> {
     let (parsed, catalog) = tools_of(config)?;
-    let text = catalog.cedar_schema();
+    let text = PolicyEngine::generated_schema(&parsed.paths.policies, &catalog.cedar_actions())?;
     if write {
-        let file = parsed.paths.policies.join(TOOL_SCHEMA_FILE);
+        let file = parsed.paths.policies.join(GENERATED_SCHEMA_FILE);
         std::fs::write(&file, &text).map_err(IoError::of("write", &file))?;
         println!("wrote {} ({} tool actions)", file.display(), catalog.tools().count());
+        // The file an older release generated (tool actions only).
+        let legacy = parsed.paths.policies.join("tools.generated.cedarschema");
+        if legacy.is_file() {
+            std::fs::remove_file(&legacy).map_err(IoError::of("remove", &legacy))?;
+            println!(
+                "removed {} (replaced by {GENERATED_SCHEMA_FILE}; keep only your own types in schema.cedarschema)",
+                legacy.display()
+            );
+        }
     } else {
         print!("{text}");
     }
@@ -390,7 +403,7 @@ fn print_impact(r: &ImpactReport, allow_changes: bool) {
             c.suite,
             c.case,
             c.index,
-            c.resource,
+            shown(&c.resource),
             c.before,
             c.after,
             policy_list(&c.before_policies)
@@ -430,7 +443,7 @@ fn print_impact(r: &ImpactReport, allow_changes: bool) {
             .filter(|(count, _)| *count > 0)
             .map(|(count, label)| format!("{count} {label}"))
             .collect();
-            println!("  {resource}  {}", parts.join(", "));
+            println!("  {}  {}", shown(resource), parts.join(", "));
         }
     }
     if !r.by_policy.is_empty() {
@@ -526,7 +539,12 @@ fn print_explanation(engine: &PolicyEngine, d: &PolicyDecision, doc: &RequestDoc
             .unwrap_or_else(|| id.to_string())
     };
     println!("outcome:   {}", d.outcome);
-    println!("request:   {} {} {}", d.principal, d.action, d.resource);
+    println!(
+        "request:   {} {} {}",
+        shown(&d.principal),
+        shown(&d.action),
+        shown(&d.resource)
+    );
     // What the policies could read about the effect: the call's arguments
     // and the resource's attributes.
     if let Some(arguments) = doc.context.get(contextos_trust::ARGUMENTS) {

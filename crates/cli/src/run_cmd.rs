@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use contextos_action::ScriptedTools;
+use contextos_core::cedar_names::TOOL;
 use contextos_core::{ExitCode, IoError, PolicyOutcome, ReplayPacket};
 use contextos_decision::{ModelProvider, ScriptedModel};
 use contextos_runtime::{
@@ -243,7 +244,7 @@ fn print_operator_view(packet: &ReplayPacket, stored: Option<&StoredRun>, artifa
                 .iter()
                 .find(|d| d.decision_id == env.policy_decision_id);
             let first = record.policy_decisions.iter().find(|d| {
-                d.resource == format!("Tool::{:?}", env.tool) && d.outcome == PolicyOutcome::ApprovalRequired
+                d.resource == format!("{TOOL}::{:?}", env.tool) && d.outcome == PolicyOutcome::ApprovalRequired
             });
             let policy = match (&env.approval, first) {
                 (Some(a), Some(_)) => format!(

@@ -185,7 +185,7 @@ fn mismatched_cases(stdout: &str) -> Vec<&str> {
 fn a_bundle_edit_that_changes_no_decision_keeps_goldens_and_reports_provenance() {
     let work = scratch_project();
     edit_tools_policies(work.path(), |text| {
-        text + "\n@id(\"tools.nothing-this-tall\")\nforbid (principal, action in Action::\"call_tool\", resource)\nwhen { resource.approval_level > 99 };\n"
+        text + "\n@id(\"tools.nothing-this-tall\")\nforbid (principal, action in ContextOS::Action::\"call_tool\", resource)\nwhen { resource.approval_level > 99 };\n"
     });
     let r = contextos_in(work.path(), &["golden", "check"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);

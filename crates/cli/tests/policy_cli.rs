@@ -46,7 +46,7 @@ fn validate_reports_bad_syntax_with_location() {
 fn validate_reports_unknown_entity_type_with_location() {
     let r = validate_error(
         "typo.cedar",
-        "@id(\"x.typo\")\npermit (principal is Agnet, action == Action::\"call_tool\", resource);\n",
+        "@id(\"x.typo\")\npermit (principal is ContextOS::Agnet, action == ContextOS::Action::\"call_tool\", resource);\n",
     );
     assert!(r.stderr.contains("policies/typo.cedar:2:22"), "{}", r.stderr);
     insta::assert_snapshot!(r.stderr);
@@ -56,7 +56,7 @@ fn validate_reports_unknown_entity_type_with_location() {
 fn validate_reports_missing_id_with_location() {
     let r = validate_error(
         "anonymous.cedar",
-        "// Refunds need a lead.\n\npermit (principal, action == Action::\"call_tool\", resource)\nwhen { context.approval.granted };\n",
+        "// Refunds need a lead.\n\npermit (principal, action == ContextOS::Action::\"call_tool\", resource)\nwhen { context.approval.granted };\n",
     );
     assert!(r.stderr.contains("policies/anonymous.cedar:3:1"), "{}", r.stderr);
     insta::assert_snapshot!(r.stderr);
@@ -67,7 +67,7 @@ fn validate_reports_an_argument_the_tool_does_not_have_with_location() {
     // issue_refund's contract has `amount_cents`, not `amount`.
     let r = validate_error(
         "refunds.cedar",
-        "@id(\"refunds.large\")\nforbid (principal, action == Action::\"issue_refund\", resource)\nwhen { context.arguments.amount > 20000 };\n",
+        "@id(\"refunds.large\")\nforbid (principal, action == ContextOS::Action::\"issue_refund\", resource)\nwhen { context.arguments.amount > 20000 };\n",
     );
     assert!(r.stderr.contains("policies/refunds.cedar:3:8"), "{}", r.stderr);
     assert!(r.stderr.contains("amount"), "{}", r.stderr);
@@ -79,7 +79,7 @@ fn validate_reports_an_argument_of_the_wrong_type_with_location() {
     // `currency` is an enum of strings: Cedar sees a String, not a Long.
     let r = validate_error(
         "refunds.cedar",
-        "@id(\"refunds.currency\")\nforbid (principal, action == Action::\"issue_refund\", resource)\nwhen { context.arguments.currency > 100 };\n",
+        "@id(\"refunds.currency\")\nforbid (principal, action == ContextOS::Action::\"issue_refund\", resource)\nwhen { context.arguments.currency > 100 };\n",
     );
     assert!(r.stderr.contains("policies/refunds.cedar:3:8"), "{}", r.stderr);
     insta::assert_snapshot!(r.stderr);
@@ -101,7 +101,7 @@ fn with_approvers(approvers: &str, extra: Option<&str>, args: &[&str]) -> Run {
 const APPROVERS_WITH_FINANCE_LEAD: &str =
     "format_version: 1\nroles:\n  - support_lead\n  - finance_lead\n  - security_officer\n";
 
-const FINANCE_LEAD_RULE: &str = "// Refunds need finance.\n@id(\"x.refund-by-finance\")\npermit (principal, action == Action::\"call_tool\", resource)\nwhen {\n  context.approval.granted &&\n  context.approval.role == \"finance_lead\"\n};\n";
+const FINANCE_LEAD_RULE: &str = "// Refunds need finance.\n@id(\"x.refund-by-finance\")\npermit (principal, action == ContextOS::Action::\"call_tool\", resource)\nwhen {\n  context.approval.granted &&\n  context.approval.role == \"finance_lead\"\n};\n";
 
 #[test]
 fn validate_reports_an_approver_role_no_policy_mentions_with_location() {
@@ -235,7 +235,7 @@ fn explain_refund_needs_approval() {
     let dir = tempfile::tempdir().unwrap();
     let entities = fs::read_to_string(repo().join("policies/tests/entities.json")).unwrap();
     let request = format!(
-        "principal: Agent::\"triage-bot\"\naction: issue_refund\nresource: Tool::\"issue_refund\"\ncontext:\n  arguments: {{ customer_id: ACME-913, order_id: \"5610\", amount_cents: 12900, currency: USD, reason: duplicate }}\n  tenant: {{ type: Tenant, id: acme }}\n  safety_mode: standard\n  run_approval_level: 2\n  budget: {{ tool_calls_left: 1, tokens_left: 900 }}\nentities: {entities}\n"
+        "principal: ContextOS::Agent::\"triage-bot\"\naction: issue_refund\nresource: ContextOS::Tool::\"issue_refund\"\ncontext:\n  arguments: {{ customer_id: ACME-913, order_id: \"5610\", amount_cents: 12900, currency: USD, reason: duplicate }}\n  tenant: {{ type: ContextOS::Tenant, id: acme }}\n  safety_mode: standard\n  run_approval_level: 2\n  budget: {{ tool_calls_left: 1, tokens_left: 900 }}\nentities: {entities}\n"
     );
     fs::write(dir.path().join("refund.yaml"), request).unwrap();
     let r = run(command_in(&repo())
@@ -250,7 +250,7 @@ fn explain_bad_request_file_is_an_input_error() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(
         dir.path().join("req.yaml"),
-        "principal: Agent::\"a\"\naction: call_tool\nresourse: Tool::\"x\"\n",
+        "principal: ContextOS::Agent::\"a\"\naction: call_tool\nresourse: ContextOS::Tool::\"x\"\n",
     )
     .unwrap();
     let r = run(command_in(dir.path())

@@ -62,7 +62,7 @@ fn without_digests(text: &str) -> String {
 }
 
 const REFUND_FREEZE: &str = "@id(\"tools.refund-freeze\")\n\
-forbid (principal, action == Action::\"issue_refund\", resource == Tool::\"issue_refund\");\n";
+forbid (principal, action == ContextOS::Action::\"issue_refund\", resource == ContextOS::Tool::\"issue_refund\");\n";
 
 #[test]
 fn impact_of_an_unchanged_bundle_passes() {
@@ -124,7 +124,10 @@ fn impact_json_is_the_report() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(report["changes"].as_array().unwrap().len(), 2);
-    assert_eq!(report["by_resource"]["Tool::\"issue_refund\""]["newly_denied"], 2);
+    assert_eq!(
+        report["by_resource"]["ContextOS::Tool::\"issue_refund\""]["newly_denied"],
+        2
+    );
     assert_eq!(report["skipped"], 0);
 }
 
@@ -209,7 +212,7 @@ fn impact_fails_on_a_change_of_approver_roles_alone() {
 fn impact_shows_a_decision_that_now_errors_with_its_error() {
     let dir = workspace(Some(
         "@id(\"x.overflowing-refund\")\n\
-         permit (principal, action == Action::\"issue_refund\", resource == Tool::\"issue_refund\")\n\
+         permit (principal, action == ContextOS::Action::\"issue_refund\", resource == ContextOS::Tool::\"issue_refund\")\n\
          when { context.budget.tokens_left * 9223372036854775807 > 0 };\n",
     ));
     let r = contextos(dir.path(), &["policy", "impact", "--candidate", "candidate"]);
@@ -238,12 +241,12 @@ fn impact_shows_a_decision_that_now_errors_with_its_error() {
 const FINANCE_LEAD_RULE: &str = r#"// Refunds above 200 USD need a finance lead.
 
 @id("refunds.large-need-finance-lead")
-forbid (principal, action == Action::"issue_refund", resource)
+forbid (principal, action == ContextOS::Action::"issue_refund", resource)
 when { context.arguments.amount_cents > 20000 }
 unless { context.approval.granted && context.approval.role == "finance_lead" };
 
 @id("refunds.large-by-finance-lead")
-permit (principal, action == Action::"issue_refund", resource)
+permit (principal, action == ContextOS::Action::"issue_refund", resource)
 when {
   context.arguments.amount_cents > 20000 &&
   principal.tenant == context.tenant &&
@@ -257,29 +260,29 @@ const FINANCE_LEAD_TESTS: &str = r#"format_version: 1
 entities_from: entities.json
 defaults:
   context:
-    tenant: { type: Tenant, id: acme }
+    tenant: { type: ContextOS::Tenant, id: acme }
     safety_mode: standard
     run_approval_level: 2
     approval: { granted: false, role: "" }
     budget: { tool_calls_left: 8, tokens_left: 20000 }
 tests:
   - name: a 220 USD refund approved by a support lead alone is denied
-    principal: Agent::"triage-bot"
+    principal: ContextOS::Agent::"triage-bot"
     action: issue_refund
-    resource: Tool::"issue_refund"
+    resource: ContextOS::Tool::"issue_refund"
     arguments: { customer_id: ACME-5561, order_id: "7432", amount_cents: 22000, currency: USD, reason: duplicate }
     context: { approval: { granted: true, role: support_lead } }
     expect: { outcome: deny, determining: [refunds.large-need-finance-lead] }
   - name: a 220 USD refund waits for a finance lead
-    principal: Agent::"triage-bot"
+    principal: ContextOS::Agent::"triage-bot"
     action: issue_refund
-    resource: Tool::"issue_refund"
+    resource: ContextOS::Tool::"issue_refund"
     arguments: { customer_id: ACME-5561, order_id: "7432", amount_cents: 22000, currency: USD, reason: duplicate }
     expect: { outcome: approval_required, approver_roles: [finance_lead] }
   - name: a 129 USD refund still needs a support lead only
-    principal: Agent::"triage-bot"
+    principal: ContextOS::Agent::"triage-bot"
     action: issue_refund
-    resource: Tool::"issue_refund"
+    resource: ContextOS::Tool::"issue_refund"
     arguments: { customer_id: ACME-913, order_id: "5610", amount_cents: 12900, currency: USD, reason: duplicate }
     expect: { outcome: approval_required, approver_roles: [support_lead, security_officer] }
 "#;
@@ -367,9 +370,9 @@ fn the_finance_lead_rule_is_cedar_alone_and_changes_exactly_the_refunds_above_20
     fs::write(
         &request,
         format!(
-            "principal: Agent::\"triage-bot\"\naction: issue_refund\nresource: Tool::\"issue_refund\"\ncontext:\n  \
+            "principal: ContextOS::Agent::\"triage-bot\"\naction: issue_refund\nresource: ContextOS::Tool::\"issue_refund\"\ncontext:\n  \
              arguments: {{ customer_id: ACME-5561, order_id: \"7432\", amount_cents: 22000, currency: USD, reason: duplicate }}\n  \
-             approval: {{ granted: true, role: support_lead }}\n  tenant: {{ type: Tenant, id: acme }}\n  \
+             approval: {{ granted: true, role: support_lead }}\n  tenant: {{ type: ContextOS::Tenant, id: acme }}\n  \
              safety_mode: standard\n  run_approval_level: 2\n  budget: {{ tool_calls_left: 5, tokens_left: 9000 }}\n\
              entities: {entities}\n"
         ),
@@ -401,12 +404,12 @@ attributes: { environment: production, service: payments-db }\n\
 input_schema: { type: object, additionalProperties: false, required: [reason], properties: { reason: { type: string } } }\n";
 
 const PRODUCTION_RESTART_RULE: &str = r#"@id("ops.production-restart-needs-oncall-lead")
-forbid (principal, action == Action::"restart_service", resource)
-when { resource has environment && resource.environment == "production" }
+forbid (principal, action == ContextOS::Action::"restart_service", resource)
+when { resource.attributes has environment && resource.attributes.environment == "production" }
 unless { context.approval.granted && context.approval.role == "oncall_lead" };
 
 @id("ops.restart-by-oncall-lead")
-permit (principal, action == Action::"restart_service", resource)
+permit (principal, action == ContextOS::Action::"restart_service", resource)
 when { principal.tenant == context.tenant && context.approval.granted && context.approval.role == "oncall_lead" };
 "#;
 
@@ -420,22 +423,32 @@ fn a_rule_on_a_declared_tool_attribute_works_like_one_on_arguments() {
     let r = contextos_in(work.path(), &["policy", "schema", "--write"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 
-    // An attribute the schema does not declare on Tool: the deployment refuses to load.
+    // An attribute the deployment's schema does not declare: the deployment refuses to load.
     let r = contextos_in(work.path(), &["policy", "impact", "--candidate", "policies"]);
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(
-        r.stderr.contains("do not match the policy schema's Tool") && r.stderr.contains("restart_service"),
+        r.stderr.contains("do not match")
+            && r.stderr.contains("restart_service")
+            && r.stderr.contains("ToolAttributes"),
         "{}",
         r.stderr
     );
 
-    // Declared in the user's schema, with the rule and its approver role.
+    // Declared in the deployment's own schema, with the rule and its approver role.
     let schema_path = work.path().join("policies/schema.cedarschema");
-    let schema = fs::read_to_string(&schema_path).unwrap().replace(
-        "  owner_tenant?: Tenant,\n};",
-        "  owner_tenant?: Tenant,\n  environment?: String,\n  service?: String,\n};",
-    );
-    fs::write(&schema_path, schema).unwrap();
+    let schema = fs::read_to_string(&schema_path).unwrap();
+    fs::write(
+        &schema_path,
+        format!(
+            "{schema}\nnamespace Ops {{\n  type ToolAttributes = {{ environment?: String, service?: String }};\n}}\n"
+        ),
+    )
+    .unwrap();
+    let r = contextos_in(work.path(), &["policy", "validate"]);
+    assert_eq!(r.code, 2, "the generated schema is stale: {}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("policy schema --write"), "{}", r.stderr);
+    let r = contextos_in(work.path(), &["policy", "schema", "--write"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     fs::write(work.path().join("policies/ops.cedar"), PRODUCTION_RESTART_RULE).unwrap();
     let approvers = fs::read_to_string(work.path().join("policies/approvers.yaml")).unwrap();
     fs::write(
@@ -456,23 +469,23 @@ fn a_rule_on_a_declared_tool_attribute_works_like_one_on_arguments() {
     let entities = fs::read_to_string(repo().join("policies/tests/entities.json")).unwrap();
     let mut entities: Vec<serde_json::Value> = serde_json::from_str(&entities).unwrap();
     entities.push(serde_json::json!({
-        "uid": {"type": "Tool", "id": "restart_service"},
+        "uid": {"type": "ContextOS::Tool", "id": "restart_service"},
         "attrs": {"approval_mode": "network", "approval_level": 2, "side_effect": "internal",
-                  "environment": "production", "service": "payments-db"},
+                  "attributes": {"environment": "production", "service": "payments-db"}},
         "parents": []
     }));
     let tests = work.path().join("policies/tests");
     fs::write(tests.join("entities.json"), serde_json::to_string(&entities).unwrap()).unwrap();
     fs::write(
         tests.join("ops.yaml"),
-        "format_version: 1\nentities_from: entities.json\ndefaults:\n  context:\n    tenant: { type: Tenant, id: acme }\n    \
+        "format_version: 1\nentities_from: entities.json\ndefaults:\n  context:\n    tenant: { type: ContextOS::Tenant, id: acme }\n    \
          safety_mode: standard\n    run_approval_level: 2\n    budget: { tool_calls_left: 8, tokens_left: 20000 }\ntests:\n  \
-         - name: a production restart approved by a support lead is denied\n    principal: Agent::\"triage-bot\"\n    \
-         action: restart_service\n    resource: Tool::\"restart_service\"\n    arguments: { reason: stuck }\n    \
+         - name: a production restart approved by a support lead is denied\n    principal: ContextOS::Agent::\"triage-bot\"\n    \
+         action: restart_service\n    resource: ContextOS::Tool::\"restart_service\"\n    arguments: { reason: stuck }\n    \
          context: { approval: { granted: true, role: support_lead } }\n    \
          expect: { outcome: deny, determining: [ops.production-restart-needs-oncall-lead] }\n  \
-         - name: a production restart waits for an on-call lead\n    principal: Agent::\"triage-bot\"\n    \
-         action: restart_service\n    resource: Tool::\"restart_service\"\n    arguments: { reason: stuck }\n    \
+         - name: a production restart waits for an on-call lead\n    principal: ContextOS::Agent::\"triage-bot\"\n    \
+         action: restart_service\n    resource: ContextOS::Tool::\"restart_service\"\n    arguments: { reason: stuck }\n    \
          expect: { outcome: approval_required, approver_roles: [oncall_lead] }\n",
     )
     .unwrap();

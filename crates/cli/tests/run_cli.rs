@@ -127,7 +127,7 @@ fn replay_is_identical_and_what_if_replay_shows_the_change() {
     }
     fs::write(
         policies.path().join("zz-freeze.cedar"),
-        "@id(\"x.refund-freeze\")\nforbid (principal, action == Action::\"issue_refund\", resource == Tool::\"issue_refund\");\n",
+        "@id(\"x.refund-freeze\")\nforbid (principal, action == ContextOS::Action::\"issue_refund\", resource == ContextOS::Tool::\"issue_refund\");\n",
     )
     .unwrap();
     let p = policies.path().to_str().unwrap();

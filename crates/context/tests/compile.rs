@@ -99,7 +99,7 @@ impl CedarGate {
         // Tenants, users and agents from the shipped fixtures; packs and layers come from the pack itself.
         let base_entities = all
             .into_iter()
-            .filter(|e| !matches!(e["uid"]["type"].as_str(), Some("Pack" | "Layer")))
+            .filter(|e| !matches!(e["uid"]["type"].as_str(), Some("ContextOS::Pack" | "ContextOS::Layer")))
             .collect();
         Self {
             engine,
@@ -109,25 +109,25 @@ impl CedarGate {
     }
 
     fn decide(&self, pack: &PackRefInfo, resource: String) -> GateVerdict {
-        let mut pack_attrs = json!({ "signed": pack.signed });
+        let mut pack_attrs = json!({ "signed": pack.signed, "attributes": {} });
         let mut entities = self.base_entities.clone();
         if let Some(tenant) = &pack.owner_tenant {
-            pack_attrs["owner_tenant"] = json!({"type": "Tenant", "id": tenant});
+            pack_attrs["owner_tenant"] = json!({"type": "ContextOS::Tenant", "id": tenant});
         }
-        entities.push(json!({"uid": {"type": "Pack", "id": pack.id}, "attrs": pack_attrs, "parents": []}));
+        entities.push(json!({"uid": {"type": "ContextOS::Pack", "id": pack.id}, "attrs": pack_attrs, "parents": []}));
         for layer in ContextLayer::ALL {
             entities.push(json!({
-                "uid": {"type": "Layer", "id": pack.layer_id(layer)},
+                "uid": {"type": "ContextOS::Layer", "id": pack.layer_id(layer)},
                 "attrs": {"kind": layer.as_str()},
-                "parents": [{"type": "Pack", "id": pack.id}],
+                "parents": [{"type": "ContextOS::Pack", "id": pack.id}],
             }));
         }
         let doc = RequestDocument {
-            principal: format!("Agent::{:?}", self.run.agent.id),
+            principal: format!("ContextOS::Agent::{:?}", self.run.agent.id),
             action: "use_pack".into(),
             resource,
             context: json!({
-                "tenant": {"type": "Tenant", "id": self.run.tenant_id},
+                "tenant": {"type": "ContextOS::Tenant", "id": self.run.tenant_id},
                 "safety_mode": self.run.safety_mode.as_str(),
                 "run_approval_level": self.run.approval_mode.level(),
                 "approval": {"granted": false, "role": ""},
@@ -150,11 +150,11 @@ impl CedarGate {
 
 impl PackGate for CedarGate {
     fn allow_pack(&self, pack: &PackRefInfo) -> GateVerdict {
-        self.decide(pack, format!("Pack::{:?}", pack.id))
+        self.decide(pack, format!("ContextOS::Pack::{:?}", pack.id))
     }
 
     fn allow_layer(&self, pack: &PackRefInfo, layer: ContextLayer) -> GateVerdict {
-        self.decide(pack, format!("Layer::{:?}", pack.layer_id(layer)))
+        self.decide(pack, format!("ContextOS::Layer::{:?}", pack.layer_id(layer)))
     }
 }
 

@@ -27,6 +27,7 @@
 #![deny(missing_docs)]
 
 mod canonical;
+pub mod cedar_names;
 mod clock;
 mod context;
 mod document;
@@ -69,9 +70,13 @@ pub const FORMAT_VERSION: u32 = 1;
 
 /// The `format_version` of decision records and replay packets.
 ///
+/// - 3: the runtime's Cedar types and actions live in the `ContextOS`
+///   namespace (`ContextOS::Tool::"issue_refund"`), and built-in entities
+///   carry the deployment's declared `attributes`.
 /// - 2: a tool call is its tool's own Cedar action (in the `call_tool`
 ///   group) and its recorded request carries the typed `arguments`.
-/// - 1: every tool call was `Action::"call_tool"`, without arguments. Still
-///   loads, verifies and replays; policy impact counts its tool decisions as
-///   recorded before the schema change.
-pub const RECORD_FORMAT_VERSION: u32 = 2;
+/// - 1: every tool call was `Action::"call_tool"`, without arguments.
+///
+/// Formats 1 and 2 still load, verify and replay; policy impact counts their
+/// decisions as recorded before the schema change.
+pub const RECORD_FORMAT_VERSION: u32 = 3;

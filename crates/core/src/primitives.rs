@@ -615,6 +615,9 @@ pub struct ReplayInputs {
     pub packs: Vec<ContextPackRef>,
     /// Tool contract digests by tool name.
     pub tool_contracts: BTreeMap<String, Digest>,
+    /// Digest of the deployment's entity source, when it has one (format 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_source: Option<Digest>,
     /// Model configuration.
     pub model_config: Value,
     /// Evaluator thresholds.

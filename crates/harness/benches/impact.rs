@@ -59,7 +59,7 @@ static SETUP: LazyLock<Setup> = LazyLock::new(|| {
     }
     std::fs::write(
         candidate_dir.path().join("freeze.cedar"),
-        "@id(\"tools.refund-freeze\")\nforbid (principal, action == Action::\"issue_refund\", resource == Tool::\"issue_refund\");\n",
+        "@id(\"tools.refund-freeze\")\nforbid (principal, action == ContextOS::Action::\"issue_refund\", resource == ContextOS::Tool::\"issue_refund\");\n",
     )
     .unwrap();
     let candidate = PolicyEngine::load(candidate_dir.path()).unwrap();

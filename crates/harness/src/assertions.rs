@@ -1,5 +1,6 @@
 //! Deterministic assertions and the model-graded one, scored in [0, 1].
 
+use contextos_core::cedar_names::TOOL;
 use contextos_core::{
     ApprovalVerdict, CompiledContext, CriticNote, CriticStage, CriticVerdict, Message, ModelRequest, PolicyDecision,
     PolicyOutcome, ReplayPacket, Role, ToolCallStatus, ToolEnvelope,
@@ -230,7 +231,7 @@ fn tool_arguments(envelopes: &[ToolEnvelope], tool: &str, arguments: &Value) -> 
 
 /// The first decision on the tool had `want`, and `policy_id` (when given) among its determining policies.
 fn policy(decisions: &[PolicyDecision], tool: &str, want: PolicyOutcome, policy_id: Option<&str>) -> Scored {
-    let resource = format!("Tool::{tool:?}");
+    let resource = format!("{TOOL}::{tool:?}");
     match decisions.iter().find(|d| d.resource == resource) {
         None => verdict(false, format!("no policy decision on {tool}")),
         Some(d) => {

@@ -10,8 +10,8 @@ use contextos_core::{
     DocumentError, ErrorKind, IoError, Kind, PolicyDecision, PolicyOutcome, RecordedRequest, ReplayPacket,
     ShadowEffect, parse_json,
 };
-use contextos_intelligence::identity_entities;
-use contextos_runtime::{Deployment, REPLAY_PACKET_TYPE, pack_entities};
+use contextos_intelligence::{EntitySource, identity_entities};
+use contextos_runtime::{Deployment, REPLAY_PACKET_TYPE};
 use contextos_trust::{Keyring, PolicyEngine, RequestDocument, SignedEnvelope, VerifyError, is_shadow_error};
 use rayon::prelude::*;
 use serde_json::{Value, json};
@@ -213,11 +213,13 @@ impl From<PolicyDecision> for Evaluated {
     }
 }
 
-/// Re-evaluates recorded requests: the tool and pack entities come from the
-/// deployment, the identities from each packet's run context.
+/// Re-evaluates recorded requests: the tool, pack and entity-source entities
+/// come from the deployment, the identities from each packet's run context
+/// (with the deployment's entity-source attributes).
 #[derive(Debug)]
 pub(crate) struct Reevaluator {
     shared_entities: Vec<Value>,
+    source: EntitySource,
 }
 
 /// A policy set to evaluate under, with the name errors use for it.
@@ -228,9 +230,10 @@ pub(crate) struct NamedEngine<'a> {
 
 impl Reevaluator {
     pub(crate) fn new(deployment: &Deployment) -> Self {
-        let mut shared_entities = deployment.catalog.cedar_entities();
-        shared_entities.extend(pack_entities(&deployment.packs));
-        Self { shared_entities }
+        Self {
+            shared_entities: deployment.shared_entities(),
+            source: deployment.entities.clone(),
+        }
     }
 
     /// Every packet of `corpus` re-evaluated (in parallel, results in corpus order).
@@ -255,7 +258,7 @@ impl Reevaluator {
         packet: &CorpusPacket,
         engines: &[NamedEngine<'_>],
     ) -> Result<Vec<Option<Vec<Evaluated>>>, CorpusError> {
-        let mut json = identity_entities(&packet.packet.inputs.run_context);
+        let mut json = identity_entities(&packet.packet.inputs.run_context, &self.source);
         json.extend(self.shared_entities.iter().cloned());
         let json = Value::Array(json);
         let entities = engines

@@ -37,7 +37,7 @@ pub struct ImpactChange {
     pub index: u64,
     /// Cedar action, for example `Action::"call_tool"`.
     pub action: String,
-    /// Cedar resource, for example `Tool::"issue_refund"`.
+    /// Cedar resource, for example `ContextOS::Tool::"issue_refund"`.
     pub resource: String,
     /// Cedar principal, for example `Agent::"triage-bot"`.
     pub principal: String,

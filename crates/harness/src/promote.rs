@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use contextos_core::ReplayPacket;
+use contextos_core::cedar_names::TOOL;
 use contextos_runtime::{PacketInteractions, Request, packet_approvals, packet_interactions, write_fixtures};
 use serde_json::Value;
 
@@ -30,7 +31,12 @@ pub fn scaffold_case(packet: &ReplayPacket, name: &str) -> Result<CaseFile, Harn
     }
     let mut seen = std::collections::BTreeSet::new();
     for d in &record.policy_decisions {
-        let Some(tool) = d.resource.strip_prefix("Tool::\"").and_then(|t| t.strip_suffix('"')) else {
+        let Some(tool) = d
+            .resource
+            .strip_prefix(TOOL)
+            .and_then(|t| t.strip_prefix("::\""))
+            .and_then(|t| t.strip_suffix('"'))
+        else {
             continue;
         };
         if seen.insert(tool.to_string()) {

@@ -71,7 +71,7 @@ fn candidate(edit: impl Fn(&str, String) -> String, extra: &[(&str, &str)]) -> (
 }
 
 const REFUND_FREEZE: &str = "@id(\"tools.refund-freeze\")\n\
-forbid (principal, action == Action::\"issue_refund\", resource == Tool::\"issue_refund\");\n";
+forbid (principal, action == ContextOS::Action::\"issue_refund\", resource == ContextOS::Tool::\"issue_refund\");\n";
 
 fn refund_freeze() -> (tempfile::TempDir, PolicyEngine) {
     candidate(|_, text| text, &[("freeze.cedar", REFUND_FREEZE)])
@@ -142,11 +142,15 @@ fn added_forbid_newly_denies_the_refund_decisions_and_nothing_else() {
         changes,
         vec![
             (
-                "Tool::\"issue_refund\"",
+                "ContextOS::Tool::\"issue_refund\"",
                 PolicyOutcome::ApprovalRequired,
                 PolicyOutcome::Deny
             ),
-            ("Tool::\"issue_refund\"", PolicyOutcome::Allow, PolicyOutcome::Deny),
+            (
+                "ContextOS::Tool::\"issue_refund\"",
+                PolicyOutcome::Allow,
+                PolicyOutcome::Deny
+            ),
         ]
     );
     assert!(
@@ -155,15 +159,15 @@ fn added_forbid_newly_denies_the_refund_decisions_and_nothing_else() {
             .iter()
             .all(|c| c.after_policies == ["tools.refund-freeze"]
                 && c.before_policies == ["tools.network-with-approval"]
-                && c.action == "Action::\"issue_refund\""
-                && c.principal == "Agent::\"triage-bot\""
+                && c.action == "ContextOS::Action::\"issue_refund\""
+                && c.principal == "ContextOS::Agent::\"triage-bot\""
                 && c.reason_after.contains("tools.refund-freeze"))
     );
     assert!(report.changes[0].index < report.changes[1].index);
     assert_eq!(
         report.by_resource,
         BTreeMap::from([(
-            "Tool::\"issue_refund\"".to_string(),
+            "ContextOS::Tool::\"issue_refund\"".to_string(),
             ChangeCount {
                 newly_denied: 2,
                 ..ChangeCount::default()
@@ -203,7 +207,7 @@ fn dropping_the_destructive_guard_keeps_the_delete_denied_for_another_reason() {
     assert!(report.by_resource.is_empty());
     assert_eq!(report.reasons_changed.len(), 1, "{:#?}", report.reasons_changed);
     let delete = &report.reasons_changed[0];
-    assert_eq!(delete.resource, "Tool::\"delete_account\"");
+    assert_eq!(delete.resource, "ContextOS::Tool::\"delete_account\"");
     assert_eq!(
         (delete.before, delete.after),
         (PolicyOutcome::Deny, PolicyOutcome::Deny)
@@ -358,7 +362,7 @@ fn a_shadow_policy_that_would_change_outcomes_is_counted() {
     let dep = deployment();
     let corpus = load(corpus_dir().path());
     let shadow = "@id(\"tools.shadow-no-refunds\")\n@mode(\"shadow\")\n\
-forbid (principal, action == Action::\"issue_refund\", resource == Tool::\"issue_refund\");\n";
+forbid (principal, action == ContextOS::Action::\"issue_refund\", resource == ContextOS::Tool::\"issue_refund\");\n";
     let (_dir, engine) = candidate(|_, text| text, &[("shadow.cedar", shadow)]);
     let report = policy_coverage(&corpus, dep, &engine).unwrap();
     let counted = report
@@ -418,54 +422,65 @@ fn reports_are_identical_for_any_thread_count() {
     assert_eq!(keys[0].0, "alpha");
 }
 
-/// A packet of format 1 (tool calls were all `Action::"call_tool"`, without
-/// arguments), checked in as it was signed.
-fn format_v1_corpus() -> Corpus {
-    load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/format-v1"))
+/// A checked-in packet of an earlier format, as it was signed: format 1
+/// (tool calls were all `ContextOS::Action::"call_tool"`, without arguments) and format
+/// 2 (per-tool actions with arguments, before the `ContextOS` namespace).
+fn earlier_format_corpus(version: u32) -> Corpus {
+    load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/format-v{version}")))
 }
 
 #[test]
-fn format_1_packets_still_verify_and_their_tool_decisions_count_as_before_the_schema_change() {
-    let corpus = format_v1_corpus();
-    let packet = &corpus.packets[0].packet;
-    assert_eq!(packet.format_version, 1);
-    let tool_decisions = packet
-        .decision_record
-        .policy_decisions
-        .iter()
-        .filter(|d| d.action == "Action::\"call_tool\"")
-        .count();
-    assert!(tool_decisions > 0);
-    let report = impact(&corpus, &deployment().policy);
-    assert_eq!(report.before_schema_change, tool_decisions as u64, "{report:#?}");
-    assert_eq!(
-        report.decisions + report.before_schema_change,
-        packet.decision_record.policy_decisions.len() as u64
-    );
-    assert!(
-        report.changes.is_empty() && report.reasons_changed.is_empty(),
-        "{report:#?}"
-    );
-}
-
-#[test]
-fn format_1_packets_still_replay() {
-    let corpus = format_v1_corpus();
-    let packet = &corpus.packets[0].packet;
-    let overrides = contextos_runtime::ReplayOverrides {
-        policies: true,
-        ..Default::default()
-    };
-    let replay = contextos_runtime::replay(deployment(), packet, &overrides).unwrap();
-    let again = &replay.artifacts.packet;
-    assert_eq!(again.format_version, contextos_core::RECORD_FORMAT_VERSION);
-    assert_eq!(again.decision_record.outcome, packet.decision_record.outcome);
-    assert_eq!(again.decision_record.answer, packet.decision_record.answer);
-    let tools = |p: &ReplayPacket| {
-        p.tool_envelopes
+fn earlier_format_packets_still_verify_and_their_decisions_count_as_before_the_schema_change() {
+    for version in [1, 2] {
+        let corpus = earlier_format_corpus(version);
+        let packet = &corpus.packets[0].packet;
+        assert_eq!(packet.format_version, version);
+        let recorded = packet
+            .decision_record
+            .policy_decisions
             .iter()
-            .map(|e| (e.tool.clone(), e.status))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(tools(again), tools(packet));
+            .filter(|d| d.request.is_some())
+            .count();
+        assert!(recorded > 0, "format {version}");
+        let report = impact(&corpus, &deployment().policy);
+        assert_eq!(
+            report.before_schema_change, recorded as u64,
+            "format {version}: {report:#?}"
+        );
+        assert_eq!(report.decisions, 0, "format {version}: {report:#?}");
+        assert!(
+            report.changes.is_empty() && report.reasons_changed.is_empty(),
+            "format {version}: {report:#?}"
+        );
+    }
+}
+
+#[test]
+fn earlier_format_packets_still_replay() {
+    for version in [1, 2] {
+        let corpus = earlier_format_corpus(version);
+        let packet = &corpus.packets[0].packet;
+        let overrides = contextos_runtime::ReplayOverrides {
+            policies: true,
+            ..Default::default()
+        };
+        let replay = contextos_runtime::replay(deployment(), packet, &overrides).unwrap();
+        let again = &replay.artifacts.packet;
+        assert_eq!(again.format_version, contextos_core::RECORD_FORMAT_VERSION);
+        assert_eq!(
+            again.decision_record.outcome, packet.decision_record.outcome,
+            "format {version}"
+        );
+        assert_eq!(
+            again.decision_record.answer, packet.decision_record.answer,
+            "format {version}"
+        );
+        let tools = |p: &ReplayPacket| {
+            p.tool_envelopes
+                .iter()
+                .map(|e| (e.tool.clone(), e.status))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(tools(again), tools(packet), "format {version}");
+    }
 }

@@ -2,7 +2,10 @@
 
 use cedar_policy::{EntityUid, RestrictedExpression};
 use contextos_core::RunContext;
+use contextos_core::cedar_names::{AGENT, TENANT, USER};
 use serde_json::{Value, json};
+
+use crate::entity_source::{Described, EntitySource};
 
 /// A Cedar uid as the JSON form used in entity lists (`{"type": …, "id": …}`).
 pub(crate) fn uid_json(entity_type: &str, id: &str) -> Value {
@@ -22,29 +25,38 @@ pub fn entity_uid(entity_type: &str, id: &str) -> Result<EntityUid, String> {
 
 /// The principal of every request of this run: the acting agent.
 pub fn principal_uid(run: &RunContext) -> Result<EntityUid, String> {
-    entity_uid("Agent", &run.agent.id)
+    entity_uid(AGENT, &run.agent.id)
 }
 
 /// Cedar entities (JSON entity format) for the run's tenant, user, agent and
 /// the agents of its delegation chain (each acting for the same user, one
-/// level shallower).
-pub fn identity_entities(run: &RunContext) -> Vec<Value> {
-    let tenant = uid_json("Tenant", &run.tenant_id);
-    let user = uid_json("User", &run.user.id);
+/// level shallower), each with its `attributes` from `source`.
+pub fn identity_entities(run: &RunContext, source: &EntitySource) -> Vec<Value> {
+    let tenant = uid_json(TENANT, &run.tenant_id);
+    let user = uid_json(USER, &run.user.id);
     let mut entities = vec![
-        json!({ "uid": tenant, "attrs": {}, "parents": [] }),
+        json!({
+            "uid": tenant,
+            "attrs": { "attributes": source.attributes(Described::Tenant, &run.tenant_id) },
+            "parents": [],
+        }),
         json!({
             "uid": user,
-            "attrs": { "tenant": tenant, "roles": run.user.roles },
+            "attrs": {
+                "tenant": tenant,
+                "roles": run.user.roles,
+                "attributes": source.attributes(Described::User, &run.user.id),
+            },
             "parents": [tenant],
         }),
         json!({
-            "uid": uid_json("Agent", &run.agent.id),
+            "uid": uid_json(AGENT, &run.agent.id),
             "attrs": {
                 "tenant": tenant,
                 "workload": run.agent.workload,
                 "acting_for": user,
                 "delegation_depth": run.delegation_chain.len(),
+                "attributes": source.attributes(Described::Agent, &run.agent.id),
             },
             "parents": [tenant],
         }),
@@ -54,12 +66,13 @@ pub fn identity_entities(run: &RunContext) -> Vec<Value> {
             continue;
         }
         entities.push(json!({
-            "uid": uid_json("Agent", agent),
+            "uid": uid_json(AGENT, agent),
             "attrs": {
                 "tenant": tenant,
                 "workload": format!("delegator:{agent}"),
                 "acting_for": user,
                 "delegation_depth": depth,
+                "attributes": source.attributes(Described::Agent, agent),
             },
             "parents": [tenant],
         }));
@@ -80,7 +93,7 @@ pub struct BudgetLeft {
 /// `approval`, which the policy engine sets), built directly as Cedar values:
 /// building them from JSON costs more than the evaluation itself.
 pub fn run_attributes(run: &RunContext, left: BudgetLeft) -> Result<Vec<(String, RestrictedExpression)>, String> {
-    let tenant = entity_uid("Tenant", &run.tenant_id)?;
+    let tenant = entity_uid(TENANT, &run.tenant_id)?;
     let long = |n: u64| RestrictedExpression::new_long(i64::try_from(n).unwrap_or(i64::MAX));
     let budget = RestrictedExpression::new_record([
         ("tool_calls_left".to_string(), long(left.tool_calls)),

@@ -4,41 +4,15 @@
 use std::sync::Mutex;
 
 use cedar_policy::{Entities, EntityUid};
-use contextos_context::{CompileInput, GateVerdict, LoadedPack, PackGate, PackRefInfo, compile};
+use contextos_context::{CompileInput, GateVerdict, PackGate, PackRefInfo, compile};
+use contextos_core::cedar_names::{ACTION, LAYER, PACK};
 use contextos_core::{CompiledContext, ContextLayer, PolicyDecision, PolicyOutcome, RecordedRequest};
 use contextos_intelligence::{BudgetLeft, entity_uid, run_attributes};
 use contextos_trust::{PolicyEngine, PolicyRequest};
-use serde_json::{Value, json};
 
 use crate::deployment::Deployment;
 use crate::envelope::RequestEnvelope;
 use crate::error::RunError;
-
-/// Cedar entities for packs (`Pack::"name:version"`) and their layers (`Layer::"name:version#layer"`).
-pub fn pack_entities(packs: &[LoadedPack]) -> Vec<Value> {
-    let mut out = Vec::new();
-    for loaded in packs {
-        let pack = loaded.pack();
-        let owner = pack.owner_tenant.as_ref().map(|t| json!({"type": "Tenant", "id": t}));
-        let mut attrs = json!({ "signed": loaded.is_signed() });
-        if let Some(owner) = &owner {
-            attrs["owner_tenant"] = owner.clone();
-        }
-        out.push(json!({ "uid": {"type": "Pack", "id": pack.id}, "attrs": attrs, "parents": [] }));
-        for layer in &pack.layers {
-            let mut attrs = json!({ "kind": layer.layer.as_str() });
-            if let Some(owner) = &owner {
-                attrs["owner_tenant"] = owner.clone();
-            }
-            out.push(json!({
-                "uid": {"type": "Layer", "id": format!("{}#{}", pack.id, layer.layer)},
-                "attrs": attrs,
-                "parents": [{"type": "Pack", "id": pack.id}],
-            }));
-        }
-    }
-    out
-}
 
 /// Cedar `use_pack` decisions for the compiler, kept for the decision record.
 struct CedarPackGate<'a> {
@@ -56,7 +30,7 @@ impl CedarPackGate<'_> {
             tool_calls: u64::from(run.budget.max_tool_calls),
             tokens: run.budget.max_tokens,
         };
-        let request = entity_uid("Action", "use_pack").and_then(|action| {
+        let request = entity_uid(ACTION, "use_pack").and_then(|action| {
             Ok(PolicyRequest {
                 principal: self.principal.clone(),
                 action,
@@ -98,11 +72,11 @@ impl CedarPackGate<'_> {
 
 impl PackGate for CedarPackGate<'_> {
     fn allow_pack(&self, pack: &PackRefInfo) -> GateVerdict {
-        self.decide("Pack", &pack.id)
+        self.decide(PACK, &pack.id)
     }
 
     fn allow_layer(&self, pack: &PackRefInfo, layer: ContextLayer) -> GateVerdict {
-        self.decide("Layer", &pack.layer_id(layer))
+        self.decide(LAYER, &pack.layer_id(layer))
     }
 }
 

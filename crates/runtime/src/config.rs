@@ -70,6 +70,10 @@ pub struct PathsConfig {
     pub signing_key: PathBuf,
     /// The embedded store.
     pub store: PathBuf,
+    /// The entity source: attributes of tenants, users, agents and packs,
+    /// and the deployment's own entities (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entities: Option<PathBuf>,
 }
 
 /// Evaluator thresholds (a replay may override them).
@@ -166,6 +170,9 @@ impl RuntimeConfig {
         fix(&mut self.paths.keys);
         fix(&mut self.paths.signing_key);
         fix(&mut self.paths.store);
+        if let Some(entities) = &mut self.paths.entities {
+            fix(entities);
+        }
         for pack in &mut self.context.packs {
             fix(pack);
         }

@@ -52,6 +52,10 @@ pub enum RunError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Pack(#[from] contextos_context::PackError),
+    /// The entity source failed to load.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Entities(#[from] contextos_intelligence::EntitySourceError),
     /// Context compilation failed.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -83,6 +87,7 @@ impl Kind for RunError {
             Self::Evidence(e) => e.kind(),
             Self::Pack(e) => e.kind(),
             Self::Compile(e) => e.kind(),
+            Self::Entities(e) => e.kind(),
             Self::Bug(_) => ErrorKind::Bug,
         }
     }

@@ -15,9 +15,9 @@ use contextos_trust::{SignedEnvelope, sign};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::compile_step::{compile_for_run, pack_entities};
+use crate::compile_step::compile_for_run;
 use crate::config::EvaluatorConfig;
-use crate::deployment::Deployment;
+use crate::deployment::{Deployment, error_chain};
 use crate::envelope::RequestEnvelope;
 use crate::error::RunError;
 use crate::fixtures::Fixtures;
@@ -65,13 +65,18 @@ fn interaction<Req: Serialize, Resp: Serialize>(
     })
 }
 
-/// Cedar entities of the run: identities, tools and packs.
+/// Cedar entities of the run: identities, tools, packs and the entity source's.
 pub fn run_entities(dep: &Deployment, env: &RequestEnvelope) -> Result<Entities, RunError> {
-    let mut entities = identity_entities(&env.run_context);
-    entities.extend(dep.catalog.cedar_entities());
-    entities.extend(pack_entities(&dep.packs));
-    Entities::from_json_value(Value::Array(entities), Some(dep.policy.schema()))
-        .map_err(|e| RunError::Input(format!("run entities do not match the policy schema: {e}")))
+    let mut entities = identity_entities(&env.run_context, &dep.entities);
+    entities.extend(dep.shared_entities());
+    Entities::from_json_value(Value::Array(entities), Some(dep.policy.schema())).map_err(|e| {
+        RunError::Input(format!(
+            "the run's identities do not match the policy schema: {}; the entity source's attributes of a \
+             tenant, user or agent must fit the TenantAttributes / UserAttributes / AgentAttributes record that \
+             schema.cedarschema declares",
+            error_chain(&e)
+        ))
+    })
 }
 
 /// Runs `env` through every plane with the given model, tools and approver.
@@ -162,6 +167,11 @@ fn replay_inputs(
         policy_bundle: dep.policy.bundle_digest(),
         packs: compiled.packs.clone(),
         tool_contracts: dep.catalog.digests(),
+        entity_source: if dep.entities.is_empty() {
+            None
+        } else {
+            Some(dep.entities.digest().map_err(RunError::bug)?)
+        },
         model_config: serde_json::to_value(&dep.config.model).map_err(RunError::bug)?,
         thresholds: thresholds.as_map(),
     })

@@ -43,9 +43,8 @@ mod replay;
 mod run_mode;
 mod script;
 
-pub use compile_step::pack_entities;
 pub use config::{ContextConfig, EvaluatorConfig, ModelConfig, PathsConfig, RuntimeConfig};
-pub use deployment::{Deployment, load_packs};
+pub use deployment::{Deployment, load_packs, pack_entities};
 pub use diff::{CallChange, CallSide, Change, PacketDiff, diff_packets};
 pub use envelope::{Request, RequestEnvelope};
 pub use error::RunError;

@@ -58,7 +58,7 @@ fn bundled_example_reads_refunds_with_approval_and_is_denied_the_delete() {
     let delete = record
         .policy_decisions
         .iter()
-        .find(|d| d.resource == "Tool::\"delete_account\"")
+        .find(|d| d.resource == "ContextOS::Tool::\"delete_account\"")
         .unwrap();
     assert_eq!(delete.determining_policies, vec!["tools.destructive-guard"]);
     // Pack and layer use went through Cedar too.
@@ -66,7 +66,7 @@ fn bundled_example_reads_refunds_with_approval_and_is_denied_the_delete() {
         record
             .policy_decisions
             .iter()
-            .any(|d| d.action == "Action::\"use_pack\"")
+            .any(|d| d.action == "ContextOS::Action::\"use_pack\"")
     );
     assert_eq!(record.citations.len(), 3);
     assert!(record.citations.iter().all(|c| record.evidence_refs.contains(c)));
@@ -192,7 +192,7 @@ fn a_policy_evaluation_error_denies_every_tool_call() {
     let recorded = run_on_fixtures(&deployment(), &env, &fixtures).unwrap();
     let broken = policies_with(
         "overflow.cedar",
-        "@id(\"x.overflow\")\npermit (principal, action in Action::\"call_tool\", resource)\nwhen { context.budget.tokens_left * 9223372036854775807 > 0 };\n",
+        "@id(\"x.overflow\")\npermit (principal, action in ContextOS::Action::\"call_tool\", resource)\nwhen { context.budget.tokens_left * 9223372036854775807 > 0 };\n",
     );
     let dep = deployment().with_policies(broken.path()).unwrap();
     let overrides = ReplayOverrides {
@@ -216,7 +216,7 @@ fn a_policy_evaluation_error_denies_every_tool_call() {
         .decision_record
         .policy_decisions
         .iter()
-        .filter(|d| d.resource.starts_with("Tool::"))
+        .filter(|d| d.resource.starts_with("ContextOS::Tool::"))
         .map(|d| d.reason.clone())
         .collect();
     assert!(reasons.iter().all(|r| r.contains("fail closed")), "{reasons:#?}");
@@ -228,7 +228,7 @@ fn replay_against_stricter_policies_reports_the_newly_denied_refund() {
     let recorded = run_on_fixtures(&deployment(), &env, &fixtures).unwrap();
     let stricter = policies_with(
         "zz-no-refunds.cedar",
-        "@id(\"x.refund-freeze\")\nforbid (principal, action == Action::\"issue_refund\", resource == Tool::\"issue_refund\");\n",
+        "@id(\"x.refund-freeze\")\nforbid (principal, action == ContextOS::Action::\"issue_refund\", resource == ContextOS::Tool::\"issue_refund\");\n",
     );
     let dep = deployment().with_policies(stricter.path()).unwrap();
     let r = replay(

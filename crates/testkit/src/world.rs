@@ -10,7 +10,7 @@ use contextos_action::{
 use contextos_core::{
     ApprovalMode, FixedClock, RunContext, SequentialIdGen, Timestamp, ToolCall, ToolRequest, ToolResponse,
 };
-use contextos_intelligence::{BudgetLeft, identity_entities, principal_uid};
+use contextos_intelligence::{BudgetLeft, EntitySource, identity_entities, principal_uid};
 use contextos_trust::PolicyEngine;
 use serde_json::Value;
 
@@ -47,9 +47,9 @@ pub fn catalog_of(contracts: impl IntoIterator<Item = ToolContract>) -> ToolCata
 impl World {
     /// The shipped policies, `catalog` and `run`.
     pub fn new(catalog: ToolCatalog, run: RunContext) -> Self {
-        let policy = PolicyEngine::load_with_tools(&repo().join("policies"), &catalog.cedar_schema())
+        let policy = PolicyEngine::load_with_tools(&repo().join("policies"), &catalog.cedar_actions())
             .expect("the shipped policies load with these tools");
-        let mut entities = identity_entities(&run);
+        let mut entities = identity_entities(&run, &EntitySource::empty());
         entities.extend(catalog.cedar_entities());
         let entities = Entities::from_json_value(Value::Array(entities), Some(policy.schema()))
             .expect("identity and tool entities match the policy schema");

@@ -36,7 +36,7 @@ fn shipped() -> PathBuf {
 /// Policies that give the two extra roles of the four-role bundle something
 /// to approve (a role no policy mentions would not be a realistic approver).
 const EXTRA_ROLE_POLICIES: &str = r#"@id("bench.refund-by-finance-lead")
-permit (principal, action in Action::"call_tool", resource)
+permit (principal, action in ContextOS::Action::"call_tool", resource)
 when {
   resource.approval_mode == "network" &&
   context.approval.granted &&
@@ -44,7 +44,7 @@ when {
 };
 
 @id("bench.delegated-by-oncall-lead")
-permit (principal, action in Action::"call_tool", resource)
+permit (principal, action in ContextOS::Action::"call_tool", resource)
 when {
   resource.approval_mode == "delegated" &&
   context.approval.granted &&
@@ -99,12 +99,12 @@ fn fixture(path: &str) -> Fixture {
         json!({"ticket_id": "T-4420"})
     };
     let doc: RequestDocument = serde_json::from_value(json!({
-        "principal": "Agent::\"triage-bot\"",
+        "principal": "ContextOS::Agent::\"triage-bot\"",
         "action": tool,
-        "resource": format!("Tool::\"{tool}\""),
+        "resource": format!("ContextOS::Tool::\"{tool}\""),
         "context": {
             "arguments": arguments,
-            "tenant": {"type": "Tenant", "id": "acme"},
+            "tenant": {"type": "ContextOS::Tenant", "id": "acme"},
             "safety_mode": "standard",
             "run_approval_level": 2,
             "approval": approval,

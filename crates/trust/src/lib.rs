@@ -23,11 +23,11 @@
 //! let entities = std::fs::read_to_string("../../policies/tests/entities.json")?;
 //! let ask = |pack: &str| -> Result<PolicyOutcome, Box<dyn std::error::Error>> {
 //!     let doc: RequestDocument = serde_json::from_value(json!({
-//!         "principal": "Agent::\"triage-bot\"",
+//!         "principal": "ContextOS::Agent::\"triage-bot\"",
 //!         "action": "use_pack",
-//!         "resource": format!("Pack::\"{pack}\""),
+//!         "resource": format!("ContextOS::Pack::\"{pack}\""),
 //!         "context": {
-//!             "tenant": {"type": "Tenant", "id": "acme"},
+//!             "tenant": {"type": "ContextOS::Tenant", "id": "acme"},
 //!             "safety_mode": "standard",
 //!             "run_approval_level": 2,
 //!             "budget": {"tool_calls_left": 8, "tokens_left": 20000},
@@ -50,10 +50,10 @@ mod policy;
 mod signing;
 
 pub use policy::{
-    ARGUMENTS, ArgumentType, ErrorsExpectation, Expectation, Field, PolicyEffect, PolicyEngine, PolicyInfo,
-    PolicyLoadError, PolicyMode, PolicyRequest, PolicyTestError, PolicyTestReport, PolicyTestResult, RecordType,
-    RequestDocument, RequestError, SourceDiagnostic, TOOL_SCHEMA_FILE, ToolArguments, is_shadow_error,
-    run_policy_tests, tool_actions_schema,
+    ARGUMENTS, ATTRIBUTE_TYPES, ArgumentType, DeclaredAttributes, ErrorsExpectation, Expectation, Field,
+    GENERATED_SCHEMA_FILE, PolicyEffect, PolicyEngine, PolicyInfo, PolicyLoadError, PolicyMode, PolicyRequest,
+    PolicyTestError, PolicyTestReport, PolicyTestResult, RecordType, RequestDocument, RequestError, SourceDiagnostic,
+    ToolArguments, generated_schema, is_shadow_error, run_policy_tests, tool_actions_schema,
 };
 
 // Signing and evidence log (see signing.rs and evidence.rs).

@@ -243,7 +243,7 @@ fn reason_text(
             "needs approval: {} permit{} {action} on {} once a {} approves",
             list(determining),
             if determining.len() == 1 { "s" } else { "" },
-            req.resource,
+            short(&req.resource),
             roles.join(" or a ")
         ),
         (PolicyOutcome::Deny, _) if !enforced_errors.is_empty() => format!(
@@ -253,11 +253,13 @@ fn reason_text(
         (PolicyOutcome::Deny, _) if !determining.is_empty() => format!("denied: forbidden by {}", list(determining)),
         (PolicyOutcome::Deny, Some(role)) => format!(
             "denied: no policy permits {action} on {} for {}, even with the approval of a {role}",
-            req.resource, req.principal
+            short(&req.resource),
+            short(&req.principal)
         ),
         (PolicyOutcome::Deny, None) => format!(
             "denied: no policy permits {action} on {} for {}, with or without an approval",
-            req.resource, req.principal
+            short(&req.resource),
+            short(&req.principal)
         ),
     };
     for effect in shadow {
@@ -383,7 +385,7 @@ impl RandomPolicy {
             text.push_str("@mode(\"shadow\")\n");
         }
         text.push_str(if self.permit { "permit" } else { "forbid" });
-        text.push_str(" (principal, action in Action::\"call_tool\", resource)");
+        text.push_str(" (principal, action in ContextOS::Action::\"call_tool\", resource)");
         if !self.when.is_empty() {
             text.push_str(&format!("\nwhen {{ {} }}", self.when.join(" && ")));
         }
@@ -473,7 +475,7 @@ struct Bundle {
 
 fn bundle(with_shipped: bool, policies: &[RandomPolicy], roles: &[String]) -> Bundle {
     let dir = tempfile::tempdir().unwrap();
-    for file in ["schema.cedarschema", "tools.generated.cedarschema"] {
+    for file in ["schema.cedarschema", "contextos.generated.cedarschema"] {
         fs::copy(shipped().join(file), dir.path().join(file)).unwrap();
     }
     if with_shipped {
@@ -562,12 +564,12 @@ fn request(engine: &PolicyEngine, r: &RandomRequest) -> (PolicyRequest, Entities
         None => json!({"granted": false, "role": ""}),
     };
     let doc: RequestDocument = serde_json::from_value(json!({
-        "principal": format!("Agent::\"{}\"", r.principal),
+        "principal": format!("ContextOS::Agent::\"{}\"", r.principal),
         "action": r.tool,
-        "resource": format!("Tool::\"{}\"", r.tool),
+        "resource": format!("ContextOS::Tool::\"{}\"", r.tool),
         "context": {
             "arguments": arguments(r.tool),
-            "tenant": {"type": "Tenant", "id": "acme"},
+            "tenant": {"type": "ContextOS::Tenant", "id": "acme"},
             "safety_mode": r.safety_mode,
             "run_approval_level": r.run_approval_level,
             "approval": approval,
@@ -639,4 +641,9 @@ fn reference_sees_every_role_that_grants() {
     assert_eq!(expected.approver_roles, ["auditor", "oncall_lead"]);
     assert_eq!(expected.determining_policies, ["random.p0", "random.p1"]);
     assert_eq!(b.engine.authorize(&req, &entities), expected);
+}
+
+/// A uid as the reasons name it: the runtime's namespace implied.
+fn short(uid: &cedar_policy::EntityUid) -> String {
+    contextos_core::cedar_names::shown(&uid.to_string()).to_string()
 }

@@ -26,7 +26,7 @@ use std::process::Command;
 
 use contextos_core::PolicyDecision;
 use contextos_trust::{
-    ARGUMENTS, ArgumentType, PolicyEngine, RecordType, RequestDocument, TOOL_SCHEMA_FILE, ToolArguments,
+    ARGUMENTS, ArgumentType, GENERATED_SCHEMA_FILE, PolicyEngine, RecordType, RequestDocument, ToolArguments,
     is_shadow_error, tool_actions_schema,
 };
 use serde::{Deserialize, Serialize};
@@ -193,16 +193,23 @@ const SAFETY: [&str; 3] = ["restricted", "standard", "elevated"];
 /// Roles extra policies may name (the shipped ones first).
 const ROLE_POOL: [&str; 4] = ["support_lead", "security_officer", "finance_lead", "oncall_lead"];
 
+/// A uid of one of the runtime's types (`kind` without its namespace).
 fn uid(kind: &str, id: &str) -> Value {
-    json!({ "type": kind, "id": id })
+    json!({ "type": format!("ContextOS::{kind}"), "id": id })
 }
 
 fn entity_ref(kind: &str, id: &str) -> Value {
     json!({ "__entity": uid(kind, id) })
 }
 
-fn entity(kind: &str, id: &str, attrs: Value, parents: &[(&str, &str)]) -> Value {
+/// The built-in entity types that carry the deployment's `attributes` record.
+const ATTRIBUTED: [&str; 5] = ["Tenant", "User", "Agent", "Tool", "Pack"];
+
+fn entity(kind: &str, id: &str, mut attrs: Value, parents: &[(&str, &str)]) -> Value {
     let parents: Vec<Value> = parents.iter().map(|(k, i)| uid(k, i)).collect();
+    if ATTRIBUTED.contains(&kind) && attrs.get("attributes").is_none() {
+        attrs["attributes"] = json!({});
+    }
     json!({ "uid": uid(kind, id), "attrs": attrs, "parents": parents })
 }
 
@@ -311,7 +318,7 @@ fn request(rng: &mut Rng, roles: &[String]) -> RequestDocument {
             if rng.chance(97) {
                 entities.push(entity("Tool", tool, attrs, &[]));
             }
-            (tool, format!("Tool::{tool:?}"))
+            (tool, format!("ContextOS::Tool::{tool:?}"))
         }
         6 | 7 => {
             let pack = rng.pick(&["support", "billing"]);
@@ -319,25 +326,25 @@ fn request(rng: &mut Rng, roles: &[String]) -> RequestDocument {
             owner(rng, &mut pack_attrs);
             entities.push(entity("Pack", pack, pack_attrs, &[]));
             if rng.chance(50) {
-                ("use_pack", format!("Pack::{pack:?}"))
+                ("use_pack", format!("ContextOS::Pack::{pack:?}"))
             } else {
                 let mut attrs = json!({ "kind": rng.pick(&["policy", "memory", "examples"]) });
                 owner(rng, &mut attrs);
                 entities.push(entity("Layer", "layer-1", attrs, &[("Pack", pack)]));
-                ("use_pack", "Layer::\"layer-1\"".to_string())
+                ("use_pack", "ContextOS::Layer::\"layer-1\"".to_string())
             }
         }
         8 => {
             let tenant = rng.pick(&TENANTS);
             let attrs = agent_attrs(rng, tenant);
             entities.push(entity("Agent", "sub-agent", attrs, &[("Tenant", tenant)]));
-            ("delegate", "Agent::\"sub-agent\"".to_string())
+            ("delegate", "ContextOS::Agent::\"sub-agent\"".to_string())
         }
         _ => {
             let tenant = rng.pick(&TENANTS);
             let attrs = json!({ "tenant": entity_ref("Tenant", tenant), "reviewed": rng.chance(50) });
             entities.push(entity("Memory", "m-1", attrs, &[]));
-            ("promote_memory", "Memory::\"m-1\"".to_string())
+            ("promote_memory", "ContextOS::Memory::\"m-1\"".to_string())
         }
     };
     let Value::Object(mut context) = context(rng, agent_tenant, roles) else {
@@ -345,7 +352,7 @@ fn request(rng: &mut Rng, roles: &[String]) -> RequestDocument {
     };
     add_arguments(rng, action, &mut context);
     RequestDocument {
-        principal: format!("Agent::{agent:?}"),
+        principal: format!("ContextOS::Agent::{agent:?}"),
         action: action.to_string(),
         resource,
         context,
@@ -380,7 +387,7 @@ fn common_atom(rng: &mut Rng, roles: &mut Vec<String>) -> String {
         11 => "principal.acting_for.tenant == context.tenant".to_string(),
         12 => "principal.acting_for.roles.contains(\"support_lead\")".to_string(),
         13 => "principal.workload like \"spiffe://acme*\"".to_string(),
-        _ => format!("principal in Tenant::{:?}", rng.pick(&TENANTS)),
+        _ => format!("principal in ContextOS::Tenant::{:?}", rng.pick(&TENANTS)),
     }
 }
 
@@ -391,7 +398,7 @@ fn resource_atom(rng: &mut Rng, scope: usize) -> Option<String> {
         (1 | 6 | 7, 0) => format!("resource.approval_level > {n}"),
         (1, 1) => format!("resource.approval_mode == {:?}", rng.pick(&MODES)),
         (1, 2) => "resource has owner_tenant && resource.owner_tenant == principal.tenant".to_string(),
-        (1, _) => format!("resource == Tool::{:?}", rng.pick(&TOOLS)),
+        (1, _) => format!("resource == ContextOS::Tool::{:?}", rng.pick(&TOOLS)),
         (6, 1) => format!("context.arguments.amount_cents > {}", rng.int(0, 90_000)),
         (6, 2) => format!("context.arguments.currency == {:?}", rng.pick(&["USD", "EUR"])),
         (6, _) => rng
@@ -412,7 +419,7 @@ fn resource_atom(rng: &mut Rng, scope: usize) -> Option<String> {
         (2, 0 | 1) => "resource.signed".to_string(),
         (2, _) => "resource has owner_tenant && resource.owner_tenant != context.tenant".to_string(),
         (3, 0) => "resource.kind == \"memory\"".to_string(),
-        (3, _) => "resource in Pack::\"billing\"".to_string(),
+        (3, _) => "resource in ContextOS::Pack::\"billing\"".to_string(),
         (4, 0 | 1) => "resource.delegation_depth < principal.delegation_depth".to_string(),
         (4, _) => "resource.tenant == principal.tenant".to_string(),
         (5, 0 | 1) => "resource.reviewed".to_string(),
@@ -452,18 +459,18 @@ fn condition(rng: &mut Rng, scope: usize, roles: &mut Vec<String>) -> String {
 fn extra_policy(rng: &mut Rng, n: usize, roles: &mut Vec<String>) -> String {
     const SCOPES: [&str; 8] = [
         "action, resource",
-        "action in Action::\"call_tool\", resource",
-        "action == Action::\"use_pack\", resource is Pack",
-        "action == Action::\"use_pack\", resource is Layer",
-        "action == Action::\"delegate\", resource",
-        "action == Action::\"promote_memory\", resource",
-        "action == Action::\"issue_refund\", resource",
-        "action == Action::\"restart_service\", resource",
+        "action in ContextOS::Action::\"call_tool\", resource",
+        "action == ContextOS::Action::\"use_pack\", resource is ContextOS::Pack",
+        "action == ContextOS::Action::\"use_pack\", resource is ContextOS::Layer",
+        "action == ContextOS::Action::\"delegate\", resource",
+        "action == ContextOS::Action::\"promote_memory\", resource",
+        "action == ContextOS::Action::\"issue_refund\", resource",
+        "action == ContextOS::Action::\"restart_service\", resource",
     ];
     let scope = rng.below(SCOPES.len());
     let principal = match rng.below(4) {
-        0 => "principal == Agent::\"triage-bot\"".to_string(),
-        1 => format!("principal in Tenant::{:?}", rng.pick(&TENANTS)),
+        0 => "principal == ContextOS::Agent::\"triage-bot\"".to_string(),
+        1 => format!("principal in ContextOS::Tenant::{:?}", rng.pick(&TENANTS)),
         _ => "principal".to_string(),
     };
     let effect = if rng.chance(55) { "permit" } else { "forbid" };
@@ -489,7 +496,8 @@ fn write_bundle(rng: &mut Rng, index: usize, dir: &Path) -> Vec<String> {
             fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
         }
     }
-    fs::write(dir.join(TOOL_SCHEMA_FILE), tools_schema()).unwrap();
+    let generated = PolicyEngine::generated_schema(dir, &tools_schema()).unwrap();
+    fs::write(dir.join(GENERATED_SCHEMA_FILE), generated).unwrap();
     let mut roles: Vec<String> = vec!["support_lead".into(), "security_officer".into()];
     if index == 0 {
         return roles;

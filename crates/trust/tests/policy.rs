@@ -81,7 +81,7 @@ fn bundle_knows_modes_files_and_lines() {
     let text = fs::read_to_string(shipped().join("tools.cedar")).unwrap();
     assert_eq!(
         text.lines().nth(guard.line - 1).unwrap(),
-        "forbid (principal, action in Action::\"call_tool\", resource)"
+        "forbid (principal, action in ContextOS::Action::\"call_tool\", resource)"
     );
 }
 
@@ -108,16 +108,16 @@ fn evaluation_error_denies() {
     // even though another permit is satisfied.
     let copy = copy_bundle(&[(
         "overflow.cedar",
-        "@id(\"x.overflowing-permit\")\npermit (principal, action in Action::\"call_tool\", resource)\nwhen { context.budget.tokens_left * 9223372036854775807 > 0 };\n",
+        "@id(\"x.overflowing-permit\")\npermit (principal, action in ContextOS::Action::\"call_tool\", resource)\nwhen { context.budget.tokens_left * 9223372036854775807 > 0 };\n",
     )]);
     let engine = PolicyEngine::load(copy.path()).unwrap();
     let doc: RequestDocument = serde_json::from_value(json!({
-        "principal": "Agent::\"triage-bot\"",
+        "principal": "ContextOS::Agent::\"triage-bot\"",
         "action": "read_ticket",
-        "resource": "Tool::\"read_ticket\"",
+        "resource": "ContextOS::Tool::\"read_ticket\"",
         "context": {
             "arguments": {"ticket_id": "T-4420"},
-            "tenant": {"type": "Tenant", "id": "acme"},
+            "tenant": {"type": "ContextOS::Tenant", "id": "acme"},
             "safety_mode": "standard",
             "run_approval_level": 2,
             "budget": {"tool_calls_left": 3, "tokens_left": 5000}
@@ -144,18 +144,18 @@ fn evaluation_error_denies() {
 fn policy_tests_fail_on_an_unexpected_evaluation_error() {
     let copy = copy_bundle(&[(
         "overflow.cedar",
-        "@id(\"x.overflowing-permit\")\npermit (principal, action in Action::\"call_tool\", resource)\nwhen { context.budget.tokens_left * 9223372036854775807 > 0 };\n",
+        "@id(\"x.overflowing-permit\")\npermit (principal, action in ContextOS::Action::\"call_tool\", resource)\nwhen { context.budget.tokens_left * 9223372036854775807 > 0 };\n",
     )]);
     let tests = copy.path().join("tests");
     fs::create_dir(&tests).unwrap();
     fs::copy(shipped().join("tests/entities.json"), tests.join("entities.json")).unwrap();
     let case = |name: &str, extra: &str| {
         format!(
-            "  - name: {name}\n    principal: Agent::\"triage-bot\"\n    action: read_ticket\n    resource: Tool::\"read_ticket\"\n    arguments: {{ ticket_id: T-4420 }}\n    expect:\n      outcome: deny\n{extra}"
+            "  - name: {name}\n    principal: ContextOS::Agent::\"triage-bot\"\n    action: read_ticket\n    resource: ContextOS::Tool::\"read_ticket\"\n    arguments: {{ ticket_id: T-4420 }}\n    expect:\n      outcome: deny\n{extra}"
         )
     };
     let file = format!(
-        "format_version: 1\nentities_from: entities.json\ndefaults:\n  context:\n    tenant: {{ type: Tenant, id: acme }}\n    safety_mode: standard\n    run_approval_level: 2\n    budget: {{ tool_calls_left: 3, tokens_left: 5000 }}\ntests:\n{}{}",
+        "format_version: 1\nentities_from: entities.json\ndefaults:\n  context:\n    tenant: {{ type: ContextOS::Tenant, id: acme }}\n    safety_mode: standard\n    run_approval_level: 2\n    budget: {{ tool_calls_left: 3, tokens_left: 5000 }}\ntests:\n{}{}",
         case("denied only through an error", ""),
         case("denied through an expected error", "      errors: expected\n")
     );
@@ -190,10 +190,10 @@ fn policy_tests_fail_on_an_unexpected_evaluation_error() {
 fn request_that_violates_the_schema_is_an_input_error() {
     let engine = PolicyEngine::load(&shipped()).unwrap();
     let doc: RequestDocument = serde_json::from_value(json!({
-        "principal": "Agent::\"triage-bot\"",
+        "principal": "ContextOS::Agent::\"triage-bot\"",
         "action": "read_ticket",
-        "resource": "Tool::\"read_ticket\"",
-        "context": { "tenant": {"type": "Tenant", "id": "acme"}, "safety_mode": 3 }
+        "resource": "ContextOS::Tool::\"read_ticket\"",
+        "context": { "tenant": {"type": "ContextOS::Tenant", "id": "acme"}, "safety_mode": 3 }
     }))
     .unwrap();
     let err = engine.request_from_document(&doc).unwrap_err();
@@ -264,9 +264,9 @@ fn atom() -> impl Strategy<Value = String> {
 fn random_forbid() -> impl Strategy<Value = String> {
     let scope = prop::sample::select(vec![
         "action",
-        "action in Action::\"call_tool\"",
-        "action == Action::\"use_pack\"",
-        "action in [Action::\"delegate\", Action::\"promote_memory\"]",
+        "action in ContextOS::Action::\"call_tool\"",
+        "action == ContextOS::Action::\"use_pack\"",
+        "action in [ContextOS::Action::\"delegate\", ContextOS::Action::\"promote_memory\"]",
     ]);
     (scope, prop::collection::vec(atom(), 0..3)).prop_map(|(scope, atoms)| {
         let cond = if atoms.is_empty() {

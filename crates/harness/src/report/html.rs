@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
+use contextos_core::cedar_names::shown;
 use contextos_core::{
     ApprovalVerdict, CriticVerdict, PolicyDecision, PolicyOutcome, RunOutcome, ToolCallStatus, ToolEnvelope,
 };
@@ -515,9 +516,9 @@ fn policy_row(out: &mut String, case: usize, number: usize, decision: &PolicyDec
     writeln!(
         out,
         "<tr id=\"case-{case}-decision-{number}\"><td class=\"num\">{number}</td><td><code>{}</code></td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{policies}</td><td class=\"text\">{reason}</td></tr>",
-        esc(&decision.principal),
-        esc(&decision.action),
-        esc(&decision.resource),
+        esc(shown(&decision.principal)),
+        esc(shown(&decision.action)),
+        esc(shown(&decision.resource)),
         policy_badge(decision.outcome),
     )
 }

@@ -7,13 +7,14 @@ use cedar_policy::{
     AuthorizationError, Authorizer, Context, Decision, Entities, EntityUid, PolicySet, Request, Response,
     RestrictedExpression, Schema,
 };
+use contextos_core::cedar_names::{ACTION, CALL_TOOL, TOOL, shown};
 use contextos_core::{Digest, ErrorKind, Kind, PolicyDecision, PolicyOutcome, ShadowEffect, digest_of};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::approval::{ApprovalCopies, Derived};
 use super::diagnostic::{SourceDiagnostic, miette_text};
-use super::load::{LoadedBundle, PolicyInfo, PolicyLoadError, load_bundle};
+use super::load::{LoadedBundle, PolicyInfo, PolicyLoadError, generated_schema_for, load_bundle};
 
 /// An authorization request in Cedar terms. The context holds every run
 /// attribute except `approval`, which the engine sets itself: from
@@ -23,7 +24,7 @@ use super::load::{LoadedBundle, PolicyInfo, PolicyLoadError, load_bundle};
 pub struct PolicyRequest {
     /// The agent.
     pub principal: EntityUid,
-    /// `Action::"call_tool"` and friends.
+    /// `ContextOS::Action::"issue_refund"` and friends.
     pub action: EntityUid,
     /// The tool, pack, layer, agent or memory.
     pub resource: EntityUid,
@@ -50,11 +51,12 @@ impl PolicyRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestDocument {
-    /// For example `Agent::"triage-bot"`.
+    /// For example `ContextOS::Agent::"triage-bot"`.
     pub principal: String,
-    /// `call_tool` or `Action::"call_tool"`.
+    /// An action of the runtime's namespace by its id (`use_pack`,
+    /// `issue_refund`), or any action uid (`ContextOS::Action::"use_pack"`).
     pub action: String,
-    /// For example `Tool::"issue_refund"`.
+    /// For example `ContextOS::Tool::"issue_refund"`.
     pub resource: String,
     /// The context record (Cedar JSON). `approval` defaults to not granted.
     #[serde(default)]
@@ -113,17 +115,25 @@ struct Evaluation {
 }
 
 impl PolicyEngine {
-    /// Loads and strictly validates the bundle in `dir`, with the tool
-    /// actions of its committed `tools.generated.cedarschema` (if any).
+    /// Loads and strictly validates the bundle in `dir`, with the runtime's
+    /// namespace as committed in its `contextos.generated.cedarschema` (or,
+    /// without one, the built-in types and no tool actions).
     pub fn load(dir: &Path) -> Result<Self, PolicyLoadError> {
         Self::from_bundle(load_bundle(dir, None)?)
     }
 
     /// Loads and strictly validates the bundle in `dir` with the tool actions
-    /// in `tools_schema` (generated from a deployment's tool contracts),
-    /// instead of the bundle's committed copy.
-    pub fn load_with_tools(dir: &Path, tools_schema: &str) -> Result<Self, PolicyLoadError> {
-        Self::from_bundle(load_bundle(dir, Some(tools_schema))?)
+    /// in `tool_actions` (generated from a deployment's tool contracts by
+    /// [`crate::tool_actions_schema`]), instead of the bundle's committed copy.
+    pub fn load_with_tools(dir: &Path, tool_actions: &str) -> Result<Self, PolicyLoadError> {
+        Self::from_bundle(load_bundle(dir, Some(tool_actions))?)
+    }
+
+    /// The generated schema file (`contextos.generated.cedarschema`) for the
+    /// bundle in `dir` with `tool_actions`: the runtime's namespace with the
+    /// attribute types `dir`'s `schema.cedarschema` declares.
+    pub fn generated_schema(dir: &Path, tool_actions: &str) -> Result<String, PolicyLoadError> {
+        generated_schema_for(dir, tool_actions)
     }
 
     fn from_bundle(b: LoadedBundle) -> Result<Self, PolicyLoadError> {
@@ -177,7 +187,7 @@ impl PolicyEngine {
         let action_text = if doc.action.contains("::") {
             doc.action.clone()
         } else {
-            format!("Action::{:?}", doc.action)
+            format!("{ACTION}::{:?}", doc.action)
         };
         let action = EntityUid::from_str(&action_text).map_err(|e| request_error("action", e))?;
         let resource = EntityUid::from_str(&doc.resource).map_err(|e| request_error("resource", e))?;
@@ -401,8 +411,8 @@ impl PolicyEngine {
     ) -> String {
         // A tool's own action reads as the tool call it is: the record keeps
         // the action id, the sentence names what happened.
-        let action = if req.resource.type_name().basename() == "Tool" {
-            "call_tool".to_string()
+        let action = if req.resource.type_name().to_string() == TOOL {
+            CALL_TOOL.to_string()
         } else {
             req.action.id().unescaped().to_string()
         };
@@ -417,7 +427,7 @@ impl PolicyEngine {
                 "needs approval: {} permit{} {action} on {} once a {} approves",
                 list(determining),
                 if determining.len() == 1 { "s" } else { "" },
-                req.resource,
+                short(&req.resource),
                 roles.join(" or a ")
             ),
             PolicyOutcome::Deny if !enforced_errors.is_empty() => format!(
@@ -432,11 +442,13 @@ impl PolicyEngine {
             PolicyOutcome::Deny => match &req.approval_role {
                 Some(role) => format!(
                     "denied: no policy permits {action} on {} for {}, even with the approval of a {role}",
-                    req.resource, req.principal
+                    short(&req.resource),
+                    short(&req.principal)
                 ),
                 None => format!(
                     "denied: no policy permits {action} on {} for {}, with or without an approval",
-                    req.resource, req.principal
+                    short(&req.resource),
+                    short(&req.principal)
                 ),
             },
         };
@@ -448,6 +460,11 @@ impl PolicyEngine {
         }
         text
     }
+}
+
+/// A uid as a sentence names it (the runtime's namespace implied).
+fn short(uid: &EntityUid) -> String {
+    shown(&uid.to_string()).to_string()
 }
 
 /// Marks an error of a shadow policy in `PolicyDecision::errors`: recorded,

@@ -2,18 +2,18 @@
 //! running policy tests.
 
 mod approval;
+mod builtin;
 mod diagnostic;
 mod engine;
 mod load;
 mod suite;
 mod tool_schema;
 
+pub use builtin::{ATTRIBUTE_TYPES, DeclaredAttributes, GENERATED_SCHEMA_FILE, generated_schema};
 pub use diagnostic::SourceDiagnostic;
 pub use engine::{PolicyEngine, PolicyRequest, RequestDocument, RequestError, is_shadow_error};
 pub use load::{PolicyEffect, PolicyInfo, PolicyLoadError, PolicyMode};
 pub use suite::{
     ErrorsExpectation, Expectation, PolicyTestError, PolicyTestReport, PolicyTestResult, run_policy_tests,
 };
-pub use tool_schema::{
-    ARGUMENTS, ArgumentType, Field, RecordType, TOOL_SCHEMA_FILE, ToolArguments, tool_actions_schema,
-};
+pub use tool_schema::{ARGUMENTS, ArgumentType, Field, RecordType, ToolArguments, tool_actions_schema};

@@ -4,7 +4,7 @@
 //! format_version: 1
 //! entities_from: entities.json    # Cedar JSON entities, same directory
 //! defaults:
-//!   context: { tenant: { type: Tenant, id: acme }, safety_mode: standard, ... }
+//!   context: { tenant: { type: ContextOS::Tenant, id: acme }, safety_mode: standard, ... }
 //! tests:
 //!   - name: lookup inside the tenant is allowed
 //!     principal: Agent::"triage-bot"

@@ -20,9 +20,6 @@ use cedar_policy::RestrictedExpression;
 use contextos_core::is_secret_field;
 use serde_json::Value;
 
-/// The file of a policy bundle that holds the generated tool actions.
-pub const TOOL_SCHEMA_FILE: &str = "tools.generated.cedarschema";
-
 /// The name of a tool's argument record in its action's context.
 pub const ARGUMENTS: &str = "arguments";
 
@@ -249,17 +246,15 @@ fn shown(pointer: &str) -> &str {
     if pointer.is_empty() { "/" } else { pointer }
 }
 
-/// The Cedar schema part for `tools`: one action per tool in the
-/// `call_tool` group, its context the run attributes plus `arguments`.
-/// Tools are written in name order, so the text depends on the set only.
+/// The Cedar declarations of `tools` inside the runtime's namespace: one
+/// action per tool in the `call_tool` group, its context the run attributes
+/// plus `arguments`. Tools are written in name order, so the text depends on
+/// the set only.
 pub fn tool_actions_schema(tools: &[ToolArguments]) -> String {
     let mut sorted: Vec<&ToolArguments> = tools.iter().collect();
     sorted.sort_by(|a, b| a.tool.cmp(&b.tool));
     let mut out = String::from(
-        "// Generated from the tool contracts by `contextos policy schema --write`.\n\
-         // Do not edit: a tool's shape is written once, in its contract.\n\
-         //\n\
-         // Every tool is an action in the `call_tool` group. Its context carries the\n\
+        "// Every tool is an action in the `call_tool` group. Its context carries the\n\
          // run attributes and `arguments`, typed from the contract's input schema.\n",
     );
     for tool in sorted {
@@ -378,13 +373,13 @@ mod tests {
 
     #[test]
     fn the_generated_schema_parses_with_the_built_in_types() {
-        let base = "entity Tenant; entity Agent; entity Tool; type Approval = {granted: Bool, role: String};\n\
-                    type Budget = {tool_calls_left: Long, tokens_left: Long};\naction call_tool;\n";
         let text = tool_actions_schema(&[
             ToolArguments::from_json_schema("issue_refund", &refund(), &[]),
             ToolArguments::from_json_schema("read-ticket.v2", &json!({"type": "object", "properties": {}}), &[]),
         ]);
-        let schema = cedar_policy::Schema::from_cedarschema_str(&format!("{base}{text}"));
+        let generated =
+            crate::policy::builtin::generated_schema(&crate::policy::builtin::DeclaredAttributes::default(), &text);
+        let schema = cedar_policy::Schema::from_cedarschema_str(&generated);
         assert!(schema.is_ok(), "{text}\n{:?}", schema.err());
         assert!(text.contains("\"amount_cents\": Long,"), "{text}");
         assert!(text.contains("// issue_refund/api_key: not visible to policies (secret-shaped name)"));
