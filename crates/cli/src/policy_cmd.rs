@@ -7,7 +7,7 @@ use contextos_action::ToolCatalog;
 use contextos_core::cedar_names::shown;
 use contextos_core::{ExitCode, IoError, PolicyDecision, PolicyOutcome, parse_document};
 use contextos_harness::{
-    ChangeKind, Corpus, CoverageReport, ImpactChange, ImpactReport, policy_coverage, policy_impact,
+    ChangeKind, Corpus, CorpusSource, CoverageReport, ImpactChange, ImpactReport, policy_coverage, policy_impact,
 };
 use contextos_runtime::{Deployment, RuntimeConfig};
 use contextos_trust::{GENERATED_SCHEMA_FILE, PolicyEngine, RequestDocument, run_policy_tests};
@@ -78,11 +78,14 @@ The request file (YAML or JSON) has principal, action, resource, context and ent
     /// decision that changes: outcome, determining policies, approver roles, or a new evaluation
     /// error. Exit 1 on any change unless --allow-changes.
     #[command(after_help = "Examples:\n  contextos policy impact --candidate candidate/\n  \
+contextos policy impact --candidate candidate/ --corpus goldens --corpus .contextos\n  \
 contextos policy impact --candidate candidate/ --corpus goldens/escalation --allow-changes --format json\n\n\
-The corpus is a directory tree of signed replay packets (<suite>/<case>.packet.json), verified with\n\
-the deployment's trusted keys (exit 3 if one does not verify). Each recorded request is decided again\n\
-under the baseline and the candidate, with the run's identities and the deployment's tools and packs\n\
-as entities. Decisions recorded without their request (older packets) are skipped and counted.")]
+A corpus is a directory tree of signed replay packets (<suite>/<case>.packet.json) or a run store\n\
+(a directory with objects/ and runs/, such as .contextos), whose stored runs are listed as\n\
+store/<run_id>. Every packet is verified with the deployment's trusted keys (exit 3 if one does not\n\
+verify). Each recorded request is decided again under the baseline and the candidate, with the run's\n\
+identities and the deployment's tools and packs as entities. Decisions recorded without their\n\
+request (older packets) are skipped and counted.")]
     Impact {
         /// The candidate bundle: schema.cedarschema, *.cedar files, approvers.yaml.
         #[arg(long)]
@@ -90,7 +93,8 @@ as entities. Decisions recorded without their request (older packets) are skippe
         /// The bundle to compare with.
         #[arg(long, default_value = "policies")]
         baseline: PathBuf,
-        /// Directory tree of signed replay packets; repeat to compare over several.
+        /// A directory tree of signed replay packets or a run store (.contextos); repeat to compare
+        /// over several.
         #[arg(long, default_value = "goldens")]
         corpus: Vec<PathBuf>,
         /// The deployment: trusted keys, tool contracts and packs.
@@ -105,13 +109,16 @@ as entities. Decisions recorded without their request (older packets) are skippe
     /// Share of enforced policies that determine at least one outcome over a corpus of recorded
     /// runs; lists the policies no run exercises. Exit 1 when below --min.
     #[command(
-        after_help = "Examples:\n  contextos policy coverage\n  contextos policy coverage --policies candidate/ --min 0.5 --format json\n\n\
-Every recorded request is decided again under --policies, so a candidate bundle can be measured on\n\
-the same corpus. Shadow policies never decide: they are listed with how many outcomes they would\n\
-have changed and do not count towards coverage."
+        after_help = "Examples:\n  contextos policy coverage\n  contextos policy coverage --corpus goldens --corpus .contextos\n  \
+contextos policy coverage --policies candidate/ --min 0.5 --format json\n\n\
+The corpus is read as for `policy impact`: packet trees and run stores (.contextos). Every recorded\n\
+request is decided again under --policies, so a candidate bundle can be measured on the same corpus.\n\
+Shadow policies never decide: they are listed with how many outcomes they would have changed and do\n\
+not count towards coverage."
     )]
     Coverage {
-        /// Directory tree of signed replay packets; repeat to compare over several.
+        /// A directory tree of signed replay packets or a run store (.contextos); repeat to measure
+        /// over several.
         #[arg(long, default_value = "goldens")]
         corpus: Vec<PathBuf>,
         /// The bundle to measure.
@@ -310,7 +317,7 @@ fn impact(
         Format::Json => println!("{}", to_json(&report)?),
         Format::Text => {
             println!("compared: {} -> {}", baseline.display(), candidate.display());
-            println!("corpus:   {}", corpus.dir);
+            print_corpora(&report.corpora);
             print_impact(&report, allow_changes);
         }
     }
@@ -337,7 +344,11 @@ fn coverage(
     let report = policy_coverage(&corpus, &dep, &engine)?;
     match format {
         Format::Json => println!("{}", to_json(&report)?),
-        Format::Text => print_coverage(&report, min),
+        Format::Text => {
+            println!("measured: {}", policies.display());
+            print_corpora(&report.corpora);
+            print_coverage(&report, min);
+        }
     }
     Ok(if report.meets(min) {
         ExitCode::Success
@@ -351,6 +362,18 @@ fn load_corpus(config: &Path, corpus: &[PathBuf]) -> Result<(Deployment, Corpus)
     let dep = Deployment::load(config)?;
     let corpus = Corpus::load_all(corpus, &dep.keyring)?;
     Ok((dep, corpus))
+}
+
+/// One `corpus:` line per directory: where, what kind, how many packets.
+fn print_corpora(corpora: &[CorpusSource]) {
+    for c in corpora {
+        println!(
+            "corpus:   {} ({}, {})",
+            c.dir,
+            c.kind,
+            plural(c.packets, "packet", "packets")
+        );
+    }
 }
 
 fn plural(n: u64, one: &str, many: &str) -> String {

@@ -4,6 +4,7 @@
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on broken fixtures")]
 
 use std::fs;
+use std::path::Path;
 use std::sync::OnceLock;
 
 use contextos_runtime::{Deployment, Fixtures, RequestEnvelope, envelope_bytes, run_on_fixtures};
@@ -106,7 +107,12 @@ fn impact_compares_over_every_corpus_given_and_says_which() {
     );
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("compared: policies -> candidate\n"), "{}", r.stdout);
-    assert!(r.stdout.contains("corpus:   goldens, more-goldens\n"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("corpus:   goldens (packet tree, 1 packet)\ncorpus:   more-goldens (packet tree, 1 packet)\n"),
+        "{}",
+        r.stdout
+    );
     assert!(
         r.stdout.contains("in 2 packets re-evaluated: 4 changed"),
         "{}",
@@ -157,6 +163,188 @@ fn impact_input_and_verification_errors_have_their_exit_codes() {
     let r = contextos(dir.path(), &["policy", "impact", "--candidate", "candidate"]);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("example.packet.json"), "{}", r.stderr);
+}
+
+/// An error as printed, without the line breaks and gutters of its wrapping.
+fn unwrapped(stderr: &str) -> String {
+    stderr
+        .split_whitespace()
+        .filter(|word| *word != "│")
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Records the bundled example with `contextos run` into `<dir>/.contextos`,
+/// as `run_escalation_4411` and again as `run_escalation_4412`.
+fn store_of_two_runs(dir: &Path) {
+    let request = repo().join("runtime/examples/escalation/request.yaml");
+    let text = fs::read_to_string(&request).unwrap();
+    let second = dir.join("request-4412.yaml");
+    let renamed = text.replace("run_id: run_escalation_4411", "run_id: run_escalation_4412");
+    assert_ne!(renamed, text);
+    fs::write(&second, renamed).unwrap();
+    let fixtures = repo().join("runtime/examples/escalation/fixtures");
+    let store = dir.join(".contextos");
+    for request in [request, second] {
+        let r = contextos_in(
+            &repo(),
+            &[
+                "run",
+                request.to_str().unwrap(),
+                "--fixtures",
+                fixtures.to_str().unwrap(),
+                "--store",
+                store.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    }
+}
+
+/// The candidate's signed-packs permit also asks for an elevated session:
+/// the one pack decision of each run is denied now.
+fn packs_only_when_elevated(dir: &Path) {
+    let path = dir.join("candidate/context.cedar");
+    let text = fs::read_to_string(&path).unwrap();
+    let edited = text.replace(
+        "when { resource.signed };",
+        "when { resource.signed && context.safety_mode == \"elevated\" };",
+    );
+    assert_ne!(edited, text);
+    fs::write(&path, edited).unwrap();
+}
+
+#[test]
+fn impact_over_a_run_store_lists_each_changed_decision_by_run_id() {
+    let dir = workspace(None);
+    store_of_two_runs(dir.path());
+    packs_only_when_elevated(dir.path());
+    let args = [
+        "policy",
+        "impact",
+        "--candidate",
+        "candidate",
+        "--corpus",
+        "goldens",
+        "--corpus",
+        ".contextos",
+    ];
+    let r = contextos(dir.path(), &args);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("corpus:   goldens (packet tree, 1 packet)\ncorpus:   .contextos (run store, 2 packets)\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("in 3 packets re-evaluated: 3 changed"),
+        "{}",
+        r.stdout
+    );
+    let changed: Vec<&str> = r
+        .stdout
+        .lines()
+        .skip_while(|l| *l != "changed outcomes:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert_eq!(changed.len(), 3, "{}", r.stdout);
+    for (line, case) in changed.iter().zip([
+        "escalation/example #",
+        "store/run_escalation_4411 #",
+        "store/run_escalation_4412 #",
+    ]) {
+        assert!(line.starts_with(&format!("  {case}")), "{line}");
+        assert!(
+            line.contains("allow -> deny  (by no policy; was context.signed-packs)"),
+            "{line}"
+        );
+    }
+
+    let json = contextos(dir.path(), &[&args[..], &["--format", "json"]].concat());
+    assert_eq!(json.code, 1, "{}", json.stderr);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        report["corpora"],
+        serde_json::json!([
+            {"dir": "goldens", "kind": "packets", "packets": 1},
+            {"dir": ".contextos", "kind": "store", "packets": 2},
+        ])
+    );
+    assert_eq!(report["changes"][1]["suite"], "store");
+    assert_eq!(report["changes"][1]["case"], "run_escalation_4411");
+
+    let r = contextos(
+        dir.path(),
+        &["policy", "coverage", "--corpus", ".contextos", "--min", "0"],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .starts_with("measured: policies\ncorpus:   .contextos (run store, 2 packets)\ncoverage "),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn a_tampered_or_empty_run_store_fails_with_its_exit_code() {
+    let dir = workspace(None);
+    store_of_two_runs(dir.path());
+    let impact = ["policy", "impact", "--candidate", "candidate", "--corpus", ".contextos"];
+    assert_eq!(contextos(dir.path(), &impact).code, 0);
+
+    // A byte flipped in the stored packet of one run: its object no longer hashes to its name.
+    let store = contextos_store::Store::open_existing(&dir.path().join(".contextos")).unwrap();
+    let entry = store.get_run("run_escalation_4412").unwrap();
+    let object = store.object_path(&entry.packet);
+    let original = fs::read(&object).unwrap();
+    let mut bytes = original.clone();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    fs::write(&object, &bytes).unwrap();
+    let r = contextos(dir.path(), &impact);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(
+        unwrapped(&r.stderr).contains(&format!(
+            "run store .contextos: run run_escalation_4412: its packet object {} cannot be read",
+            entry.packet
+        )) && r.stderr.contains("corrupted object"),
+        "{}",
+        r.stderr
+    );
+    fs::write(&object, &original).unwrap();
+
+    // The packet's signature altered and stored under its new digest: the keyring refuses it.
+    let mut envelope: serde_json::Value = serde_json::from_slice(&original).unwrap();
+    let sig = envelope["signatures"][0]["sig"].as_str().unwrap().to_string();
+    let flipped = if sig.starts_with('A') { "B" } else { "A" };
+    envelope["signatures"][0]["sig"] = format!("{flipped}{}", &sig[1..]).into();
+    let mut resigned = entry.clone();
+    resigned.packet = store.put_object(&serde_json::to_vec(&envelope).unwrap()).unwrap();
+    fs::remove_file(dir.path().join(".contextos/runs/run_escalation_4412.json")).unwrap();
+    store.put_run(&resigned).unwrap();
+    let r = contextos(dir.path(), &impact);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(
+        unwrapped(&r.stderr).contains(&format!(
+            "packet run run_escalation_4412 in store .contextos ({}) does not verify",
+            resigned.packet
+        )) && r.stderr.contains("signature by ed25519:"),
+        "{}",
+        r.stderr
+    );
+
+    // A store with no runs checks nothing: an input error, not a pass.
+    let empty = dir.path().join("empty-store");
+    contextos_store::Store::open(&empty).unwrap();
+    let r = contextos(
+        dir.path(),
+        &["policy", "coverage", "--corpus", "empty-store", "--min", "0"],
+    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("run store empty-store holds no runs"), "{}", r.stderr);
 }
 
 #[test]

@@ -1,8 +1,12 @@
-//! Corpora of recorded runs: a directory tree of signed replay packets
-//! (`<suite>/<case>.packet.json`, default `goldens/`), verified with the
-//! deployment's keyring, and the re-evaluation of their recorded policy
-//! requests under another policy set (shared by impact and coverage).
+//! Corpora of recorded runs, verified with the deployment's keyring, and the
+//! re-evaluation of their recorded policy requests under another policy set
+//! (shared by impact and coverage). A corpus directory is either a tree of
+//! signed replay packets (`<suite>/<case>.packet.json`, default `goldens/`)
+//! or a run store (`.contextos/`: a directory with both `objects/` and
+//! `runs/`, as [`Store::has_layout`] says), whose every stored run is one
+//! packet named `store/<run_id>`.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use cedar_policy::Entities;
@@ -12,12 +16,17 @@ use contextos_core::{
 };
 use contextos_intelligence::{EntitySource, identity_entities};
 use contextos_runtime::{Deployment, REPLAY_PACKET_TYPE};
+use contextos_store::{RunIndexEntry, Store, StoreError};
 use contextos_trust::{Keyring, PolicyEngine, RequestDocument, SignedEnvelope, VerifyError, is_shadow_error};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// The file-name suffix of a signed replay packet in a corpus.
 const PACKET_SUFFIX: &str = ".packet.json";
+
+/// The suite of every packet read from a run store (its case is the run id).
+pub const STORE_SUITE: &str = "store";
 
 /// A corpus that could not be loaded or evaluated.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -31,10 +40,38 @@ pub enum CorpusError {
     },
     /// The corpus holds no packets: nothing would be checked.
     #[error("corpus directory {dir} holds no *{PACKET_SUFFIX} files")]
-    #[diagnostic(help("a corpus is a tree of signed replay packets named `<suite>/<case>.packet.json`"))]
+    #[diagnostic(help(
+        "a corpus is a tree of signed replay packets named `<suite>/<case>.packet.json`, or a run store (`objects/` and `runs/`)"
+    ))]
     Empty {
         /// The directory as given.
         dir: String,
+    },
+    /// The run store holds no runs: nothing would be checked.
+    #[error("run store {dir} holds no runs")]
+    #[diagnostic(help("record runs into it (`contextos run REQUEST --store {dir}`) or pass another --corpus"))]
+    EmptyStore {
+        /// The store directory as given.
+        dir: String,
+    },
+    /// A run store's index or one of its objects could not be read.
+    #[error("run store {dir}: {what}")]
+    Store {
+        /// The store directory as given.
+        dir: String,
+        /// What was being read: the index, or which run's packet object.
+        what: String,
+        /// Why (boxed: a store error is large; its cause is printed below).
+        #[source]
+        source: Box<StoreError>,
+    },
+    /// A stored packet records another run than the index entry naming it.
+    #[error("packet {file} records run {recorded:?}, not the run it is stored under")]
+    RunMismatch {
+        /// The stored packet, as shown to the user.
+        file: String,
+        /// The run id the packet records.
+        recorded: String,
     },
     /// A file or directory could not be read.
     #[error(transparent)]
@@ -73,9 +110,14 @@ impl Kind for CorpusError {
     fn kind(&self) -> ErrorKind {
         match self {
             Self::Verification { source, .. } => source.kind(),
-            Self::Missing { .. } | Self::Empty { .. } | Self::Io(_) | Self::Document(_) | Self::Entities { .. } => {
-                ErrorKind::Input
-            }
+            Self::Store { source, .. } => source.kind(),
+            Self::RunMismatch { .. } => ErrorKind::Verification,
+            Self::Missing { .. }
+            | Self::Empty { .. }
+            | Self::EmptyStore { .. }
+            | Self::Io(_)
+            | Self::Document(_)
+            | Self::Entities { .. } => ErrorKind::Input,
         }
     }
 }
@@ -83,61 +125,96 @@ impl Kind for CorpusError {
 /// One verified packet of a corpus.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CorpusPacket {
-    /// The file, as shown to the user.
+    /// Where the packet was read, as shown to the user: the packet file, or
+    /// `run <run_id> in store <dir> (<packet digest>)`.
     pub file: String,
-    /// The parent directory's name.
+    /// The parent directory's name, or [`STORE_SUITE`] for a stored run.
     pub suite: String,
-    /// The file name without `.packet.json`.
+    /// The file name without `.packet.json`, or the run id of a stored run.
     pub case: String,
     /// The verified packet.
     pub packet: ReplayPacket,
 }
 
-/// Every packet of a corpus directory, verified, sorted by path.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Corpus {
+/// What a corpus directory is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CorpusKind {
+    /// A directory tree of signed replay packets (`<suite>/<case>.packet.json`).
+    Packets,
+    /// A run store (`.contextos/`): one packet per stored run.
+    Store,
+}
+
+impl fmt::Display for CorpusKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Packets => "packet tree",
+            Self::Store => "run store",
+        })
+    }
+}
+
+/// One directory a corpus was loaded from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorpusSource {
     /// The directory, as given.
     pub dir: String,
-    /// The packets, in path order.
+    /// What it is.
+    pub kind: CorpusKind,
+    /// How many packets it gave.
+    pub packets: u64,
+}
+
+/// Every packet of one or more corpus directories, verified.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Corpus {
+    /// The directories, in the order given.
+    pub sources: Vec<CorpusSource>,
+    /// The packets: per directory in the order given, a packet tree's in
+    /// path order and a run store's in run id order.
     pub packets: Vec<CorpusPacket>,
 }
 
 impl Corpus {
-    /// Loads every `*.packet.json` under `dir` (recursively, sorted by path)
-    /// and verifies each against `keyring` as a replay packet. Fails on the
-    /// first bad packet in path order, whatever the thread count; an empty
-    /// corpus is an error (a check over nothing would pass silently).
+    /// Loads the corpus directory `dir`: a run store when it has both
+    /// `objects/` and `runs/` directories ([`Store::has_layout`]), else a
+    /// packet tree. Every packet is verified against `keyring` as a replay
+    /// packet; loading fails on the first bad packet in corpus order,
+    /// whatever the thread count. An empty corpus is an error (a check over
+    /// nothing would pass silently).
     pub fn load(dir: &Path, keyring: &Keyring) -> Result<Self, CorpusError> {
         let shown = dir.to_string_lossy().replace('\\', "/");
         if !dir.is_dir() {
             return Err(CorpusError::Missing { dir: shown });
         }
-        let mut files = Vec::new();
-        packet_files(dir, &mut files)?;
-        files.sort();
-        if files.is_empty() {
-            return Err(CorpusError::Empty { dir: shown });
-        }
-        let loaded: Vec<Result<CorpusPacket, CorpusError>> =
-            files.par_iter().map(|path| load_packet(path, keyring)).collect();
-        let packets = loaded.into_iter().collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { dir: shown, packets })
+        let (kind, packets) = if Store::has_layout(dir) {
+            (CorpusKind::Store, load_store(dir, &shown, keyring)?)
+        } else {
+            (CorpusKind::Packets, load_tree(dir, &shown, keyring)?)
+        };
+        Ok(Self {
+            sources: vec![CorpusSource {
+                dir: shown,
+                kind,
+                packets: packets.len() as u64,
+            }],
+            packets,
+        })
     }
 
-    /// One corpus of every packet under each of `dirs`, in the order given
-    /// (each loaded as by [`Corpus::load`]); its `dir` names them all.
-    pub fn load_all(dirs: &[std::path::PathBuf], keyring: &Keyring) -> Result<Self, CorpusError> {
+    /// One corpus of every packet of each of `dirs`, in the order given
+    /// (each loaded as by [`Corpus::load`]); its `sources` name them all.
+    pub fn load_all(dirs: &[PathBuf], keyring: &Keyring) -> Result<Self, CorpusError> {
         let mut all = Self {
-            dir: String::new(),
+            sources: Vec::new(),
             packets: Vec::new(),
         };
-        let mut names = Vec::new();
         for dir in dirs {
             let one = Self::load(dir, keyring)?;
-            names.push(one.dir);
+            all.sources.extend(one.sources);
             all.packets.extend(one.packets);
         }
-        all.dir = names.join(", ");
         Ok(all)
     }
 
@@ -148,6 +225,85 @@ impl Corpus {
             .map(|p| p.packet.decision_record.policy_decisions.len() as u64)
             .sum()
     }
+}
+
+/// Every `*.packet.json` under `dir` (recursively), in path order.
+fn load_tree(dir: &Path, shown: &str, keyring: &Keyring) -> Result<Vec<CorpusPacket>, CorpusError> {
+    let mut files = Vec::new();
+    packet_files(dir, &mut files)?;
+    files.sort();
+    if files.is_empty() {
+        return Err(CorpusError::Empty { dir: shown.to_owned() });
+    }
+    first_error_in_order(files.par_iter().map(|path| load_packet(path, keyring)).collect())
+}
+
+/// The packet of every run of the store at `dir`, in run id order. Objects
+/// are read through the store, which re-hashes them.
+fn load_store(dir: &Path, shown: &str, keyring: &Keyring) -> Result<Vec<CorpusPacket>, CorpusError> {
+    let store = Store::open_existing(dir).map_err(|source| CorpusError::Store {
+        dir: shown.to_owned(),
+        what: "it cannot be opened".to_owned(),
+        source: Box::new(source),
+    })?;
+    let mut runs = store.list_runs().map_err(|source| CorpusError::Store {
+        dir: shown.to_owned(),
+        what: "its run index cannot be read".to_owned(),
+        source: Box::new(source),
+    })?;
+    if runs.is_empty() {
+        return Err(CorpusError::EmptyStore { dir: shown.to_owned() });
+    }
+    runs.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    first_error_in_order(
+        runs.par_iter()
+            .map(|entry| load_stored_packet(&store, shown, entry, keyring))
+            .collect(),
+    )
+}
+
+/// The packets, or the first error in corpus order (rayon's own collect
+/// into a `Result` may return any of the errors).
+fn first_error_in_order(loaded: Vec<Result<CorpusPacket, CorpusError>>) -> Result<Vec<CorpusPacket>, CorpusError> {
+    loaded.into_iter().collect()
+}
+
+fn load_stored_packet(
+    store: &Store,
+    shown: &str,
+    entry: &RunIndexEntry,
+    keyring: &Keyring,
+) -> Result<CorpusPacket, CorpusError> {
+    let file = format!("run {} in store {shown} ({})", entry.run_id, entry.packet);
+    let bytes = store.get_object(&entry.packet).map_err(|source| CorpusError::Store {
+        dir: shown.to_owned(),
+        what: format!(
+            "run {}: its packet object {} cannot be read",
+            entry.run_id, entry.packet
+        ),
+        source: Box::new(source),
+    })?;
+    let text = String::from_utf8_lossy(&bytes);
+    let envelope: SignedEnvelope = parse_json(&file, &text)?;
+    let packet: ReplayPacket =
+        keyring
+            .verify_as(&envelope, REPLAY_PACKET_TYPE)
+            .map_err(|source| CorpusError::Verification {
+                file: file.clone(),
+                source,
+            })?;
+    if packet.run_id != entry.run_id {
+        return Err(CorpusError::RunMismatch {
+            file,
+            recorded: packet.run_id,
+        });
+    }
+    Ok(CorpusPacket {
+        file,
+        suite: STORE_SUITE.to_owned(),
+        case: entry.run_id.clone(),
+        packet,
+    })
 }
 
 fn packet_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CorpusError> {

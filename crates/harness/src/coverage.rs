@@ -8,7 +8,7 @@ use contextos_runtime::Deployment;
 use contextos_trust::{PolicyEngine, PolicyInfo, PolicyMode};
 use serde::{Deserialize, Serialize};
 
-use crate::corpus::{Corpus, CorpusError, NamedEngine, Reevaluator};
+use crate::corpus::{Corpus, CorpusError, CorpusSource, NamedEngine, Reevaluator};
 
 /// A shadow policy and how often it would have changed an outcome.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +26,9 @@ pub struct CoverageReport {
     pub format_version: u32,
     /// Digest of the bundle measured.
     pub bundle: Digest,
+    /// The corpus directories measured over, in the order given.
+    #[serde(default)]
+    pub corpora: Vec<CorpusSource>,
     /// Packets in the corpus.
     pub packets: u64,
     /// Decisions re-evaluated (recorded with their request).
@@ -129,6 +132,7 @@ pub fn policy_coverage(
     Ok(CoverageReport {
         format_version: FORMAT_VERSION,
         bundle: policies.bundle_digest(),
+        corpora: corpus.sources.clone(),
         packets: corpus.packets.len() as u64,
         decisions,
         skipped,

@@ -8,7 +8,7 @@ use contextos_runtime::Deployment;
 use contextos_trust::PolicyEngine;
 use serde::{Deserialize, Serialize};
 
-use crate::corpus::{Corpus, CorpusError, Evaluated, NamedEngine, Reevaluator};
+use crate::corpus::{Corpus, CorpusError, CorpusSource, Evaluated, NamedEngine, Reevaluator};
 
 /// What about a decision differs between the baseline and the candidate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -29,9 +29,9 @@ pub enum ChangeKind {
 /// the candidate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImpactChange {
-    /// The packet's suite (parent directory name).
+    /// The packet's suite (parent directory name, or `store` for a stored run).
     pub suite: String,
-    /// The packet's case (file name without `.packet.json`).
+    /// The packet's case (file name without `.packet.json`, or the stored run's id).
     pub case: String,
     /// Index of the decision in the packet's `policy_decisions`.
     pub index: u64,
@@ -97,6 +97,9 @@ pub struct ImpactReport {
     pub baseline_bundle: Digest,
     /// Digest of the candidate bundle.
     pub candidate_bundle: Digest,
+    /// The corpus directories compared over, in the order given.
+    #[serde(default)]
+    pub corpora: Vec<CorpusSource>,
     /// Packets in the corpus.
     pub packets: u64,
     /// Decisions re-evaluated (recorded with their request).
@@ -157,6 +160,7 @@ pub fn policy_impact(
         format_version: FORMAT_VERSION,
         baseline_bundle: baseline.bundle_digest(),
         candidate_bundle: candidate.bundle_digest(),
+        corpora: corpus.sources.clone(),
         packets: corpus.packets.len() as u64,
         decisions: 0,
         skipped: 0,

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use contextos_core::{ErrorKind, Kind, PolicyOutcome, ReplayPacket};
-use contextos_harness::{ChangeCount, Corpus, CorpusError, ImpactReport, policy_coverage, policy_impact};
+use contextos_harness::{
+    ChangeCount, Corpus, CorpusError, CorpusKind, CorpusSource, ImpactReport, policy_coverage, policy_impact,
+};
 use contextos_runtime::{
     Deployment, Fixtures, REPLAY_PACKET_TYPE, RequestEnvelope, envelope_bytes, open_packet, run_on_fixtures,
 };
@@ -483,4 +485,166 @@ fn earlier_format_packets_still_replay() {
         };
         assert_eq!(tools(again), tools(packet), "format {version}");
     }
+}
+
+// ------------------------------------------------------- run store corpora
+
+/// A store at `<tmp>/.contextos` holding the bundled example run once per
+/// `(run id, started_at)`, persisted as `contextos run` does.
+fn store_with_runs(runs: &[(&str, u64)]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".contextos");
+    let store = contextos_store::Store::open(&path).unwrap();
+    let example = repo().join("runtime/examples/escalation");
+    let text = std::fs::read_to_string(example.join("request.yaml")).unwrap();
+    let fixtures = Fixtures::load(&example.join("fixtures")).unwrap();
+    for (run_id, started_at) in runs {
+        let mut env = RequestEnvelope::parse("request.yaml", &text).unwrap();
+        env.run_context.run_id = (*run_id).to_string();
+        env.started_at = contextos_core::Timestamp(*started_at);
+        let artifacts = run_on_fixtures(deployment(), &env, &fixtures).unwrap();
+        contextos_runtime::persist(&store, &artifacts).unwrap();
+    }
+    (dir, path)
+}
+
+#[test]
+fn a_run_store_is_a_corpus_of_its_runs_in_run_id_order() {
+    // run_z is recorded first: the store lists runs by time, the corpus by id.
+    let (_dir, path) = store_with_runs(&[("run_z", 1_767_225_600_000), ("run_a", 1_767_225_700_000)]);
+    let listed: Vec<String> = contextos_store::Store::open_existing(&path)
+        .unwrap()
+        .list_runs()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.run_id)
+        .collect();
+    assert_eq!(listed, ["run_z", "run_a"]);
+
+    let corpus = load(&path);
+    let names: Vec<_> = corpus
+        .packets
+        .iter()
+        .map(|p| (p.suite.as_str(), p.case.as_str(), p.packet.run_id.as_str()))
+        .collect();
+    assert_eq!(names, [("store", "run_a", "run_a"), ("store", "run_z", "run_z")]);
+    assert!(
+        corpus.packets[0].file.starts_with("run run_a in store ") && corpus.packets[0].file.contains("(sha256:"),
+        "{}",
+        corpus.packets[0].file
+    );
+    assert_eq!(
+        corpus.sources,
+        [CorpusSource {
+            dir: path.to_string_lossy().replace('\\', "/"),
+            kind: CorpusKind::Store,
+            packets: 2,
+        }]
+    );
+
+    // Each stored run is compared as a packet file would be.
+    let (_candidate, freeze) = refund_freeze();
+    let report = impact(&corpus, &freeze);
+    let changed: Vec<_> = report
+        .changes
+        .iter()
+        .map(|c| (c.suite.as_str(), c.case.as_str(), c.index))
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            ("store", "run_a", 13),
+            ("store", "run_a", 14),
+            ("store", "run_z", 13),
+            ("store", "run_z", 14)
+        ]
+    );
+    assert_eq!(report.corpora, corpus.sources);
+}
+
+#[test]
+fn packet_trees_and_run_stores_load_together_in_the_order_given() {
+    let tree = corpus_dir();
+    let (_dir, store) = store_with_runs(&[("run_escalation_4411", 1_767_225_600_000)]);
+    let corpus = Corpus::load_all(&[store.clone(), tree.path().to_owned()], &deployment().keyring).unwrap();
+    let kinds: Vec<_> = corpus.sources.iter().map(|s| (s.kind, s.packets)).collect();
+    assert_eq!(kinds, [(CorpusKind::Store, 1), (CorpusKind::Packets, 1)]);
+    assert_eq!(corpus.packets[0].suite, "store");
+    assert_eq!(corpus.packets[1].suite, "escalation");
+    // The same run, stored or as a packet file, is the same verified packet.
+    assert_eq!(corpus.packets[0].packet, corpus.packets[1].packet);
+}
+
+#[test]
+fn an_empty_run_store_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".contextos");
+    contextos_store::Store::open(&path).unwrap();
+    let err = Corpus::load(&path, &deployment().keyring).unwrap_err();
+    assert!(matches!(err, CorpusError::EmptyStore { .. }), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Input);
+    assert!(err.to_string().contains("holds no runs"), "{err}");
+}
+
+#[test]
+fn a_missing_or_corrupt_stored_packet_names_the_run_and_the_digest() {
+    let (_dir, path) = store_with_runs(&[("run_escalation_4411", 1_767_225_600_000)]);
+    let store = contextos_store::Store::open_existing(&path).unwrap();
+    let entry = store.get_run("run_escalation_4411").unwrap();
+    let object = store.object_path(&entry.packet);
+    let mut bytes = std::fs::read(&object).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&object, &bytes).unwrap();
+    let corrupt = Corpus::load(&path, &deployment().keyring).unwrap_err();
+    assert_eq!(corrupt.kind(), ErrorKind::Verification, "{corrupt}");
+
+    std::fs::remove_file(&object).unwrap();
+    let missing = Corpus::load(&path, &deployment().keyring).unwrap_err();
+    assert_eq!(missing.kind(), ErrorKind::Input, "{missing}");
+    for err in [corrupt, missing] {
+        let message = err.to_string();
+        assert!(
+            message.contains("run run_escalation_4411") && message.contains(&entry.packet.to_string()),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn a_stored_packet_with_a_bad_signature_fails_verification() {
+    let (_dir, path) = store_with_runs(&[("run_escalation_4411", 1_767_225_600_000)]);
+    let store = contextos_store::Store::open_existing(&path).unwrap();
+    let mut entry = store.get_run("run_escalation_4411").unwrap();
+    let mut envelope: SignedEnvelope = serde_json::from_slice(&store.get_object(&entry.packet).unwrap()).unwrap();
+    let sig = &mut envelope.signatures[0].sig;
+    let first = if sig.starts_with('A') { "B" } else { "A" };
+    sig.replace_range(..1, first);
+    entry.packet = store.put_object(&envelope_bytes(&envelope).unwrap()).unwrap();
+    std::fs::remove_file(path.join("runs/run_escalation_4411.json")).unwrap();
+    store.put_run(&entry).unwrap();
+    let err = Corpus::load(&path, &deployment().keyring).unwrap_err();
+    assert!(matches!(err, CorpusError::Verification { .. }), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Verification);
+    assert!(
+        err.to_string().contains("run run_escalation_4411") && err.to_string().contains(&entry.packet.to_string()),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_run_index_entry_pointing_at_another_runs_packet_fails_verification() {
+    let (_dir, path) = store_with_runs(&[("run_escalation_4411", 1_767_225_600_000)]);
+    let store = contextos_store::Store::open_existing(&path).unwrap();
+    let mut entry = store.get_run("run_escalation_4411").unwrap();
+    entry.run_id = "run_other".to_string();
+    store.put_run(&entry).unwrap();
+    let err = Corpus::load(&path, &deployment().keyring).unwrap_err();
+    assert!(matches!(err, CorpusError::RunMismatch { .. }), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Verification);
+    assert!(
+        err.to_string().contains("run run_other in store")
+            && err.to_string().contains("records run \"run_escalation_4411\""),
+        "{err}"
+    );
 }

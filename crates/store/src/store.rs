@@ -61,6 +61,16 @@ impl Store {
         }
     }
 
+    /// Whether `dir` has a store's layout: both `objects/` and `runs/` are
+    /// directories ([`Store::open`] creates both). Reads no file, so it
+    /// tells a store from other directories (a tree of packet files, say)
+    /// without checking the store; reading it does that.
+    pub fn has_layout(dir: &Path) -> bool {
+        [OBJECTS_DIR, RUNS_DIR]
+            .iter()
+            .all(|sub| fs::metadata(dir.join(sub)).is_ok_and(|meta| meta.is_dir()))
+    }
+
     /// The store directory.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -517,3 +517,17 @@ fn open_existing_requires_the_directory() {
     let reopened = Store::open_existing(&missing).unwrap();
     assert_eq!(reopened.get_object(&digest).unwrap(), b"x");
 }
+
+#[test]
+fn has_layout_needs_both_objects_and_runs_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".contextos");
+    assert!(!Store::has_layout(&path), "missing");
+    fs::create_dir_all(path.join("runs")).unwrap();
+    assert!(!Store::has_layout(&path), "runs/ alone");
+    write(&path.join("objects"), b"not a directory");
+    assert!(!Store::has_layout(&path), "objects is a file");
+    fs::remove_file(path.join("objects")).unwrap();
+    Store::open(&path).unwrap();
+    assert!(Store::has_layout(&path), "as opened");
+}
