@@ -70,9 +70,17 @@ pub fn run_entities(dep: &Deployment, env: &RequestEnvelope) -> Result<Entities,
     let mut entities = identity_entities(&env.run_context, &dep.entities);
     entities.extend(dep.shared_entities());
     Entities::from_json_value(Value::Array(entities), Some(dep.policy.schema())).map_err(|e| {
+        let source = dep
+            .config
+            .paths
+            .entities
+            .as_ref()
+            .map_or("the deployment's entity source (none is configured)".to_string(), |p| {
+                p.display().to_string()
+            });
         RunError::Input(format!(
-            "the run's identities do not match the policy schema: {}; the entity source's attributes of a \
-             tenant, user or agent must fit the TenantAttributes / UserAttributes / AgentAttributes record that \
+            "the run's identities do not match the policy schema: {}; the attributes {source} gives a tenant, \
+             user or agent must fit the TenantAttributes / UserAttributes / AgentAttributes record that \
              schema.cedarschema declares",
             error_chain(&e)
         ))

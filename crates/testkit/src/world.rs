@@ -49,7 +49,15 @@ impl World {
     pub fn new(catalog: ToolCatalog, run: RunContext) -> Self {
         let policy = PolicyEngine::load_with_tools(&repo().join("policies"), &catalog.cedar_actions())
             .expect("the shipped policies load with these tools");
-        let mut entities = identity_entities(&run, &EntitySource::empty());
+        // The shipped entity source, when the bundled deployment names one.
+        let shipped = repo().join("runtime/entities.yaml");
+        let source = if shipped.is_file() {
+            EntitySource::load(&shipped).expect("the shipped entity source loads")
+        } else {
+            EntitySource::empty()
+        };
+        let mut entities = identity_entities(&run, &source);
+        entities.extend(source.entities.iter().cloned());
         entities.extend(catalog.cedar_entities());
         let entities = Entities::from_json_value(Value::Array(entities), Some(policy.schema()))
             .expect("identity and tool entities match the policy schema");
