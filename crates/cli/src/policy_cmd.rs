@@ -552,6 +552,36 @@ fn entity_attributes<'a>(entities: &'a [serde_json::Value], uid: &str) -> Option
     })
 }
 
+/// The deployment-declared `attributes` of the principal, the user it acts
+/// for and its tenant, where not empty (`user alice {"clearance":2}`).
+fn principal_attributes(entities: &[serde_json::Value], principal: &str) -> Vec<String> {
+    let uid_of = |v: &serde_json::Value| {
+        let v = v.get("__entity").unwrap_or(v);
+        Some(format!("{}::{:?}", v["type"].as_str()?, v["id"].as_str()?))
+    };
+    let Some(agent) = entity_attributes(entities, principal) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut describe = |uid: &str, attrs: &serde_json::Value| {
+        if let Some(declared) = attrs
+            .get("attributes")
+            .filter(|a| a.as_object().is_some_and(|o| !o.is_empty()))
+        {
+            out.push(format!("{} {declared}", shown(uid)));
+        }
+    };
+    describe(principal, agent);
+    for link in ["acting_for", "tenant"] {
+        if let Some(uid) = agent.get(link).and_then(uid_of) {
+            if let Some(attrs) = entity_attributes(entities, &uid) {
+                describe(&uid, attrs);
+            }
+        }
+    }
+    out
+}
+
 fn print_explanation(engine: &PolicyEngine, d: &PolicyDecision, doc: &RequestDocument) {
     let where_is = |id: &str| {
         engine
@@ -575,6 +605,10 @@ fn print_explanation(engine: &PolicyEngine, d: &PolicyDecision, doc: &RequestDoc
     }
     if let Some(attributes) = entity_attributes(&doc.entities, &d.resource) {
         println!("resource:  {attributes}");
+    }
+    let declared = principal_attributes(&doc.entities, &d.principal);
+    if !declared.is_empty() {
+        println!("declared:  {}", declared.join("; "));
     }
     println!("reason:    {}", d.reason);
     if !d.determining_policies.is_empty() {

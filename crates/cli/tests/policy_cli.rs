@@ -277,3 +277,57 @@ fn keys_generate_writes_a_loadable_pair_and_refuses_to_overwrite() {
     let again = run(command_in(dir.path()).args(["keys", "generate", "--name", "ci", "--out", "keys"]));
     assert_eq!(again.code, 2, "{}", again.stderr);
 }
+
+/// A deployment schema declaring user attributes, a rule reading them, and a
+/// request whose user carries them: explain shows what the decision could read.
+#[test]
+fn explain_shows_the_declared_attributes_a_decision_could_read() {
+    let work = tempfile::tempdir().unwrap();
+    for sub in ["runtime", "policies"] {
+        copy_dir(&repo().join(sub), &work.path().join(sub));
+    }
+    let schema = work.path().join("policies/schema.cedarschema");
+    let text = fs::read_to_string(&schema).unwrap();
+    fs::write(
+        &schema,
+        format!("{text}\nnamespace Probe {{\n  type UserAttributes = {{ clearance?: Long }};\n}}\n"),
+    )
+    .unwrap();
+    fs::write(
+        work.path().join("policies/probe.cedar"),
+        "@id(\"probe.refunds-need-clearance\")\nforbid (principal, action == ContextOS::Action::\"issue_refund\", resource)\n\
+         when { principal.acting_for.attributes has clearance && principal.acting_for.attributes.clearance < 2 };\n",
+    )
+    .unwrap();
+    let r = run(command_in(work.path()).args(["policy", "schema", "--write"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let entities = fs::read_to_string(repo().join("policies/tests/entities.json")).unwrap();
+    let mut entities: Vec<serde_json::Value> = serde_json::from_str(&entities).unwrap();
+    for e in &mut entities {
+        if e["uid"] == serde_json::json!({"type": "ContextOS::User", "id": "alice"}) {
+            e["attrs"]["attributes"] = serde_json::json!({"clearance": 1});
+        }
+    }
+    let request = format!(
+        "principal: ContextOS::Agent::\"triage-bot\"\naction: issue_refund\nresource: ContextOS::Tool::\"issue_refund\"\n\
+         context:\n  arguments: {{ customer_id: ACME-913, order_id: \"5610\", amount_cents: 12900, currency: USD, reason: duplicate }}\n  \
+         tenant: {{ type: ContextOS::Tenant, id: acme }}\n  safety_mode: standard\n  run_approval_level: 2\n  \
+         budget: {{ tool_calls_left: 4, tokens_left: 900 }}\nentities: {}\n",
+        serde_json::to_string(&entities).unwrap()
+    );
+    fs::write(work.path().join("refund.yaml"), request).unwrap();
+    let r = run(command_in(work.path()).args(["policy", "explain", "--request", "refund.yaml"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("outcome:   deny"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("declared:  User::\"alice\" {\"clearance\":1}"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("  - forbid probe.refunds-need-clearance (policies/probe.cedar:2)"),
+        "{}",
+        r.stdout
+    );
+}
