@@ -573,10 +573,10 @@ fn principal_attributes(entities: &[serde_json::Value], principal: &str) -> Vec<
     };
     describe(principal, agent);
     for link in ["acting_for", "tenant"] {
-        if let Some(uid) = agent.get(link).and_then(uid_of) {
-            if let Some(attrs) = entity_attributes(entities, &uid) {
-                describe(&uid, attrs);
-            }
+        if let Some(uid) = agent.get(link).and_then(uid_of)
+            && let Some(attrs) = entity_attributes(entities, &uid)
+        {
+            describe(&uid, attrs);
         }
     }
     out
