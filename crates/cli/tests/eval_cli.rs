@@ -190,13 +190,13 @@ fn a_bundle_edit_that_changes_no_decision_keeps_goldens_and_reports_provenance()
     let r = contextos_in(work.path(), &["golden", "check"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
-        r.stdout.contains("suite customer-escalation: 19 of 19 golden(s) match"),
+        r.stdout.contains("suite customer-escalation: 21 of 21 golden(s) match"),
         "{}",
         r.stdout
     );
     assert_eq!(
         r.stdout.matches("provenance changed, behaviour matches").count(),
-        19,
+        21,
         "{}",
         r.stdout
     );
@@ -205,7 +205,7 @@ fn a_bundle_edit_that_changes_no_decision_keeps_goldens_and_reports_provenance()
     // `--exact` keeps the byte comparison: every packet differs.
     let r = contextos_in(work.path(), &["golden", "check", "--exact"]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    assert_eq!(mismatched_cases(&r.stdout).len(), 19, "{}", r.stdout);
+    assert_eq!(mismatched_cases(&r.stdout).len(), 21, "{}", r.stdout);
 }
 
 #[test]

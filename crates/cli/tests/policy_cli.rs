@@ -66,10 +66,10 @@ fn validate_reports_missing_id_with_location() {
 fn validate_reports_an_argument_the_tool_does_not_have_with_location() {
     // issue_refund's contract has `amount_cents`, not `amount`.
     let r = validate_error(
-        "refunds.cedar",
+        "refund-args.cedar",
         "@id(\"refunds.large\")\nforbid (principal, action == ContextOS::Action::\"issue_refund\", resource)\nwhen { context.arguments.amount > 20000 };\n",
     );
-    assert!(r.stderr.contains("policies/refunds.cedar:3:8"), "{}", r.stderr);
+    assert!(r.stderr.contains("policies/refund-args.cedar:3:8"), "{}", r.stderr);
     assert!(r.stderr.contains("amount"), "{}", r.stderr);
     insta::assert_snapshot!(r.stderr);
 }
@@ -78,18 +78,21 @@ fn validate_reports_an_argument_the_tool_does_not_have_with_location() {
 fn validate_reports_an_argument_of_the_wrong_type_with_location() {
     // `currency` is an enum of strings: Cedar sees a String, not a Long.
     let r = validate_error(
-        "refunds.cedar",
+        "refund-args.cedar",
         "@id(\"refunds.currency\")\nforbid (principal, action == ContextOS::Action::\"issue_refund\", resource)\nwhen { context.arguments.currency > 100 };\n",
     );
-    assert!(r.stderr.contains("policies/refunds.cedar:3:8"), "{}", r.stderr);
+    assert!(r.stderr.contains("policies/refund-args.cedar:3:8"), "{}", r.stderr);
     insta::assert_snapshot!(r.stderr);
 }
 
-/// `ARGS` in a copy of the repository's `policies/` and `runtime/` whose
+/// `ARGS` in a copy of the repository's `policies/` (without the shipped
+/// finance_lead rule, `refunds.cedar`) and `runtime/` whose
 /// `policies/approvers.yaml` is `approvers` and which has `extra.cedar` as an
 /// additional policy file when given.
 fn with_approvers(approvers: &str, extra: Option<&str>, args: &[&str]) -> Run {
     let dir = scratch_bundle();
+    fs::remove_file(dir.path().join("policies/refunds.cedar")).unwrap();
+    fs::remove_file(dir.path().join("policies/tests/refunds.yaml")).unwrap();
     copy_dir(&repo().join("runtime"), &dir.path().join("runtime"));
     fs::write(dir.path().join("policies/approvers.yaml"), approvers).unwrap();
     if let Some(extra) = extra {
@@ -97,6 +100,8 @@ fn with_approvers(approvers: &str, extra: Option<&str>, args: &[&str]) -> Run {
     }
     run(command_in(dir.path()).args(args))
 }
+
+const APPROVERS_WITHOUT_FINANCE_LEAD: &str = "format_version: 1\nroles:\n  - support_lead\n  - security_officer\n";
 
 const APPROVERS_WITH_FINANCE_LEAD: &str =
     "format_version: 1\nroles:\n  - support_lead\n  - finance_lead\n  - security_officer\n";
@@ -113,8 +118,8 @@ fn validate_reports_an_approver_role_no_policy_mentions_with_location() {
 
 #[test]
 fn validate_reports_a_policy_role_missing_from_approvers_with_location() {
-    let approvers = fs::read_to_string(repo().join("policies/approvers.yaml")).unwrap();
-    let r = with_approvers(&approvers, Some(FINANCE_LEAD_RULE), &["policy", "validate"]);
+    let approvers = APPROVERS_WITHOUT_FINANCE_LEAD;
+    let r = with_approvers(approvers, Some(FINANCE_LEAD_RULE), &["policy", "validate"]);
     assert_eq!(r.code, 2, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
     assert!(r.stderr.contains("policies/extra.cedar:6:28"), "{}", r.stderr);
     insta::assert_snapshot!(r.stderr);
@@ -132,7 +137,7 @@ fn a_role_declared_and_used_validates() {
 
 #[test]
 fn policy_test_and_run_refuse_a_bundle_with_an_undeclared_or_unused_role() {
-    let approvers = fs::read_to_string(repo().join("policies/approvers.yaml")).unwrap();
+    let approvers = APPROVERS_WITHOUT_FINANCE_LEAD;
     let run_args = [
         "run",
         "runtime/examples/escalation/request.yaml",
@@ -151,7 +156,7 @@ fn policy_test_and_run_refuse_a_bundle_with_an_undeclared_or_unused_role() {
             "{args:?}: {}",
             unused.stderr
         );
-        let undeclared = with_approvers(&approvers, Some(FINANCE_LEAD_RULE), args);
+        let undeclared = with_approvers(approvers, Some(FINANCE_LEAD_RULE), args);
         assert_eq!(
             undeclared.code, 2,
             "{args:?}: {}\n{}",

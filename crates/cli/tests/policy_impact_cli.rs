@@ -423,140 +423,171 @@ fn impact_shows_a_decision_that_now_errors_with_its_error() {
     assert!(kinds.as_array().unwrap().contains(&"now_errors".into()), "{kinds}");
 }
 
-/// "Refunds above 200 USD need a finance lead", in Cedar alone: a forbid on
-/// the refund's typed amount unless a finance lead approved, and the permit
-/// that lets a finance lead approve it.
-const FINANCE_LEAD_RULE: &str = r#"// Refunds above 200 USD need a finance lead.
+/// The shipped bundle without the finance_lead rule: no `refunds.cedar`, its
+/// policy tests or `finance_lead` among the approver roles.
+fn bundle_without_the_finance_lead_rule(to: &Path) {
+    copy_dir(&repo().join("policies"), to);
+    fs::remove_file(to.join("refunds.cedar")).unwrap();
+    fs::remove_file(to.join("tests/refunds.yaml")).unwrap();
+    let approvers = fs::read_to_string(to.join("approvers.yaml")).unwrap();
+    let without = approvers.replace("  - finance_lead\n", "");
+    assert_ne!(without, approvers, "approvers.yaml lists finance_lead");
+    fs::write(to.join("approvers.yaml"), without).unwrap();
+}
 
-@id("refunds.large-need-finance-lead")
-forbid (principal, action == ContextOS::Action::"issue_refund", resource)
-when { context.arguments.amount_cents > 20000 }
-unless { context.approval.granted && context.approval.role == "finance_lead" };
-
-@id("refunds.large-by-finance-lead")
-permit (principal, action == ContextOS::Action::"issue_refund", resource)
-when {
-  context.arguments.amount_cents > 20000 &&
-  principal.tenant == context.tenant &&
-  context.safety_mode != "restricted" &&
-  context.approval.granted &&
-  context.approval.role == "finance_lead"
-};
-"#;
-
-const FINANCE_LEAD_TESTS: &str = r#"format_version: 1
-entities_from: entities.json
-defaults:
-  context:
-    tenant: { type: ContextOS::Tenant, id: acme }
-    safety_mode: standard
-    run_approval_level: 2
-    approval: { granted: false, role: "" }
-    budget: { tool_calls_left: 8, tokens_left: 20000 }
-tests:
-  - name: a 220 USD refund approved by a support lead alone is denied
-    principal: ContextOS::Agent::"triage-bot"
-    action: issue_refund
-    resource: ContextOS::Tool::"issue_refund"
-    arguments: { customer_id: ACME-5561, order_id: "7432", amount_cents: 22000, currency: USD, reason: duplicate }
-    context: { approval: { granted: true, role: support_lead } }
-    expect: { outcome: deny, determining: [refunds.large-need-finance-lead] }
-  - name: a 220 USD refund waits for a finance lead
-    principal: ContextOS::Agent::"triage-bot"
-    action: issue_refund
-    resource: ContextOS::Tool::"issue_refund"
-    arguments: { customer_id: ACME-5561, order_id: "7432", amount_cents: 22000, currency: USD, reason: duplicate }
-    expect: { outcome: approval_required, approver_roles: [finance_lead] }
-  - name: a 129 USD refund still needs a support lead only
-    principal: ContextOS::Agent::"triage-bot"
-    action: issue_refund
-    resource: ContextOS::Tool::"issue_refund"
-    arguments: { customer_id: ACME-913, order_id: "5610", amount_cents: 12900, currency: USD, reason: duplicate }
-    expect: { outcome: approval_required, approver_roles: [support_lead, security_officer] }
-"#;
-
+/// "Refunds above 200 USD need a finance lead" is Cedar alone, shipped in
+/// `policies/refunds.cedar` as the README shows it: against the shipped bundle
+/// without it, it changes exactly the refund decisions above 200 USD.
 #[test]
 fn the_finance_lead_rule_is_cedar_alone_and_changes_exactly_the_refunds_above_200_usd() {
-    let work = tempfile::tempdir().unwrap();
-    let candidate = work.path().join("candidate");
-    copy_dir(&repo().join("policies"), &candidate);
-    let approvers = fs::read_to_string(candidate.join("approvers.yaml")).unwrap();
-    fs::write(
-        candidate.join("approvers.yaml"),
-        format!("{approvers}  - finance_lead\n"),
-    )
-    .unwrap();
-    fs::write(candidate.join("refunds.cedar"), FINANCE_LEAD_RULE).unwrap();
-    fs::write(candidate.join("tests/refunds.yaml"), FINANCE_LEAD_TESTS).unwrap();
-    let path = candidate.to_str().unwrap();
+    // The shipped rule is the README's, policy for policy.
+    let shipped = fs::read_to_string(repo().join("policies/refunds.cedar")).unwrap();
+    let readme = fs::read_to_string(repo().join("README.md")).unwrap();
+    let rules: Vec<&str> = shipped
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|b| b.starts_with("@id("))
+        .collect();
+    assert_eq!(rules.len(), 2, "{shipped}");
+    for rule in rules {
+        assert!(readme.contains(rule), "README shows the shipped rule:\n{rule}");
+    }
 
+    let work = tempfile::tempdir().unwrap();
+    let baseline = work.path().join("baseline");
+    bundle_without_the_finance_lead_rule(&baseline);
+    let path = baseline.to_str().unwrap();
     let r = contextos_in(&repo(), &["policy", "validate", "--policies", path]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    let r = contextos_in(&repo(), &["policy", "test", "--policies", path]);
+    let r = contextos_in(&repo(), &["policy", "test"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
-        r.stdout.contains("PASS")
-            && r.stdout
-                .contains("a 220 USD refund approved by a support lead alone is denied")
+        r.stdout
+            .contains("PASS policies/tests/refunds.yaml › a 220 USD refund approved by a support lead alone is denied"),
+        "{}",
+        r.stdout
     );
 
-    // Over the bundled goldens: exactly the refund decisions above 200 USD.
-    let r = contextos_in(&repo(), &["policy", "impact", "--candidate", path]);
+    // Over the bundled goldens: exactly the refund decisions above 200 USD
+    // (the 220 USD ones, approved by a support lead alone or by a finance
+    // lead, and the 780 USD one); not the 129 USD or the trial tenant's.
+    let r = contextos_in(
+        &repo(),
+        &["policy", "impact", "--baseline", path, "--candidate", "policies"],
+    );
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let listed: Vec<&str> = r
         .stdout
         .lines()
         .filter(|l| l.starts_with("  customer-escalation/"))
         .collect();
-    assert_eq!(listed.len(), 3, "{}", r.stdout);
+    assert_eq!(listed.len(), 5, "{}", r.stdout);
     for line in &listed {
         assert!(line.contains("Tool::\"issue_refund\""), "{line}");
         assert!(
-            line.contains("/shadow-refund-on-last-tool-call #") || line.contains("/refund-refused-by-support-lead #"),
+            line.contains("/shadow-refund-on-last-tool-call #")
+                || line.contains("/large-refund-support-lead-alone-denied #")
+                || line.contains("/refund-refused-by-support-lead #"),
             "only the 220 and 780 USD refunds change: {line}"
         );
     }
     assert!(
-        r.stdout.contains("allow -> deny  (by refunds.large-need-finance-lead"),
+        r.stdout.contains(
+            "large-refund-support-lead-alone-denied #14  Tool::\"issue_refund\"  allow -> deny  (by refunds.large-need-finance-lead"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("approver roles: [support_lead, security_officer] -> [finance_lead]"),
         "{}",
         r.stdout
     );
 
     // Coverage counts the policies on argument conditions: both are exercised.
-    let r = contextos_in(&repo(), &["policy", "coverage", "--policies", path, "--min", "0"]);
+    let r = contextos_in(&repo(), &["policy", "coverage", "--min", "0"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
         r.stdout.contains("of them on tool-call arguments: 2/2 exercised"),
         "{}",
         r.stdout
     );
+}
 
-    // The 220 USD refund that a support lead approved is not executed when replayed.
-    let golden = repo().join("goldens/customer-escalation/shadow-refund-on-last-tool-call.packet.json");
+/// The request of the bundled case `large-refund-support-lead-alone-denied`.
+const REFUND_220_BY_SUPPORT_LEAD: &str = r#"format_version: 1
+request:
+  id: req-large-refund-support-lead-alone-denied
+  channel: support_portal
+  text: >-
+    Ticket T-5388: customer ACME-5561 was charged twice for order 7432 during
+    the northpay incident and wants the duplicate 220.00 USD refunded.
+run_context:
+  format_version: 1
+  run_id: run_refund_5388
+  trace_id: 4bf92f3577b34da6a3ce929d0e0e4736
+  session_id: sess_portal_0193
+  tenant_id: acme
+  user: { id: alice, roles: [support_agent] }
+  agent: { id: triage-bot, workload: "spiffe://acme.example/agents/triage-bot" }
+  delegation_chain: []
+  safety_mode: standard
+  approval_mode: destructive
+  budget: { max_iterations: 6, max_tool_calls: 8, max_tokens: 20000 }
+started_at: 1767225600000
+"#;
+
+/// Done when: the 220 USD refund a support lead alone approved is not
+/// executed, and the run and `policy explain` name the rule that denied it.
+#[test]
+fn a_220_usd_refund_approved_by_a_support_lead_alone_is_not_executed() {
+    let work = tempfile::tempdir().unwrap();
+    let request = work.path().join("refund-5388.yaml");
+    fs::write(&request, REFUND_220_BY_SUPPORT_LEAD).unwrap();
+    let fixtures = repo().join("scenarios/customer-escalation/fixtures/large-refund-support-lead-alone-denied");
     let store = work.path().join("store");
     let r = contextos_in(
         &repo(),
         &[
-            "replay",
-            golden.to_str().unwrap(),
-            "--policies",
-            path,
+            "run",
+            request.to_str().unwrap(),
+            "--fixtures",
+            fixtures.to_str().unwrap(),
             "--store",
             store.to_str().unwrap(),
         ],
     );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let refund = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("issue_refund"))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(refund.contains(" denied "), "{refund}");
     assert!(
-        r.stdout.contains("\"amount_cents\":22000") && r.stdout.contains("allow/executed -> deny/denied"),
+        refund.contains("approval_required -> deny (granted by dev.patel, support_lead)")
+            && refund.contains("[refunds.large-need-finance-lead]"),
+        "{refund}"
+    );
+    assert!(!r.stdout.contains("rf_"), "no refund id: {}", r.stdout);
+
+    let shown = contextos_in(
+        &repo(),
+        &["show", "run_refund_5388", "--store", store.to_str().unwrap()],
+    );
+    assert_eq!(shown.code, 0, "{}{}", shown.stdout, shown.stderr);
+    assert!(
+        shown.stdout.contains("[refunds.large-need-finance-lead]"),
         "{}",
-        r.stdout
+        shown.stdout
     );
 
-    // And explain names the rule.
+    // And explain of that decision names the rule, with its file and line.
     let entities = fs::read_to_string(repo().join("policies/tests/entities.json")).unwrap();
-    let request = work.path().join("refund-220.yaml");
+    let explain = work.path().join("refund-220.yaml");
     fs::write(
-        &request,
+        &explain,
         format!(
             "principal: ContextOS::Agent::\"triage-bot\"\naction: issue_refund\nresource: ContextOS::Tool::\"issue_refund\"\ncontext:\n  \
              arguments: {{ customer_id: ACME-5561, order_id: \"7432\", amount_cents: 22000, currency: USD, reason: duplicate }}\n  \
@@ -566,21 +597,11 @@ fn the_finance_lead_rule_is_cedar_alone_and_changes_exactly_the_refunds_above_20
         ),
     )
     .unwrap();
-    let r = contextos_in(
-        &repo(),
-        &[
-            "policy",
-            "explain",
-            "--request",
-            request.to_str().unwrap(),
-            "--policies",
-            path,
-        ],
-    );
+    let r = contextos_in(&repo(), &["policy", "explain", "--request", explain.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.starts_with("outcome:   deny\n"), "{}", r.stdout);
     assert!(
-        r.stdout.contains("  - forbid refunds.large-need-finance-lead (") && r.stdout.contains("refunds.cedar:4)"),
+        r.stdout.contains("  - forbid refunds.large-need-finance-lead (") && r.stdout.contains("refunds.cedar:6)"),
         "{}",
         r.stdout
     );
@@ -625,17 +646,15 @@ fn a_rule_on_a_declared_tool_attribute_works_like_one_on_arguments() {
     // Declared in the deployment's own schema, with the rule and its approver role.
     let schema_path = work.path().join("policies/schema.cedarschema");
     let schema = fs::read_to_string(&schema_path).unwrap();
-    fs::write(
-        &schema_path,
-        format!(
-            "{schema}\nnamespace Ops {{\n  type ToolAttributes = {{ environment?: String, service?: String }};\n}}\n"
-        ),
-    )
-    .unwrap();
+    let declared = schema.replace(
+        "type ToolAttributes = { data_class?: String };",
+        "type ToolAttributes = { data_class?: String, environment?: String, service?: String };",
+    );
+    assert_ne!(declared, schema, "the bundled schema declares ToolAttributes");
+    fs::write(&schema_path, declared).unwrap();
+    // The generated namespace names the deployment's ToolAttributes without
+    // copying it: widening the record leaves it up to date.
     let r = contextos_in(work.path(), &["policy", "validate"]);
-    assert_eq!(r.code, 2, "the generated schema is stale: {}{}", r.stdout, r.stderr);
-    assert!(r.stderr.contains("policy schema --write"), "{}", r.stderr);
-    let r = contextos_in(work.path(), &["policy", "schema", "--write"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     fs::write(work.path().join("policies/ops.cedar"), PRODUCTION_RESTART_RULE).unwrap();
     let approvers = fs::read_to_string(work.path().join("policies/approvers.yaml")).unwrap();
