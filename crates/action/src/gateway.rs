@@ -15,7 +15,7 @@ use contextos_core::{
     digest_of, redact,
 };
 use contextos_intelligence::{BudgetLeft, entity_uid, run_attributes};
-use contextos_trust::{ARGUMENTS, PolicyEngine, PolicyRequest, is_shadow_error};
+use contextos_trust::{ARGUMENTS, PolicyEngine, PolicyRequest};
 use serde::Serialize;
 
 use crate::approval::{ApprovalRequest, Approver};
@@ -363,13 +363,14 @@ impl ToolGateway<'_> {
             .preview(&self.policy_request(tool, ctx, None, None)?, ctx.entities))
     }
 
-    /// Capability discovery: whether policy might allow calling `tool` now.
-    /// Only a clean denial rules it out; a denial that comes from errors of
-    /// enforced policies (they read arguments the call does not have yet)
-    /// may turn into an allow once it has them, and the gateway decides then.
+    /// Capability discovery: whether policy might allow calling `tool` now
+    /// (`PolicyEngine::might_allow`): a clean denial rules it out, and so
+    /// does a denial no permit could lift; policies that read the arguments
+    /// the call does not have yet are decided when it has them.
     pub fn may_allow(&self, tool: &str, ctx: &GatewayContext<'_>) -> Result<bool, GatewayError> {
-        let decision = self.preview(tool, ctx)?;
-        Ok(decision.outcome != PolicyOutcome::Deny || decision.errors.iter().any(|e| !is_shadow_error(e)))
+        Ok(self
+            .policy
+            .might_allow(&self.policy_request(tool, ctx, None, None)?, ctx.entities))
     }
 
     /// Decides `req` and keeps the request with the decision, so policy

@@ -299,3 +299,60 @@ proptest! {
         }
     }
 }
+
+/// Capability discovery before a call has arguments: a forbid that reads
+/// them (refunds above 200 USD need a finance lead) cannot decide yet and is
+/// set aside, but a door no permit could open stays closed.
+#[test]
+fn discovery_sets_aside_forbids_on_arguments_but_keeps_closed_doors_closed() {
+    let engine = PolicyEngine::load(&shipped()).unwrap();
+    let entities =
+        serde_json::from_str::<serde_json::Value>(&fs::read_to_string(shipped().join("tests/entities.json")).unwrap())
+            .unwrap();
+    let discover = |agent: &str, tenant: &str, safety: &str, tool: &str, arguments: serde_json::Value| {
+        let doc: RequestDocument = serde_json::from_value(json!({
+            "principal": format!("ContextOS::Agent::{agent:?}"),
+            "action": tool,
+            "resource": format!("ContextOS::Tool::{tool:?}"),
+            "context": {
+                "arguments": arguments,
+                "tenant": {"type": "ContextOS::Tenant", "id": tenant},
+                "safety_mode": safety,
+                "run_approval_level": 2,
+                "budget": {"tool_calls_left": 3, "tokens_left": 5000}
+            },
+            "entities": entities.clone()
+        }))
+        .unwrap();
+        let (mut req, entities) = engine.request_from_document(&doc).unwrap();
+        req.attributes.retain(|(name, _)| name != "arguments");
+        engine.might_allow(&req, &entities)
+    };
+    let refund = json!({"customer_id": "ACME-913", "order_id": "5610", "amount_cents": 12900, "currency": "USD", "reason": "duplicate"});
+    assert!(
+        discover("triage-bot", "acme", "standard", "issue_refund", refund.clone()),
+        "a lead's grant may allow it"
+    );
+    assert!(
+        !discover("triage-bot", "acme", "restricted", "issue_refund", refund.clone()),
+        "no permit applies when restricted"
+    );
+    assert!(discover(
+        "triage-bot",
+        "acme",
+        "restricted",
+        "read_ticket",
+        json!({"ticket_id": "T-4420"})
+    ));
+    assert!(
+        !discover("initech-bot", "initech", "standard", "issue_refund", refund),
+        "a trial tenant's forbid holds whatever the amount"
+    );
+    assert!(!discover(
+        "triage-bot",
+        "acme",
+        "standard",
+        "delete_account",
+        json!({"customer_id": "ACME-913", "reason": "asked"})
+    ));
+}

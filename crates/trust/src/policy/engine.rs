@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::approval::{ApprovalCopies, Derived};
 use super::diagnostic::{SourceDiagnostic, miette_text};
-use super::load::{LoadedBundle, PolicyInfo, PolicyLoadError, generated_schema_for, load_bundle};
+use super::load::{LoadedBundle, PolicyEffect, PolicyInfo, PolicyLoadError, generated_schema_for, load_bundle};
 
 /// An authorization request in Cedar terms. The context holds every run
 /// attribute except `approval`, which the engine sets itself: from
@@ -282,6 +282,38 @@ impl PolicyEngine {
     /// error) rather than the whole request being refused.
     pub fn preview(&self, req: &PolicyRequest, entities: &Entities) -> PolicyDecision {
         self.decide(req, entities, false)
+    }
+
+    /// Capability discovery: whether the enforced policies might allow `req`
+    /// once the call has its arguments (it has none yet; the request is not
+    /// validated). Without evaluation errors this is [`Self::preview`]'s
+    /// answer (allow or approval_required). Policies that read the arguments
+    /// err here; an erring forbid cannot decide yet, so it is set aside: the
+    /// call stays possible when a permit holds, or errs while no forbid
+    /// holds, now or under one approver role's grant.
+    pub fn might_allow(&self, req: &PolicyRequest, entities: &Entities) -> bool {
+        let request = self.cedar_request(req, req.approval_role.as_deref(), false);
+        let first = self.evaluate(&self.enforced, &request, entities);
+        if first.errors.is_empty() {
+            return self.decide(req, entities, false).outcome != PolicyOutcome::Deny;
+        }
+        // Possible under one grant: a permit holds, or one errs while no
+        // forbid holds.
+        let possible = |e: &Evaluation| {
+            e.decision == Decision::Allow
+                || e.reason.is_empty()
+                    && e.erroring.iter().any(|id| {
+                        self.policies
+                            .iter()
+                            .any(|p| &p.id == id && p.effect == PolicyEffect::Permit)
+                    })
+        };
+        possible(&first)
+            || (req.approval_role.is_none()
+                && self.approver_roles.iter().any(|role| {
+                    let granted = self.cedar_request(req, Some(role), false);
+                    possible(&self.evaluate(&self.enforced, &granted, entities))
+                }))
     }
 
     fn decide(&self, req: &PolicyRequest, entities: &Entities, validate: bool) -> PolicyDecision {
