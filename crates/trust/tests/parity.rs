@@ -12,11 +12,22 @@
 //! JSON object and Cedar JSON entities) and bundles are directories of text
 //! files, so richer contexts (tool arguments) need only a richer generator.
 //!
+//! Every bundle's deployment schema is [`PARITY_SCHEMA`]: tenants, users,
+//! tools and packs carry `attributes` records of optional fields (a tool's
+//! naming a team entity), entities carry random ones, and extra policies read
+//! them, guarded by `has` or not (candidates strict validation refuses are
+//! drawn again). The test reports how many decisions an attribute-reading
+//! policy determined.
+//!
 //! Skips, saying so on stderr, when python3 or cedarpy is missing, unless
 //! `CONTEXTOS_REQUIRE_PEERS` is set (`cargo xtask test` sets it and installs
 //! cedarpy into `tests/parity/.venv`).
 
-#![expect(clippy::unwrap_used, reason = "a test or benchmark fails loudly on broken fixtures")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "a test fails loudly on broken fixtures and generator bugs"
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -24,6 +35,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use cedar_policy::{PolicySet, Schema, ValidationMode, Validator};
 use contextos_core::PolicyDecision;
 use contextos_trust::{
     ARGUMENTS, ArgumentType, GENERATED_SCHEMA_FILE, PolicyEngine, RecordType, RequestDocument, ToolArguments,
@@ -32,10 +44,29 @@ use contextos_trust::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-/// Bundles compared; the first is the shipped bundle unchanged.
-const BUNDLES: usize = 12;
-/// Requests per bundle (12 × 125 = 1,500 requests).
-const REQUESTS_PER_BUNDLE: usize = 125;
+/// The deployment schema of every generated bundle (it replaces the shipped
+/// `schema.cedarschema`): attribute records for tenants, users, tools and
+/// packs, all fields optional so `has` matters, and a team entity a tool's
+/// attributes point at. `AgentAttributes` stays undeclared (`{}`). A
+/// superset of what shipped policies may read (`data_class` on tools,
+/// `plan` on tenants).
+const PARITY_SCHEMA: &str = "\
+namespace Parity {
+  entity Team {
+    size: Long,
+  };
+  type TenantAttributes = { plan?: String, region?: String };
+  type UserAttributes = { clearance?: Long };
+  type ToolAttributes = { data_class?: String, environment?: String, tier?: Long, owner_team?: Team };
+  type PackAttributes = { data_class?: String };
+}
+";
+
+/// Bundles compared; the first is the shipped bundle (with [`PARITY_SCHEMA`]).
+const BUNDLES: usize = 16;
+/// Requests per bundle (16 × 120 = 1,920 requests, over 1,000 of them tool
+/// calls with arguments).
+const REQUESTS_PER_BUNDLE: usize = 120;
 const SEED: u64 = 0x0c0e_7e57_ced0_2026;
 
 fn repo() -> PathBuf {
@@ -255,24 +286,132 @@ fn context(rng: &mut Rng, agent_tenant: &str, roles: &[String]) -> Value {
     })
 }
 
+/// Sets `field` of `record` to `value` now and then (`percent` of the
+/// time): the deployment's attribute fields are all optional.
+fn maybe(rng: &mut Rng, percent: u64, record: &mut Value, field: &str, value: Value) {
+    if rng.chance(percent) {
+        record[field] = value;
+    }
+}
+
+/// A tenant's `attributes` (`TenantAttributes` of [`PARITY_SCHEMA`]).
+fn tenant_attributes(rng: &mut Rng) -> Value {
+    let mut record = json!({});
+    let plan = rng.pick(&["trial", "enterprise", "free"]);
+    maybe(rng, 75, &mut record, "plan", json!(plan));
+    let region = rng.pick(&["eu", "us"]);
+    maybe(rng, 60, &mut record, "region", json!(region));
+    json!({ "attributes": record })
+}
+
+/// A tool's `attributes`: its team (`Parity::Team`, whose entity may be
+/// missing) and a tier sometimes at the edges of a Long.
+fn tool_attributes(rng: &mut Rng) -> Value {
+    let mut record = json!({});
+    let class = rng.pick(&["financial", "public", "pii"]);
+    maybe(rng, 70, &mut record, "data_class", json!(class));
+    let environment = rng.pick(&["staging", "production"]);
+    maybe(rng, 50, &mut record, "environment", json!(environment));
+    let tier = long(rng, 0, 5);
+    maybe(rng, 60, &mut record, "tier", json!(tier));
+    let team = json!({ "__entity": { "type": "Parity::Team", "id": rng.pick(&TEAMS) } });
+    maybe(rng, 50, &mut record, "owner_team", team);
+    record
+}
+
+const TEAMS: [&str; 2] = ["payments", "search"];
+
+/// The entities every request starts with: tenants with their attributes
+/// and teams, each now and then missing so reading them errs.
+fn base_entities(rng: &mut Rng) -> Vec<Value> {
+    let mut entities = Vec::new();
+    for tenant in TENANTS {
+        let attrs = tenant_attributes(rng);
+        if rng.chance(97) {
+            entities.push(entity("Tenant", tenant, attrs, &[]));
+        }
+    }
+    for team in TEAMS {
+        let size = long(rng, 1, 12);
+        if rng.chance(80) {
+            entities.push(
+                json!({ "uid": { "type": "Parity::Team", "id": team }, "attrs": { "size": size }, "parents": [] }),
+            );
+        }
+    }
+    entities
+}
+
+/// Sets `owner_tenant` of `attrs` now and then, most often to the agent's tenant.
+fn owner(rng: &mut Rng, agent_tenant: &str, attrs: &mut Value) {
+    if rng.chance(30) {
+        let tenant = if rng.chance(70) {
+            agent_tenant
+        } else {
+            rng.pick(&TENANTS)
+        };
+        attrs["owner_tenant"] = entity_ref("Tenant", tenant);
+    }
+}
+
+/// An agent's attributes: of `tenant`, acting for `user`.
+fn agent_attrs(rng: &mut Rng, tenant: &str, user: &str) -> Value {
+    json!({
+        "tenant": entity_ref("Tenant", tenant),
+        "workload": format!("spiffe://{tenant}.example/agents/{}", rng.below(3)),
+        "acting_for": entity_ref("User", user),
+        "delegation_depth": rng.int(0, 3),
+    })
+}
+
+/// A tool call's action and resource, adding the tool (now and then missing).
+fn tool_resource(rng: &mut Rng, agent_tenant: &str, entities: &mut Vec<Value>) -> (&'static str, String) {
+    let tool = rng.pick(&TOOLS);
+    // Network tools (the approval path) most often.
+    let level = rng.pick(&[0, 0, 1, 1, 2, 2, 2, 2, 2, 3, 4, 4]);
+    // The level is the mode's number, except now and then.
+    let level_attr = if rng.chance(90) { level as i64 } else { rng.int(0, 9) };
+    let mut attrs = json!({
+        "approval_mode": MODES[level],
+        "approval_level": level_attr,
+        "side_effect": rng.pick(&["none", "write", "network", "destructive"]),
+        "attributes": tool_attributes(rng),
+    });
+    owner(rng, agent_tenant, &mut attrs);
+    if rng.chance(97) {
+        entities.push(entity("Tool", tool, attrs, &[]));
+    }
+    (tool, format!("ContextOS::Tool::{tool:?}"))
+}
+
+/// A `use_pack` request's resource (a pack or one of its layers), adding
+/// the pack and layer.
+fn pack_resource(rng: &mut Rng, agent_tenant: &str, entities: &mut Vec<Value>) -> (&'static str, String) {
+    let pack = rng.pick(&["support", "billing"]);
+    let mut pack_class = json!({});
+    let class = rng.pick(&["financial", "public"]);
+    maybe(rng, 60, &mut pack_class, "data_class", json!(class));
+    let mut pack_attrs = json!({ "signed": rng.chance(70), "attributes": pack_class });
+    owner(rng, agent_tenant, &mut pack_attrs);
+    entities.push(entity("Pack", pack, pack_attrs, &[]));
+    if rng.chance(50) {
+        ("use_pack", format!("ContextOS::Pack::{pack:?}"))
+    } else {
+        let mut attrs = json!({ "kind": rng.pick(&["policy", "memory", "examples"]) });
+        owner(rng, agent_tenant, &mut attrs);
+        entities.push(entity("Layer", "layer-1", attrs, &[("Pack", pack)]));
+        ("use_pack", "ContextOS::Layer::\"layer-1\"".to_string())
+    }
+}
+
 /// One request with its entities: an agent acting for a user, one of the
 /// four actions and a resource of a type the action applies to. Entities are
 /// sometimes missing, so attribute access fails and evaluation errs.
 fn request(rng: &mut Rng, roles: &[String]) -> RequestDocument {
-    let mut entities: Vec<Value> = TENANTS.iter().map(|t| entity("Tenant", t, json!({}), &[])).collect();
+    let mut entities = base_entities(rng);
     let agent = rng.pick(&AGENTS);
     let agent_tenant = rng.pick(&TENANTS);
     let user = rng.pick(&USERS);
-    let owner = |rng: &mut Rng, attrs: &mut Value| {
-        if rng.chance(30) {
-            let tenant = if rng.chance(70) {
-                agent_tenant
-            } else {
-                rng.pick(&TENANTS)
-            };
-            attrs["owner_tenant"] = entity_ref("Tenant", tenant);
-        }
-    };
     if rng.chance(95) {
         let tenant = if rng.chance(90) {
             agent_tenant
@@ -283,60 +422,23 @@ fn request(rng: &mut Rng, roles: &[String]) -> RequestDocument {
             .into_iter()
             .filter(|_| rng.chance(50))
             .collect();
-        entities.push(entity(
-            "User",
-            user,
-            json!({ "tenant": entity_ref("Tenant", tenant), "roles": user_roles }),
-            &[("Tenant", tenant)],
-        ));
+        let mut user_attributes = json!({});
+        let clearance = long(rng, 0, 5);
+        maybe(rng, 70, &mut user_attributes, "clearance", json!(clearance));
+        let attrs =
+            json!({ "tenant": entity_ref("Tenant", tenant), "roles": user_roles, "attributes": user_attributes });
+        entities.push(entity("User", user, attrs, &[("Tenant", tenant)]));
     }
-    let agent_attrs = |rng: &mut Rng, tenant: &str| {
-        json!({
-            "tenant": entity_ref("Tenant", tenant),
-            "workload": format!("spiffe://{tenant}.example/agents/{}", rng.below(3)),
-            "acting_for": entity_ref("User", user),
-            "delegation_depth": rng.int(0, 3),
-        })
-    };
     if rng.chance(97) {
-        let attrs = agent_attrs(rng, agent_tenant);
+        let attrs = agent_attrs(rng, agent_tenant, user);
         entities.push(entity("Agent", agent, attrs, &[("Tenant", agent_tenant)]));
     }
     let (action, resource) = match rng.below(10) {
-        0..=5 => {
-            let tool = rng.pick(&TOOLS);
-            // Network tools (the approval path) most often.
-            let level = rng.pick(&[0, 0, 1, 1, 2, 2, 2, 2, 2, 3, 4, 4]);
-            // The level is the mode's number, except now and then.
-            let level_attr = if rng.chance(90) { level as i64 } else { rng.int(0, 9) };
-            let mut attrs = json!({
-                "approval_mode": MODES[level],
-                "approval_level": level_attr,
-                "side_effect": rng.pick(&["none", "write", "network", "destructive"]),
-            });
-            owner(rng, &mut attrs);
-            if rng.chance(97) {
-                entities.push(entity("Tool", tool, attrs, &[]));
-            }
-            (tool, format!("ContextOS::Tool::{tool:?}"))
-        }
-        6 | 7 => {
-            let pack = rng.pick(&["support", "billing"]);
-            let mut pack_attrs = json!({ "signed": rng.chance(70) });
-            owner(rng, &mut pack_attrs);
-            entities.push(entity("Pack", pack, pack_attrs, &[]));
-            if rng.chance(50) {
-                ("use_pack", format!("ContextOS::Pack::{pack:?}"))
-            } else {
-                let mut attrs = json!({ "kind": rng.pick(&["policy", "memory", "examples"]) });
-                owner(rng, &mut attrs);
-                entities.push(entity("Layer", "layer-1", attrs, &[("Pack", pack)]));
-                ("use_pack", "ContextOS::Layer::\"layer-1\"".to_string())
-            }
-        }
+        0..=5 => tool_resource(rng, agent_tenant, &mut entities),
+        6 | 7 => pack_resource(rng, agent_tenant, &mut entities),
         8 => {
             let tenant = rng.pick(&TENANTS);
-            let attrs = agent_attrs(rng, tenant);
+            let attrs = agent_attrs(rng, tenant, user);
             entities.push(entity("Agent", "sub-agent", attrs, &[("Tenant", tenant)]));
             ("delegate", "ContextOS::Agent::\"sub-agent\"".to_string())
         }
@@ -391,9 +493,61 @@ fn common_atom(rng: &mut Rng, roles: &mut Vec<String>) -> String {
     }
 }
 
+/// A condition on the optional attribute `field` of the record `path`:
+/// guarded by `has`, the `has` test alone, or unguarded (`path.field` then
+/// `test`), which strict validation accepts only where an earlier `has`
+/// (another atom of an `&&`, an `if`) guards it.
+fn optional(rng: &mut Rng, path: &str, field: &str, test: &str) -> String {
+    match rng.below(10) {
+        0..=4 => format!("{path} has {field} && {path}.{field}{test}"),
+        5 | 6 => format!("{path} has {field}"),
+        _ => format!("{path}.{field}{test}"),
+    }
+}
+
+/// A condition on the attributes of the principal's tenant or user, or of
+/// the run's tenant (every action can evaluate it).
+fn principal_attribute_atom(rng: &mut Rng) -> String {
+    let n = rng.int(0, 4);
+    match rng.below(4) {
+        0 => optional(rng, "principal.tenant.attributes", "plan", " == \"trial\""),
+        1 => {
+            let plan = rng.pick(&["enterprise", "free"]);
+            optional(rng, "context.tenant.attributes", "plan", &format!(" != {plan:?}"))
+        }
+        2 => optional(rng, "context.tenant.attributes", "region", " == \"eu\""),
+        _ => optional(rng, "principal.acting_for.attributes", "clearance", &format!(" >= {n}")),
+    }
+}
+
+/// A condition on a tool's attributes; `scope` 7 (`restart_service`)
+/// compares its environment with the call's argument.
+fn tool_attribute_atom(rng: &mut Rng, scope: usize) -> String {
+    let n = rng.int(0, 4);
+    let path = "resource.attributes";
+    match rng.below(6) {
+        0 => optional(rng, path, "data_class", " == \"financial\""),
+        1 => optional(rng, path, "tier", &format!(" > {n}")),
+        // Overflows when the tier is at the edge of a Long.
+        2 => optional(rng, path, "tier", &format!(" + {n} > 3")),
+        3 => optional(rng, path, "owner_team", " == Parity::Team::\"payments\""),
+        // Errs when the team's entity is missing.
+        4 => optional(rng, path, "owner_team", &format!(".size > {n}")),
+        _ if scope == 7 => optional(rng, path, "environment", " == context.arguments.environment"),
+        _ => optional(rng, path, "environment", " == \"production\""),
+    }
+}
+
 /// A condition on the resource of the scope's action.
 fn resource_atom(rng: &mut Rng, scope: usize) -> Option<String> {
     let n = rng.int(0, 4);
+    if rng.chance(70) {
+        match scope {
+            1 | 6 | 7 => return Some(tool_attribute_atom(rng, scope)),
+            2 => return Some(optional(rng, "resource.attributes", "data_class", " == \"financial\"")),
+            _ => {}
+        }
+    }
     let atom = match (scope, rng.below(4)) {
         (1 | 6 | 7, 0) => format!("resource.approval_level > {n}"),
         (1, 1) => format!("resource.approval_mode == {:?}", rng.pick(&MODES)),
@@ -433,8 +587,9 @@ fn resource_atom(rng: &mut Rng, scope: usize) -> Option<String> {
 /// now and then an `if … then … else …`.
 fn condition(rng: &mut Rng, scope: usize, roles: &mut Vec<String>) -> String {
     let mut atom = |rng: &mut Rng| {
-        let text = match rng.chance(40).then(|| resource_atom(rng, scope)).flatten() {
+        let text = match rng.chance(50).then(|| resource_atom(rng, scope)).flatten() {
             Some(text) => text,
+            None if rng.chance(25) => principal_attribute_atom(rng),
             None => common_atom(rng, roles),
         };
         if rng.chance(15) {
@@ -455,7 +610,8 @@ fn condition(rng: &mut Rng, scope: usize, roles: &mut Vec<String>) -> String {
     text
 }
 
-/// One random policy, valid against the shipped schema in strict mode.
+/// One random policy, usually valid against the bundle's schema in strict
+/// mode ([`valid_extra_policy`] keeps only those).
 fn extra_policy(rng: &mut Rng, n: usize, roles: &mut Vec<String>) -> String {
     const SCOPES: [&str; 8] = [
         "action, resource",
@@ -485,10 +641,95 @@ fn extra_policy(rng: &mut Rng, n: usize, roles: &mut Vec<String>) -> String {
     )
 }
 
-/// A bundle directory: the shipped files, plus (unless `index` is 0) random
-/// extra policies and an `approvers.yaml` naming every role a policy names.
-/// Returns the approver roles.
-fn write_bundle(rng: &mut Rng, index: usize, dir: &Path) -> Vec<String> {
+/// Whether `text` (policies) passes strict validation.
+fn validates(validator: &Validator, text: &str) -> bool {
+    let set: PolicySet = text
+        .parse()
+        .unwrap_or_else(|e| panic!("generated policy does not parse: {e}\n{text}"));
+    validator.validate(&set, ValidationMode::Strict).validation_passed()
+}
+
+/// A random policy that passes strict validation: candidates that read an
+/// optional attribute no `has` guards are drawn again (counted in
+/// `rejected`). The first of a bundle (`n` 0) reads an `attributes` record
+/// (drawn again until it does). Adds the roles the kept policy names to
+/// `roles`.
+fn valid_extra_policy(
+    rng: &mut Rng,
+    n: usize,
+    validator: &Validator,
+    roles: &mut Vec<String>,
+    rejected: &mut usize,
+) -> String {
+    for _ in 0..1000 {
+        let mut named = Vec::new();
+        let text = extra_policy(rng, n, &mut named);
+        if n == 0 && !text.contains(".attributes") {
+            continue;
+        }
+        if validates(validator, &text) {
+            roles.extend(named);
+            return text;
+        }
+        *rejected += 1;
+    }
+    panic!("no fitting valid extra policy in 1000 draws")
+}
+
+/// A generated bundle: its approver roles, the ids of its policies that
+/// read an `attributes` record, and how many candidate policies failed
+/// strict validation and were drawn again.
+struct Bundle {
+    roles: Vec<String>,
+    attribute_policies: BTreeSet<String>,
+    rejected: usize,
+}
+
+/// The ids of the policies in the bundle's `.cedar` files that read an
+/// `attributes` record.
+fn attribute_policies(dir: &Path) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "cedar") {
+            let set: PolicySet = fs::read_to_string(&path).unwrap().parse().unwrap();
+            ids.extend(
+                set.policies()
+                    .filter(|p| p.to_string().contains(".attributes"))
+                    .map(|p| p.annotation("id").unwrap_or_else(|| p.id().as_ref()).to_string()),
+            );
+        }
+    }
+    ids
+}
+
+/// What every generated bundle shares: [`PARITY_SCHEMA`], the generated
+/// `ContextOS` namespace for it and the tool actions, and a strict validator
+/// of the two.
+struct Schemas {
+    generated: String,
+    validator: Validator,
+}
+
+impl Schemas {
+    /// Generates the namespace in `dir` (a scratch directory).
+    fn new(dir: &Path) -> Self {
+        fs::create_dir_all(dir).unwrap();
+        fs::write(dir.join("schema.cedarschema"), PARITY_SCHEMA).unwrap();
+        let generated = PolicyEngine::generated_schema(dir, &tools_schema()).unwrap();
+        let (schema, _) = Schema::from_cedarschema_str(&format!("{PARITY_SCHEMA}\n{generated}")).unwrap();
+        Self {
+            generated,
+            validator: Validator::new(schema),
+        }
+    }
+}
+
+/// A bundle directory: the shipped files with the parity schema for the
+/// deployment's (and the namespace generated from it), plus (unless `index`
+/// is 0) random extra policies and an `approvers.yaml` naming every role a
+/// policy names.
+fn write_bundle(rng: &mut Rng, index: usize, dir: &Path, schemas: &Schemas) -> Bundle {
     fs::create_dir_all(dir).unwrap();
     for entry in fs::read_dir(repo().join("policies")).unwrap() {
         let entry = entry.unwrap();
@@ -496,17 +737,28 @@ fn write_bundle(rng: &mut Rng, index: usize, dir: &Path) -> Vec<String> {
             fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
         }
     }
-    let generated = PolicyEngine::generated_schema(dir, &tools_schema()).unwrap();
-    fs::write(dir.join(GENERATED_SCHEMA_FILE), generated).unwrap();
+    fs::write(dir.join("schema.cedarschema"), PARITY_SCHEMA).unwrap();
+    fs::write(dir.join(GENERATED_SCHEMA_FILE), &schemas.generated).unwrap();
     let mut roles: Vec<String> = vec!["support_lead".into(), "security_officer".into()];
-    if index == 0 {
-        return roles;
+    let mut rejected = 0;
+    if index > 0 {
+        let mut named = Vec::new();
+        let policies: Vec<String> = (0..rng.int(1, 5))
+            .map(|n| valid_extra_policy(rng, n as usize, &schemas.validator, &mut named, &mut rejected))
+            .collect();
+        fs::write(dir.join("zz-parity.cedar"), policies.concat()).unwrap();
+        write_approvers(dir, &mut roles, named);
     }
-    let mut named = Vec::new();
-    let policies: Vec<String> = (0..rng.int(1, 5))
-        .map(|n| extra_policy(rng, n as usize, &mut named))
-        .collect();
-    fs::write(dir.join("zz-parity.cedar"), policies.concat()).unwrap();
+    Bundle {
+        roles,
+        attribute_policies: attribute_policies(dir),
+        rejected,
+    }
+}
+
+/// Adds the `named` roles to `roles` (once each) and lists them all in the
+/// bundle's `approvers.yaml`.
+fn write_approvers(dir: &Path, roles: &mut Vec<String>, named: Vec<String>) {
     for role in named {
         if !roles.contains(&role) {
             roles.push(role);
@@ -518,7 +770,6 @@ fn write_bundle(rng: &mut Rng, index: usize, dir: &Path) -> Vec<String> {
         format!("format_version: 1\nroles:\n{listed}"),
     )
     .unwrap();
-    roles
 }
 
 /// What both sides must agree on.
@@ -609,22 +860,29 @@ fn skip_without_peer(python: &Path) -> bool {
     true
 }
 
-#[test]
-fn engine_agrees_with_cedarpy_on_generated_requests() {
-    let python = python();
-    if skip_without_peer(&python) {
-        return;
-    }
+/// The generated bundles and requests with the engine's verdicts.
+struct Generated {
+    bundles: Vec<Bundle>,
+    requests: Vec<Vec<RequestDocument>>,
+    ours: Vec<Vec<Verdict>>,
+    /// What the script reads: per bundle its directory, roles and requests.
+    cases: Vec<Value>,
+}
 
-    let work = tempfile::tempdir().unwrap();
+/// Writes the bundles under `work`, generates their requests and decides
+/// them with the engine.
+fn generate(work: &Path) -> Generated {
     let mut rng = Rng(SEED);
-    let mut cases = Vec::new();
-    let mut ours: Vec<Vec<Verdict>> = Vec::new();
-    let mut requests_per_bundle = Vec::new();
-    let mut extra_roles = BTreeSet::new();
+    let schemas = Schemas::new(&work.join("schemas"));
+    let mut generated = Generated {
+        bundles: Vec::new(),
+        requests: Vec::new(),
+        ours: Vec::new(),
+        cases: Vec::new(),
+    };
     for index in 0..BUNDLES {
-        let dir = work.path().join(format!("bundle-{index}"));
-        let roles = write_bundle(&mut rng, index, &dir);
+        let dir = work.join(format!("bundle-{index}"));
+        let bundle = write_bundle(&mut rng, index, &dir, &schemas);
         let engine = PolicyEngine::load(&dir).unwrap_or_else(|e| {
             let extra = fs::read_to_string(dir.join("zz-parity.cedar")).unwrap_or_default();
             panic!(
@@ -632,10 +890,11 @@ fn engine_agrees_with_cedarpy_on_generated_requests() {
                 miette::Report::new(e)
             )
         });
-        assert_eq!(engine.approver_roles(), roles.as_slice());
-        extra_roles.extend(roles.iter().skip(2).cloned());
-        let requests: Vec<RequestDocument> = (0..REQUESTS_PER_BUNDLE).map(|_| request(&mut rng, &roles)).collect();
-        ours.push(
+        assert_eq!(engine.approver_roles(), bundle.roles.as_slice());
+        let requests: Vec<RequestDocument> = (0..REQUESTS_PER_BUNDLE)
+            .map(|_| request(&mut rng, &bundle.roles))
+            .collect();
+        generated.ours.push(
             requests
                 .iter()
                 .map(|doc| {
@@ -646,14 +905,21 @@ fn engine_agrees_with_cedarpy_on_generated_requests() {
                 })
                 .collect(),
         );
-        cases.push(json!({ "dir": dir, "approver_roles": roles, "requests": requests }));
-        requests_per_bundle.push(requests);
+        generated
+            .cases
+            .push(json!({ "dir": dir, "approver_roles": bundle.roles, "requests": requests }));
+        generated.requests.push(requests);
+        generated.bundles.push(bundle);
     }
+    generated
+}
 
-    let cases_path = work.path().join("cases.json");
-    let decided_path = work.path().join("decided.json");
+/// The script's verdicts on the generated cases.
+fn decide_with_cedarpy(python: &Path, work: &Path, cases: &[Value]) -> Decided {
+    let cases_path = work.join("cases.json");
+    let decided_path = work.join("decided.json");
     fs::write(&cases_path, serde_json::to_vec(&json!({ "bundles": cases })).unwrap()).unwrap();
-    let out = Command::new(&python)
+    let out = Command::new(python)
         .arg(repo().join("tests/parity/cedar_decide.py"))
         .arg(&cases_path)
         .arg(&decided_path)
@@ -665,13 +931,60 @@ fn engine_agrees_with_cedarpy_on_generated_requests() {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    let theirs: Decided = serde_json::from_slice(&fs::read(&decided_path).unwrap()).unwrap();
-    assert_eq!(theirs.bundles.len(), ours.len());
+    serde_json::from_slice(&fs::read(&decided_path).unwrap()).unwrap()
+}
+
+/// How much of the comparison exercised arguments and attributes.
+#[derive(Debug, Default)]
+struct Coverage {
+    /// Tool calls: requests whose context carries `arguments`.
+    with_arguments: usize,
+    /// Policies (shipped and extra) that read an `attributes` record.
+    attribute_policies: usize,
+    /// Candidate extra policies strict validation refused (drawn again).
+    rejected_policies: usize,
+    /// Decisions an attribute-reading policy determined (or erred in, which
+    /// determines a denial) or gave a shadow effect.
+    attribute_decisions: usize,
+    /// Those of them where an enforced policy erred.
+    attribute_decisions_erred: usize,
+}
+
+impl Coverage {
+    fn of(generated: &Generated) -> Self {
+        let mut coverage = Self::default();
+        for ((bundle, requests), verdicts) in generated.bundles.iter().zip(&generated.requests).zip(&generated.ours) {
+            coverage.attribute_policies += bundle.attribute_policies.len();
+            coverage.rejected_policies += bundle.rejected;
+            coverage.with_arguments += requests.iter().filter(|r| r.context.contains_key(ARGUMENTS)).count();
+            for verdict in verdicts {
+                let mut ids = verdict.determining.iter().chain(verdict.shadow.iter().map(|s| &s.0));
+                if ids.any(|id| bundle.attribute_policies.contains(id)) {
+                    coverage.attribute_decisions += 1;
+                    coverage.attribute_decisions_erred += usize::from(verdict.enforced_errors > 0);
+                }
+            }
+        }
+        coverage
+    }
+}
+
+#[test]
+fn engine_agrees_with_cedarpy_on_generated_requests() {
+    let python = python();
+    if skip_without_peer(&python) {
+        return;
+    }
+
+    let work = tempfile::tempdir().unwrap();
+    let generated = generate(work.path());
+    let theirs = decide_with_cedarpy(&python, work.path(), &generated.cases);
+    assert_eq!(theirs.bundles.len(), generated.ours.len());
 
     let mut compared = 0;
     let mut disagreements = Vec::new();
     let mut seen = BTreeMap::new();
-    for (index, (mine, peer)) in ours.iter().zip(&theirs.bundles).enumerate() {
+    for (index, (mine, peer)) in generated.ours.iter().zip(&theirs.bundles).enumerate() {
         assert_eq!(mine.len(), peer.len());
         for (n, (a, b)) in mine.iter().zip(peer).enumerate() {
             compared += 1;
@@ -681,13 +994,15 @@ fn engine_agrees_with_cedarpy_on_generated_requests() {
             if a != b {
                 disagreements.push(format!(
                     "bundle {index} request {n}:\n  engine:  {a:?}\n  cedarpy: {b:?}\n  request: {}",
-                    serde_json::to_string(&requests_per_bundle[index][n]).unwrap()
+                    serde_json::to_string(&generated.requests[index][n]).unwrap()
                 ));
             }
         }
     }
-    assert!(compared >= 1000, "only {compared} requests compared");
+    let coverage = Coverage::of(&generated);
     println!("compared {compared} decisions (outcome, evaluation failed, shadow effect): {seen:?}");
+    println!("{coverage:?}");
+    assert!(compared >= 1000, "only {compared} requests compared");
     assert!(
         disagreements.is_empty(),
         "{} of {compared} decisions disagree with cedarpy; the first ones:\n{}",
@@ -708,5 +1023,15 @@ fn engine_agrees_with_cedarpy_on_generated_requests() {
         );
     }
     assert!(seen.keys().any(|s| s.2), "no shadow effect seen: {seen:?}");
-    assert!(!extra_roles.is_empty(), "no bundle added an approver role");
+    let extra_roles = generated.bundles.iter().any(|b| b.roles.len() > 2);
+    assert!(extra_roles, "no bundle added an approver role");
+    assert!(coverage.with_arguments >= 1000, "too few tool calls: {coverage:?}");
+    assert!(
+        coverage.attribute_decisions >= 100,
+        "attributes decided too little: {coverage:?}"
+    );
+    assert!(
+        coverage.attribute_decisions_erred > 0,
+        "no attribute read erred: {coverage:?}"
+    );
 }
