@@ -139,7 +139,7 @@ fn scores_cases_and_is_identical_for_any_thread_count() {
         failed,
         vec![(
             &"golden".to_string(),
-            &"no golden yet: run `contextos golden accept`".to_string()
+            &"expected behaviour equal to the golden; found no golden yet: run `contextos golden accept`".to_string()
         )]
     );
     let wrong = by_name("wrong-expectation");
