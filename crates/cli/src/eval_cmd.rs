@@ -37,6 +37,7 @@ pub(crate) struct EvalArgs {
     #[arg(long)]
     pub fail_fast: bool,
     /// Run only cases whose name contains this, or `tag:<tag>` (repeatable; any match runs).
+    /// The suite's thresholds on tags and kinds no selected case has are not gated.
     #[arg(long)]
     pub filter: Vec<String>,
     /// Run shard I of N (1-based), for CI fan-out.
@@ -57,7 +58,8 @@ pub(crate) struct EvalArgs {
     /// Minimum pass rate for an assertion kind, as KIND=RATE (repeatable).
     #[arg(long, value_parser = parse_rate)]
     pub min_kind: Vec<(String, f64)>,
-    /// A baseline scorecard: fail when a passing case fails or a rate drops.
+    /// A baseline scorecard: fail when a passing case fails or a rate drops
+    /// (with --filter or --partition, compared on the cases that ran).
     #[arg(long)]
     pub baseline: Option<PathBuf>,
     /// How far a rate may drop against the baseline (0.02 = two points).
