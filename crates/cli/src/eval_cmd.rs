@@ -37,6 +37,7 @@ pub(crate) struct EvalArgs {
     #[arg(long)]
     pub fail_fast: bool,
     /// Run only cases whose name contains this, or `tag:<tag>` (repeatable; any match runs).
+    /// The suite's thresholds on tags and kinds no selected case has are not gated.
     #[arg(long)]
     pub filter: Vec<String>,
     /// Run shard I of N (1-based), for CI fan-out.
@@ -57,7 +58,8 @@ pub(crate) struct EvalArgs {
     /// Minimum pass rate for an assertion kind, as KIND=RATE (repeatable).
     #[arg(long, value_parser = parse_rate)]
     pub min_kind: Vec<(String, f64)>,
-    /// A baseline scorecard: fail when a passing case fails or a rate drops.
+    /// A baseline scorecard: fail when a passing case fails or a rate drops
+    /// (with --filter or --partition, compared on the cases that ran).
     #[arg(long)]
     pub baseline: Option<PathBuf>,
     /// How far a rate may drop against the baseline (0.02 = two points).
@@ -96,8 +98,17 @@ fn deployment_for(suite: &Suite, config: &Option<PathBuf>) -> Result<Deployment,
     Ok(Deployment::load(&path)?)
 }
 
+/// Writes a report or scorecard atomically (a crash leaves the old file or the
+/// whole new one), creating the folders it goes in.
 fn write(path: &Path, text: &str) -> Result<(), CliError> {
-    Ok(std::fs::write(path, text).map_err(IoError::of("write", path))?)
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(IoError::of("create", dir))?;
+    }
+    let options = contextos_fs::AtomicWrite {
+        replace: true,
+        secret: false,
+    };
+    Ok(contextos_fs::write_file_atomically(path, text.as_bytes(), options).map_err(IoError::of("write", path))?)
 }
 
 fn with_jobs<T: Send>(jobs: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T, CliError> {
@@ -235,6 +246,7 @@ pub(crate) fn eval(args: EvalArgs) -> Result<ExitCode, CliError> {
         min_kind: args.min_kind.iter().cloned().collect(),
         baseline: args.baseline.as_deref().map(load_scorecard).transpose()?,
         max_regression: args.max_regression,
+        selection: !args.filter.is_empty() || args.partition.is_some(),
     };
     let failures = evaluate_gates(&card, &suite.file.thresholds, &options);
     let json = serde_json::to_string_pretty(&card).map_err(CliError::bug)?;

@@ -228,3 +228,140 @@ fn a_change_of_determining_policy_alone_fails_only_the_cases_it_decides() {
         r.stdout
     );
 }
+
+#[test]
+fn the_readme_filter_example_passes_the_suite_gates() {
+    // README: `eval --jobs 2 --filter tag:approval`; the suite's thresholds on
+    // tags no approval case carries are not gated.
+    let (code, stdout, stderr) = contextos(&["eval", "--jobs", "2", "--filter", "tag:approval"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("gates:    all passed"), "{stdout}");
+    assert!(stdout.contains("5/5 cases passed"), "{stdout}");
+}
+
+/// The gate lines `eval` printed.
+fn gate_lines(stdout: &str) -> Vec<&str> {
+    stdout.lines().filter_map(|l| l.strip_prefix("  - ")).collect()
+}
+
+#[test]
+fn a_filtered_or_partitioned_run_is_compared_with_the_baseline_on_what_ran() {
+    let work = scratch_project();
+    let base = work.path().join("base.scorecard.json");
+    let base = base.to_str().unwrap();
+    let r = contextos_in(work.path(), &["eval", "--json", base]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for selection in [["--filter", "tag:approval"], ["--partition", "2/3"]] {
+        let r = contextos_in(work.path(), &["eval", selection[0], selection[1], "--baseline", base]);
+        assert_eq!(r.code, 0, "{selection:?}: {}\n{}", r.stdout, r.stderr);
+        assert!(r.stdout.contains("gates:    all passed"), "{}", r.stdout);
+    }
+
+    // A real regression inside the filter: the answer no longer carries the refund id.
+    let case = work
+        .path()
+        .join("scenarios/customer-escalation/cases/refund-approved-by-support-lead.yaml");
+    let text = std::fs::read_to_string(&case).unwrap();
+    std::fs::write(&case, text.replace("text: rf_31877", "text: rf_00000")).unwrap();
+    let r = contextos_in(work.path(), &["eval", "--filter", "tag:approval", "--baseline", base]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let gates = gate_lines(&r.stdout);
+    assert!(
+        gates[0].starts_with(
+            "case refund-approved-by-support-lead passed in the baseline and fails now: \
+             assertion 10 (answer_contains): expected the answer to contain \"rf_00000\"; found"
+        ),
+        "{gates:#?}"
+    );
+    assert!(gates[0].contains("rf_31877"), "the actual answer is shown: {gates:#?}");
+    assert!(
+        gates[1..].iter().all(|g| !g.starts_with("case ")),
+        "only one case regressed: {gates:#?}"
+    );
+    assert!(
+        gates
+            .iter()
+            .any(|g| g.starts_with("tag refund pass rate dropped from 100.0%")),
+        "tag deltas follow: {gates:#?}"
+    );
+    // Nothing about tags the filter left out.
+    for tag in ["tenancy", "context", "graded", "critic"] {
+        assert!(!gates.iter().any(|g| g.contains(&format!("tag {tag} "))), "{gates:#?}");
+    }
+}
+
+#[test]
+fn reports_are_written_into_folders_that_do_not_exist_yet() {
+    let out = tempfile::tempdir().unwrap();
+    let p = |n: &str| out.path().join(n).to_str().unwrap().to_string();
+    let (code, stdout, stderr) = contextos(&[
+        "eval",
+        "--filter",
+        "order-status-lookup",
+        "--json",
+        &p("a/b/scorecard.json"),
+        "--junit",
+        &p("c/report.xml"),
+        "--markdown",
+        &p("d/e/comment.md"),
+        "--html",
+        &p("f/report.html"),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    for file in ["a/b/scorecard.json", "c/report.xml", "d/e/comment.md", "f/report.html"] {
+        let text = std::fs::read_to_string(out.path().join(file)).unwrap();
+        assert!(text.contains("order-status-lookup"), "{file}: {text}");
+    }
+    // Only the reports: no temporary file is left beside them.
+    let left: Vec<_> = std::fs::read_dir(out.path().join("c"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("report.xml")]);
+}
+
+#[test]
+fn a_negated_assertion_passes_when_its_check_fails_and_says_what_it_did_not_expect() {
+    let work = scratch_project();
+    let case = work
+        .path()
+        .join("scenarios/customer-escalation/cases/order-status-lookup.yaml");
+    let text = std::fs::read_to_string(&case).unwrap();
+    // Holds: the lookup never deletes an account. Fails: it reads the ticket.
+    let negated = "  - kind: tool_called\n    tool: delete_account\n    not: true\n  \
+                   - { kind: tool_called, tool: read_ticket, not: true }\n";
+    std::fs::write(&case, format!("{text}{negated}")).unwrap();
+    let r = contextos_in(work.path(), &["scenario", "check"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let r = contextos_in(
+        work.path(),
+        &["eval", "--filter", "order-status-lookup", "--format", "json"],
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let card: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let assertions = card["cases"][0]["assertions"].as_array().unwrap();
+    let last_two: Vec<_> = assertions[assertions.len() - 2..]
+        .iter()
+        .map(|a| (a["passed"].as_bool().unwrap(), a["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        last_two,
+        vec![
+            (
+                true,
+                "expected not delete_account called; found delete_account called 0 time(s)"
+            ),
+            (
+                false,
+                "expected not read_ticket called; found read_ticket called 1 time(s)"
+            ),
+        ]
+    );
+    let r = contextos_in(work.path(), &["eval", "--filter", "order-status-lookup"]);
+    assert!(
+        r.stdout
+            .contains("x tool_called: expected not read_ticket called; found read_ticket called 1 time(s)"),
+        "{}",
+        r.stdout
+    );
+}

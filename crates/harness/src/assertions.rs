@@ -79,23 +79,78 @@ fn subset(expected: &Value, actual: &Value) -> bool {
 }
 
 /// An assertion's score in [0, 1], whether it passed, and what was found.
-type Scored = (f64, bool, String);
-
-fn verdict(passed: bool, found: String) -> Scored {
-    (if passed { 1.0 } else { 0.0 }, passed, found)
+struct Scored {
+    score: f64,
+    passed: bool,
+    found: String,
+    /// The check could not be made (a judge reply that is not JSON): negation
+    /// does not turn it into a pass.
+    broken: bool,
 }
 
-/// Scores one assertion.
+fn verdict(passed: bool, found: String) -> Scored {
+    Scored {
+        score: if passed { 1.0 } else { 0.0 },
+        passed,
+        found,
+        broken: false,
+    }
+}
+
+fn broken(found: String) -> Scored {
+    Scored {
+        broken: true,
+        ..verdict(false, found)
+    }
+}
+
+/// How long an answer may be in a message before it is cut.
+const SHOWN_ANSWER: usize = 200;
+
+/// The answer as a message shows it (quoted, cut after 200 characters).
+fn shown_answer(answer: &str) -> String {
+    let cut: String = answer.chars().take(SHOWN_ANSWER).collect();
+    if cut.len() < answer.len() {
+        format!("answer {cut:?}…")
+    } else {
+        format!("answer {cut:?}")
+    }
+}
+
+/// Scores one assertion. The message says what was expected and what was
+/// found: `expected <what>; found <what>` (`expected not <what>; …` when negated).
 pub fn check(assertion: &Assertion, ev: &Evidence<'_>) -> Result<AssertionResult, GradeError> {
+    let mut scored = measure(assertion, ev)?;
+    let not = assertion.negated();
+    if not && !scored.broken {
+        scored.passed = !scored.passed;
+        scored.score = 1.0 - scored.score;
+    }
+    Ok(AssertionResult {
+        kind: assertion.kind().to_string(),
+        weight: assertion.weight(),
+        score: scored.score,
+        passed: scored.passed,
+        message: format!(
+            "expected {}{}; found {}",
+            if not { "not " } else { "" },
+            expectation(assertion),
+            scored.found
+        ),
+    })
+}
+
+/// What the run was checked for.
+fn measure(assertion: &Assertion, ev: &Evidence<'_>) -> Result<Scored, GradeError> {
     let record = &ev.packet.decision_record;
     let envelopes = &ev.packet.tool_envelopes;
     let answer = &record.answer;
-    let (score, passed, message) = match assertion {
-        Assertion::AnswerContains { text, .. } => answer_contains(answer, text),
+    Ok(match assertion {
+        Assertion::AnswerContains { text, .. } => verdict(answer.contains(text.as_str()), shown_answer(answer)),
         Assertion::AnswerRegex { pattern, .. } => answer_regex(answer, pattern),
-        Assertion::AnswerEquals { text, .. } => verdict(answer == text, format!("answer is {answer:?}")),
+        Assertion::AnswerEquals { text, .. } => verdict(answer == text, shown_answer(answer)),
         Assertion::AnswerJson { pointer, equals, .. } => answer_json(answer, pointer, equals),
-        Assertion::Outcome { is, .. } => verdict(record.outcome == *is, format!("run {}", record.outcome)),
+        Assertion::Outcome { is, .. } => verdict(record.outcome == *is, format!("outcome {}", record.outcome)),
         Assertion::ToolCalled { tool, times, .. } => tool_called(envelopes, tool, *times),
         Assertion::ToolNotCalled { tool, .. } => {
             let n = envelopes.iter().filter(|e| &e.tool == tool).count();
@@ -140,30 +195,80 @@ pub fn check(assertion: &Assertion, ev: &Evidence<'_>) -> Result<AssertionResult
         Assertion::Critic { verdict, stage, .. } => critic(&ev.packet.critic, *verdict, *stage),
         Assertion::Golden { .. } => golden(ev.golden),
         Assertion::Graded { rubric, min_score, .. } => graded(ev, rubric, *min_score)?,
-    };
-    Ok(AssertionResult {
-        kind: assertion.kind().to_string(),
-        weight: assertion.weight(),
-        score,
-        passed,
-        message,
     })
 }
 
-fn answer_contains(answer: &str, text: &str) -> Scored {
-    let found = answer.contains(text);
-    let word = if found { "contains" } else { "does not contain" };
-    verdict(found, format!("answer {word} {text:?}"))
+/// What an assertion expects, as the object of "expected …".
+fn expectation(assertion: &Assertion) -> String {
+    match assertion {
+        Assertion::AnswerContains { text, .. } => format!("the answer to contain {text:?}"),
+        Assertion::AnswerRegex { pattern, .. } => format!("the answer to match /{pattern}/"),
+        Assertion::AnswerEquals { text, .. } => format!("the answer {text:?}"),
+        Assertion::AnswerJson { pointer, equals, .. } => format!("{pointer} of the JSON answer to be {equals}"),
+        Assertion::Outcome { is, .. } => format!("outcome {is}"),
+        Assertion::ToolCalled { tool, times, .. } => match times {
+            Some(t) => format!("{tool} called {t} time(s)"),
+            None => format!("{tool} called"),
+        },
+        Assertion::ToolNotCalled { tool, .. } => format!("{tool} never called"),
+        Assertion::ToolStatus { tool, status, .. } => format!("a call of {tool} to end {}", status.as_str()),
+        Assertion::ToolSequence { tools, mode, .. } => match mode {
+            SequenceMode::Exact => format!("exactly the calls [{}]", tools.join(", ")),
+            SequenceMode::InOrder => format!("the calls [{}] in this order", tools.join(", ")),
+        },
+        Assertion::ToolArguments { tool, arguments, .. } => format!("a call of {tool} with {arguments}"),
+        Assertion::MaxSteps { steps, .. } => format!("at most {steps} iteration(s)"),
+        Assertion::Policy {
+            tool,
+            outcome,
+            policy_id,
+            ..
+        } => {
+            let by = policy_id.as_ref().map(|p| format!(" by {p}")).unwrap_or_default();
+            format!("{tool}: {outcome}{by}")
+        }
+        Assertion::Approval {
+            tool, role, verdict, ..
+        } => {
+            let verdict = verdict.map(|v| format!(" {v}")).unwrap_or_default();
+            let role = role.as_ref().map(|r| format!(" by a {r}")).unwrap_or_default();
+            format!("an approval for {tool}{verdict}{role}")
+        }
+        Assertion::Budget {
+            max_tokens,
+            max_tool_calls,
+            max_iterations,
+            ..
+        } => {
+            let limits: Vec<String> = [
+                max_tokens.map(|m| format!("{m} tokens")),
+                max_tool_calls.map(|m| format!("{m} tool calls")),
+                max_iterations.map(|m| format!("{m} iterations")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            format!("at most {}", limits.join(", "))
+        }
+        Assertion::ContextLayer { layer, included, .. } => {
+            format!("layer {layer} {}", if *included { "included" } else { "not included" })
+        }
+        Assertion::DebtWarning { warning, present, .. } => {
+            format!("{} {warning} debt warning", if *present { "a" } else { "no" })
+        }
+        Assertion::Critic { verdict, stage, .. } => match stage {
+            Some(s) => format!("critic verdict {s}:{verdict}"),
+            None => format!("critic verdict {verdict}"),
+        },
+        Assertion::Golden { .. } => "behaviour equal to the golden".to_string(),
+        Assertion::Graded { min_score, .. } => format!("a judge score of at least {min_score}"),
+    }
 }
 
 fn answer_regex(answer: &str, pattern: &str) -> Scored {
     match regex::Regex::new(pattern) {
-        Ok(re) => {
-            let found = re.is_match(answer);
-            let word = if found { "matches" } else { "does not match" };
-            verdict(found, format!("answer {word} /{pattern}/"))
-        }
-        Err(e) => verdict(false, format!("invalid pattern /{pattern}/: {e}")),
+        Ok(re) => verdict(re.is_match(answer), shown_answer(answer)),
+        Err(e) => broken(format!("an invalid pattern: {e}")),
     }
 }
 
@@ -176,7 +281,7 @@ fn answer_json(answer: &str, pointer: &str, equals: &Value) -> Scored {
                 format!("{pointer} is {}", found.map_or("missing".to_string(), Value::to_string)),
             )
         }
-        Err(e) => verdict(false, format!("answer is not JSON: {e}")),
+        Err(e) => verdict(false, format!("an answer that is not JSON ({e})")),
     }
 }
 
@@ -210,7 +315,7 @@ fn tool_sequence(envelopes: &[ToolEnvelope], want: &[String], mode: SequenceMode
             want.iter().all(|w| it.any(|t| *t == w.as_str()))
         }
     };
-    verdict(ok, format!("calls were [{}]", tools.join(", ")))
+    verdict(ok, format!("the calls [{}]", tools.join(", ")))
 }
 
 fn tool_arguments(envelopes: &[ToolEnvelope], tool: &str, arguments: &Value) -> Scored {
@@ -220,6 +325,9 @@ fn tool_arguments(envelopes: &[ToolEnvelope], tool: &str, arguments: &Value) -> 
         .map(|e| &e.arguments)
         .collect();
     let ok = calls.iter().any(|a| subset(arguments, a));
+    if calls.is_empty() {
+        return verdict(false, format!("{tool} never called"));
+    }
     verdict(
         ok,
         format!(
@@ -298,7 +406,7 @@ fn critic(notes: &[CriticNote], want: CriticVerdict, stage: Option<CriticStage>)
         .iter()
         .any(|n| n.verdict == want && stage.is_none_or(|s| n.stage == s));
     let seen: Vec<String> = notes.iter().map(|n| format!("{}:{}", n.stage, n.verdict)).collect();
-    verdict(ok, format!("critic said [{}]", seen.join(", ")))
+    verdict(ok, format!("critic verdicts [{}]", seen.join(", ")))
 }
 
 fn golden(golden: Option<&GoldenComparison>) -> Scored {
@@ -327,14 +435,15 @@ fn graded(ev: &Evidence<'_>, rubric: &str, min_score: f64) -> Result<Scored, Gra
             Some(s) => {
                 let s = s.clamp(0.0, 1.0);
                 let reason = v.get("reason").and_then(Value::as_str).unwrap_or("");
-                (
-                    s,
-                    s >= min_score,
-                    format!("judge scored {s} (min {min_score}): {reason}"),
-                )
+                Scored {
+                    score: s,
+                    passed: s >= min_score,
+                    found: format!("a judge score of {s}: {reason}"),
+                    broken: false,
+                }
             }
-            None => verdict(false, format!("judge reply has no numeric score: {}", response.content)),
+            None => broken(format!("a judge reply with no numeric score: {}", response.content)),
         },
-        Err(e) => verdict(false, format!("judge reply is not JSON ({e}): {}", response.content)),
+        Err(e) => broken(format!("a judge reply that is not JSON ({e}): {}", response.content)),
     })
 }

@@ -21,12 +21,14 @@ pub fn scaffold_case(packet: &ReplayPacket, name: &str) -> Result<CaseFile, Harn
     let mut assertions = vec![Assertion::Outcome {
         is: record.outcome,
         weight: None,
+        not: false,
     }];
     if !packet.tool_envelopes.is_empty() {
         assertions.push(Assertion::ToolSequence {
             tools: packet.tool_envelopes.iter().map(|e| e.tool.clone()).collect(),
             mode: SequenceMode::Exact,
             weight: None,
+            not: false,
         });
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -45,6 +47,7 @@ pub fn scaffold_case(packet: &ReplayPacket, name: &str) -> Result<CaseFile, Harn
                 outcome: d.outcome,
                 policy_id: d.determining_policies.first().cloned(),
                 weight: None,
+                not: false,
             });
         }
     }
@@ -55,6 +58,7 @@ pub fn scaffold_case(packet: &ReplayPacket, name: &str) -> Result<CaseFile, Harn
                 role: Some(a.role.clone()),
                 verdict: Some(a.verdict),
                 weight: None,
+                not: false,
             });
         }
     }
@@ -66,9 +70,13 @@ pub fn scaffold_case(packet: &ReplayPacket, name: &str) -> Result<CaseFile, Harn
         assertions.push(Assertion::AnswerContains {
             text: excerpt,
             weight: None,
+            not: false,
         });
     }
-    assertions.push(Assertion::Golden { weight: None });
+    assertions.push(Assertion::Golden {
+        weight: None,
+        not: false,
+    });
     let run_context =
         serde_json::to_value(&packet.inputs.run_context).map_err(|e| HarnessError::Usage(e.to_string()))?;
     Ok(CaseFile {

@@ -128,7 +128,9 @@ pub enum SequenceMode {
     InOrder,
 }
 
-/// One assertion. Every kind takes an optional `weight` (default 1).
+/// One assertion. Every kind takes an optional `weight` (default 1) and an
+/// optional `not: true`, which passes exactly when the check fails (the
+/// failure message then says what was not expected and what happened).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Assertion {
@@ -139,6 +141,9 @@ pub enum Assertion {
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
+        /// Negate: pass when the check does not hold [default: false].
+        #[serde(default, skip_serializing_if = "is_false")]
+        not: bool,
     },
     /// The answer matches a regular expression.
     AnswerRegex {
@@ -147,6 +152,9 @@ pub enum Assertion {
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
+        /// Negate: pass when the check does not hold [default: false].
+        #[serde(default, skip_serializing_if = "is_false")]
+        not: bool,
     },
     /// The answer equals `text` exactly.
     AnswerEquals {
@@ -155,6 +163,9 @@ pub enum Assertion {
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
+        /// Negate: pass when the check does not hold [default: false].
+        #[serde(default, skip_serializing_if = "is_false")]
+        not: bool,
     },
     /// The answer, parsed as JSON, has `equals` at `pointer`.
     AnswerJson {
@@ -165,6 +176,9 @@ pub enum Assertion {
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
+        /// Negate: pass when the check does not hold [default: false].
+        #[serde(default, skip_serializing_if = "is_false")]
+        not: bool,
     },
     /// The run ended this way.
     Outcome {
@@ -173,6 +187,9 @@ pub enum Assertion {
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
+        /// Negate: pass when the check does not hold [default: false].
+        #[serde(default, skip_serializing_if = "is_false")]
+        not: bool,
     },
     /// The agent called the tool (through the gateway, whatever the policy said).
     ToolCalled {
@@ -184,6 +201,9 @@ pub enum Assertion {
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
+        /// Negate: pass when the check does not hold [default: false].
+        #[serde(default, skip_serializing_if = "is_false")]
+        not: bool,
     },
     /// The agent never called the tool.
     ToolNotCalled {
@@ -192,6 +212,9 @@ pub enum Assertion {
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
+        /// Negate: pass when the check does not hold [default: false].
+        #[serde(default, skip_serializing_if = "is_false")]
+        not: bool,
     },
     /// Some call of the tool ended with this status.
     ToolStatus {
@@ -202,6 +225,9 @@ pub enum Assertion {
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
+        /// Negate: pass when the check does not hold [default: false].
+        #[serde(default, skip_serializing_if = "is_false")]
+        not: bool,
     },
     /// The calls came in this order.
     ToolSequence {
@@ -213,6 +239,9 @@ pub enum Assertion {
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
+        /// Negate: pass when the check does not hold [default: false].
+        #[serde(default, skip_serializing_if = "is_false")]
+        not: bool,
     },
     /// Some call of the tool had these arguments (every given field equal).
     ToolArguments {
@@ -223,6 +252,9 @@ pub enum Assertion {
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
+        /// Negate: pass when the check does not hold [default: false].
+        #[serde(default, skip_serializing_if = "is_false")]
+        not: bool,
     },
     /// At most this many planner iterations.
     MaxSteps {
@@ -231,6 +263,9 @@ pub enum Assertion {
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
+        /// Negate: pass when the check does not hold [default: false].
+        #[serde(default, skip_serializing_if = "is_false")]
+        not: bool,
     },
     /// The first policy decision on the tool had this outcome (and determining policy).
     Policy {
@@ -244,6 +279,9 @@ pub enum Assertion {
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
+        /// Negate: pass when the check does not hold [default: false].
+        #[serde(default, skip_serializing_if = "is_false")]
+        not: bool,
     },
     /// An approver was asked about the tool.
     Approval {
@@ -258,6 +296,9 @@ pub enum Assertion {
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
+        /// Negate: pass when the check does not hold [default: false].
+        #[serde(default, skip_serializing_if = "is_false")]
+        not: bool,
     },
     /// Budget use stayed within these limits.
     Budget {
@@ -273,6 +314,9 @@ pub enum Assertion {
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
+        /// Negate: pass when the check does not hold [default: false].
+        #[serde(default, skip_serializing_if = "is_false")]
+        not: bool,
     },
     /// A context layer was (or was not) in the compiled prompt.
     ContextLayer {
@@ -283,6 +327,9 @@ pub enum Assertion {
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
+        /// Negate: pass when the check does not hold [default: false].
+        #[serde(default, skip_serializing_if = "is_false")]
+        not: bool,
     },
     /// A context-debt warning of this kind was (or was not) raised.
     DebtWarning {
@@ -294,6 +341,9 @@ pub enum Assertion {
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
+        /// Negate: pass when the check does not hold [default: false].
+        #[serde(default, skip_serializing_if = "is_false")]
+        not: bool,
     },
     /// The critic gave this verdict at some point.
     Critic {
@@ -308,12 +358,18 @@ pub enum Assertion {
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
+        /// Negate: pass when the check does not hold [default: false].
+        #[serde(default, skip_serializing_if = "is_false")]
+        not: bool,
     },
     /// The replay packet equals the golden in `goldens/<suite>/<case>.packet.json`.
     Golden {
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
+        /// Negate: pass when the check does not hold [default: false].
+        #[serde(default, skip_serializing_if = "is_false")]
+        not: bool,
     },
     /// A judge model scores the answer against a rubric (its call is a recorded fixture).
     Graded {
@@ -324,11 +380,22 @@ pub enum Assertion {
         /// Weight.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight: Option<f64>,
+        /// Negate: pass when the check does not hold [default: false].
+        #[serde(default, skip_serializing_if = "is_false")]
+        not: bool,
     },
 }
 
 fn yes() -> bool {
     true
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Assertion {
@@ -381,6 +448,31 @@ impl Assertion {
             | Self::Graded { weight, .. } => *weight,
         };
         w.unwrap_or(1.0)
+    }
+
+    /// Whether the assertion is negated (`not: true`).
+    pub fn negated(&self) -> bool {
+        match self {
+            Self::AnswerContains { not, .. }
+            | Self::AnswerRegex { not, .. }
+            | Self::AnswerEquals { not, .. }
+            | Self::AnswerJson { not, .. }
+            | Self::Outcome { not, .. }
+            | Self::ToolCalled { not, .. }
+            | Self::ToolNotCalled { not, .. }
+            | Self::ToolStatus { not, .. }
+            | Self::ToolSequence { not, .. }
+            | Self::ToolArguments { not, .. }
+            | Self::MaxSteps { not, .. }
+            | Self::Policy { not, .. }
+            | Self::Approval { not, .. }
+            | Self::Budget { not, .. }
+            | Self::ContextLayer { not, .. }
+            | Self::DebtWarning { not, .. }
+            | Self::Critic { not, .. }
+            | Self::Golden { not, .. }
+            | Self::Graded { not, .. } => *not,
+        }
     }
 }
 

@@ -137,6 +137,33 @@ fn envelope(suite: &SuiteFile, case: &CaseFile, shown: &str) -> Result<RequestEn
     Ok(env)
 }
 
+/// A case has assertions, each with a positive weight and, for
+/// `answer_regex`, a pattern that compiles.
+fn check_assertions(shown: &str, case: &CaseFile) -> Result<(), HarnessError> {
+    if case.assertions.is_empty() {
+        return Err(DocumentError::new(shown, "a case needs at least one assertion").into());
+    }
+    for a in &case.assertions {
+        if !(a.weight() > 0.0 && a.weight().is_finite()) {
+            return Err(DocumentError::new(
+                shown,
+                format!(
+                    "{} assertion has weight {}, expected a positive number",
+                    a.kind(),
+                    a.weight()
+                ),
+            )
+            .into());
+        }
+        if let crate::scenario::Assertion::AnswerRegex { pattern, .. } = a
+            && let Err(e) = regex::Regex::new(pattern)
+        {
+            return Err(DocumentError::new(shown, format!("answer_regex pattern /{pattern}/ is invalid: {e}")).into());
+        }
+    }
+    Ok(())
+}
+
 /// Loads `dir/suite.yaml` and every `dir/cases/*.yaml`.
 pub fn load_suite(dir: &Path) -> Result<Suite, HarnessError> {
     let suite_path = dir.join("suite.yaml");
@@ -174,22 +201,7 @@ pub fn load_suite(dir: &Path) -> Result<Suite, HarnessError> {
             )
             .into());
         }
-        if case.assertions.is_empty() {
-            return Err(DocumentError::new(&shown, "a case needs at least one assertion").into());
-        }
-        for a in &case.assertions {
-            if !(a.weight() > 0.0 && a.weight().is_finite()) {
-                return Err(DocumentError::new(
-                    &shown,
-                    format!(
-                        "{} assertion has weight {}, expected a positive number",
-                        a.kind(),
-                        a.weight()
-                    ),
-                )
-                .into());
-            }
-        }
+        check_assertions(&shown, &case)?;
         let within = |rel: &str, field: &str| -> Result<PathBuf, HarnessError> {
             if rel.starts_with('/') || rel.split('/').any(|c| c == "..") {
                 return Err(DocumentError::new(

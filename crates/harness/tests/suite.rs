@@ -139,7 +139,7 @@ fn scores_cases_and_is_identical_for_any_thread_count() {
         failed,
         vec![(
             &"golden".to_string(),
-            &"no golden yet: run `contextos golden accept`".to_string()
+            &"expected behaviour equal to the golden; found no golden yet: run `contextos golden accept`".to_string()
         )]
     );
     let wrong = by_name("wrong-expectation");
@@ -210,7 +210,7 @@ fn gates_check_thresholds_and_baseline_regressions() {
     assert!(
         failures
             .iter()
-            .any(|f| f == "case wrong-expectation passed in the baseline and fails now"),
+            .any(|f| f.starts_with("case wrong-expectation passed in the baseline and fails now: assertion ")),
         "{failures:#?}"
     );
     assert!(
@@ -218,6 +218,63 @@ fn gates_check_thresholds_and_baseline_regressions() {
             .iter()
             .any(|f| f.starts_with("overall pass rate dropped from 100.0% to 33.3%")),
         "{failures:#?}"
+    );
+    // Regressions name the case and assertion before any rate delta.
+    let first_delta = failures.iter().position(|f| f.contains(" dropped from ")).unwrap();
+    assert!(
+        failures[..first_delta].iter().all(|f| f.starts_with("case ")) && first_delta >= 2,
+        "{failures:#?}"
+    );
+}
+
+#[test]
+fn a_selection_is_gated_on_the_tags_and_cases_that_ran() {
+    let dir = mini_suite();
+    let (_, full) = run(dir.path(), 1, None);
+    let suite = load_suite(dir.path()).unwrap();
+    let passing: Vec<_> = full.cases.iter().filter(|c| c.passed).cloned().collect();
+    assert_eq!(passing.len(), 1);
+    let selected = Scorecard::from_cases("mini", None, passing);
+    // The suite's overall threshold holds for what ran; a suite tag threshold
+    // on a tag the selection left out is skipped; the baseline (every case
+    // passing, a tag only left-out cases have) is compared on the selected case only.
+    let mut thresholds = suite.file.thresholds.clone();
+    thresholds.tags.insert("refund".into(), 1.0);
+    let mut base = full.clone();
+    for c in &mut base.cases {
+        if !c.passed {
+            c.passed = true;
+            c.tags.push("extra".into());
+        }
+    }
+    let base = Scorecard::from_cases("mini", None, base.cases);
+    let options = GateOptions {
+        baseline: Some(base.clone()),
+        selection: true,
+        ..GateOptions::default()
+    };
+    assert_eq!(selected.cases[0].tags, vec!["budget".to_string()]);
+    let failures = evaluate_gates(&selected, &thresholds, &options);
+    assert!(failures.is_empty(), "{failures:#?}");
+    // The same run gated as the whole suite fails on what it left out.
+    let whole = GateOptions {
+        selection: false,
+        ..options.clone()
+    };
+    let failures = evaluate_gates(&selected, &thresholds, &whole);
+    assert!(
+        failures.iter().any(|f| f.starts_with("tag extra pass rate dropped")),
+        "{failures:#?}"
+    );
+    // A threshold given on the command line still fails when nothing it names ran.
+    let explicit = GateOptions {
+        min_tag: [("nothing-ran".to_string(), 1.0)].into_iter().collect(),
+        ..options
+    };
+    let failures = evaluate_gates(&selected, &thresholds, &explicit);
+    assert_eq!(
+        failures,
+        vec!["tag nothing-ran has no results, but a threshold of 100.0% is set"]
     );
 }
 
