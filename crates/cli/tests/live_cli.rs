@@ -68,8 +68,18 @@ fn deployment(dir: &Path, spec: Option<&str>) {
         .replace(
             r#"store = "../.contextos""#,
             &format!("store = {}", abs(dir.join("store"))),
+        )
+        .replace(
+            r#"entities = "entities.yaml""#,
+            &format!("entities = {}", abs(runtime.join("entities.yaml"))),
         );
     assert!(!config.contains("\"../") && !config.contains("\"keys/"), "{config}");
+    // The shipped policies name the shipped tools (refund rules): the
+    // deployment carries them beside the pinned MCP tool.
+    for entry in fs::read_dir(runtime.join("tools")).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), dir.join("tools").join(entry.file_name())).unwrap();
+    }
     fs::write(dir.join("contextos.toml"), config).unwrap();
 
     let request = fs::read_to_string(runtime.join("examples/escalation/request.yaml"))
