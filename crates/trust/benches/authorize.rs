@@ -79,7 +79,8 @@ fn fixture(path: &str) -> Fixture {
         "approved" => (
             PolicyEngine::load(&shipped()).expect("shipped"),
             "issue_refund",
-            Some("support_lead"),
+            // 220 USD: above the shipped finance-lead limit.
+            Some("finance_lead"),
         ),
         _ => (four_role_engine(), "issue_refund", None),
     };
