@@ -505,11 +505,12 @@ fn the_finance_lead_rule_is_cedar_alone_and_changes_exactly_the_refunds_above_20
         r.stdout
     );
 
-    // Coverage counts the policies on argument conditions: both are exercised.
+    // Coverage counts the policies on argument conditions: both refund rules
+    // and the trial tenants' refund limit are exercised.
     let r = contextos_in(&repo(), &["policy", "coverage", "--min", "0"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
-        r.stdout.contains("of them on tool-call arguments: 2/2 exercised"),
+        r.stdout.contains("of them on tool-call arguments: 3/3 exercised"),
         "{}",
         r.stdout
     );
