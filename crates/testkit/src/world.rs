@@ -47,7 +47,17 @@ pub fn catalog_of(contracts: impl IntoIterator<Item = ToolContract>) -> ToolCata
 impl World {
     /// The shipped policies, `catalog` and `run`.
     pub fn new(catalog: ToolCatalog, run: RunContext) -> Self {
-        let policy = PolicyEngine::load_with_tools(&repo().join("policies"), &catalog.cedar_actions())
+        // The shipped policies name shipped tools (the refund rules): their
+        // actions are declared beside this world's own tools.
+        let mut declared = ToolCatalog::load(&repo().join("runtime/tools")).expect("the shipped contracts load");
+        for tool in catalog.tools() {
+            if declared.get(&tool.contract.name).is_none() {
+                declared
+                    .add(tool.contract.clone(), tool.file.clone())
+                    .expect("a valid contract");
+            }
+        }
+        let policy = PolicyEngine::load_with_tools(&repo().join("policies"), &declared.cedar_actions())
             .expect("the shipped policies load with these tools");
         // The shipped entity source, when the bundled deployment names one.
         let shipped = repo().join("runtime/entities.yaml");

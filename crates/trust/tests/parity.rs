@@ -739,7 +739,8 @@ fn write_bundle(rng: &mut Rng, index: usize, dir: &Path, schemas: &Schemas) -> B
     }
     fs::write(dir.join("schema.cedarschema"), PARITY_SCHEMA).unwrap();
     fs::write(dir.join(GENERATED_SCHEMA_FILE), &schemas.generated).unwrap();
-    let mut roles: Vec<String> = vec!["support_lead".into(), "security_officer".into()];
+    // The shipped approvers.yaml, in its order.
+    let mut roles: Vec<String> = vec!["support_lead".into(), "finance_lead".into(), "security_officer".into()];
     let mut rejected = 0;
     if index > 0 {
         let mut named = Vec::new();

@@ -216,33 +216,33 @@ fn role_problems(extra: &[(&str, &str)]) -> Vec<String> {
 
 #[test]
 fn approver_roles_are_checked_both_ways() {
-    const APPROVERS: &str = "format_version: 1\nroles: [support_lead, security_officer, finance_lead]\n";
+    const APPROVERS: &str = "format_version: 1\nroles: [support_lead, finance_lead, security_officer, audit_lead]\n";
     assert_eq!(
         role_problems(&[("approvers.yaml", APPROVERS)]),
-        ["approvers.yaml:2:41: approver role \"finance_lead\" is mentioned by no policy"]
+        ["approvers.yaml:2:55: approver role \"audit_lead\" is mentioned by no policy"]
     );
     // Every recognised comparison counts as mentioning the role; comments and
     // the empty role (an approval not granted) do not.
     for condition in [
-        "context.approval.role == \"finance_lead\"",
-        "\"finance_lead\" != context.approval.role",
-        "[\"finance_lead\"].contains(context.approval.role)",
-        "[context.approval.role].containsAny([\"finance_lead\", \"support_lead\"])",
+        "context.approval.role == \"audit_lead\"",
+        "\"audit_lead\" != context.approval.role",
+        "[\"audit_lead\"].contains(context.approval.role)",
+        "[context.approval.role].containsAny([\"audit_lead\", \"support_lead\"])",
     ] {
         let policy = format!(
-            "// \"auditor\" is not a role here\n@id(\"x.finance\")\nforbid (principal, action, resource)\nwhen {{ context.approval.role != \"\" && {condition} }};\n"
+            "// \"auditor\" is not a role here\n@id(\"x.audit\")\nforbid (principal, action, resource)\nwhen {{ context.approval.role != \"\" && {condition} }};\n"
         );
         assert_eq!(
-            role_problems(&[("approvers.yaml", APPROVERS), ("finance.cedar", &policy)]),
+            role_problems(&[("approvers.yaml", APPROVERS), ("audit.cedar", &policy)]),
             Vec::<String>::new(),
             "{condition}"
         );
-        let undeclared = role_problems(&[("finance.cedar", &policy)]);
+        let undeclared = role_problems(&[("audit.cedar", &policy)]);
         assert_eq!(undeclared.len(), 1, "{condition}: {undeclared:?}");
-        let column = "when { context.approval.role != \"\" && ".len() + condition.find("\"finance_lead\"").unwrap() + 1;
+        let column = "when { context.approval.role != \"\" && ".len() + condition.find("\"audit_lead\"").unwrap() + 1;
         assert_eq!(
             undeclared[0],
-            format!("finance.cedar:4:{column}: approver role \"finance_lead\" is not listed in approvers.yaml"),
+            format!("audit.cedar:4:{column}: approver role \"audit_lead\" is not listed in approvers.yaml"),
             "{condition}"
         );
     }
@@ -344,10 +344,16 @@ fn discovery_sets_aside_forbids_on_arguments_but_keeps_closed_doors_closed() {
         "read_ticket",
         json!({"ticket_id": "T-4420"})
     ));
-    assert!(
-        !discover("initech-bot", "initech", "standard", "issue_refund", refund),
-        "a trial tenant's forbid holds whatever the amount"
-    );
+    // The trial tenants' refund limit reads the amount: decided at the call.
+    assert!(discover("initech-bot", "initech", "standard", "issue_refund", refund));
+    // Another tenant's tool: the tenancy forbid holds whatever anyone grants.
+    assert!(!discover(
+        "triage-bot",
+        "acme",
+        "standard",
+        "globex_crm_export",
+        json!({"customer_id": "GLOBEX-7"})
+    ));
     assert!(!discover(
         "triage-bot",
         "acme",
