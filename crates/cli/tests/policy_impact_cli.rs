@@ -186,19 +186,24 @@ fn store_of_two_runs(dir: &Path) {
     let fixtures = repo().join("runtime/examples/escalation/fixtures");
     let store = dir.join(".contextos");
     for request in [request, second] {
-        let r = contextos_in(
-            &repo(),
-            &[
-                "run",
-                request.to_str().unwrap(),
-                "--fixtures",
-                fixtures.to_str().unwrap(),
-                "--store",
-                store.to_str().unwrap(),
-            ],
-        );
+        let r = run_into_store(&request, &fixtures, &store);
         assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     }
+}
+
+/// `contextos run REQUEST --fixtures FIXTURES --store STORE`, from the repository root.
+fn run_into_store(request: &Path, fixtures: &Path, store: &Path) -> Run {
+    contextos_in(
+        &repo(),
+        &[
+            "run",
+            request.to_str().unwrap(),
+            "--fixtures",
+            fixtures.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+        ],
+    )
 }
 
 /// The candidate's signed-packs permit also asks for an elevated session:
@@ -548,17 +553,7 @@ fn a_220_usd_refund_approved_by_a_support_lead_alone_is_not_executed() {
     fs::write(&request, REFUND_220_BY_SUPPORT_LEAD).unwrap();
     let fixtures = repo().join("scenarios/customer-escalation/fixtures/large-refund-support-lead-alone-denied");
     let store = work.path().join("store");
-    let r = contextos_in(
-        &repo(),
-        &[
-            "run",
-            request.to_str().unwrap(),
-            "--fixtures",
-            fixtures.to_str().unwrap(),
-            "--store",
-            store.to_str().unwrap(),
-        ],
-    );
+    let r = run_into_store(&request, &fixtures, &store);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let refund = r
         .stdout
