@@ -295,7 +295,10 @@ impl PolicyEngine {
         let request = self.cedar_request(req, req.approval_role.as_deref(), false);
         let first = self.evaluate(&self.enforced, &request, entities);
         if first.errors.is_empty() {
-            return self.decide(req, entities, false).outcome != PolicyOutcome::Deny;
+            // As `preview` decides it (allow or approval_required), without
+            // evaluating the enforced set again or the shadow set at all.
+            return first.decision == Decision::Allow
+                || (req.approval_role.is_none() && !self.derive(req, &request, entities, &first).roles.is_empty());
         }
         // Possible under one grant: a permit holds, or one errs while no
         // forbid holds.
@@ -336,12 +339,7 @@ impl PolicyEngine {
         // Approval derivation: only for a clean denial without an approval in
         // hand. The common allow path costs one evaluation.
         if outcome == PolicyOutcome::Deny && first.errors.is_empty() && req.approval_role.is_none() {
-            let derived = match (&self.approval_copies, &request) {
-                (Some(copies), Ok(cedar)) => {
-                    copies.derive(&self.authorizer, cedar, entities, &first.reason, &self.approver_roles)
-                }
-                _ => self.derive_per_role(req, entities),
-            };
+            let derived = self.derive(req, &request, entities, &first);
             if !derived.roles.is_empty() {
                 outcome = PolicyOutcome::ApprovalRequired;
                 let mut permits = derived.permits;
@@ -420,6 +418,24 @@ impl PolicyEngine {
 
     /// Approval derivation by brute force, for bundles the role-specialised
     /// copies cannot capture: the whole enforced set once per approver role.
+    /// The approver roles whose grant would allow a clean denial (`first`),
+    /// and the permits that would: on the role-specialised copies in one
+    /// evaluation, or per role when the bundle cannot be specialised.
+    fn derive(
+        &self,
+        req: &PolicyRequest,
+        request: &Result<Request, String>,
+        entities: &Entities,
+        first: &Evaluation,
+    ) -> Derived {
+        match (&self.approval_copies, request) {
+            (Some(copies), Ok(cedar)) => {
+                copies.derive(&self.authorizer, cedar, entities, &first.reason, &self.approver_roles)
+            }
+            _ => self.derive_per_role(req, entities),
+        }
+    }
+
     fn derive_per_role(&self, req: &PolicyRequest, entities: &Entities) -> Derived {
         let mut derived = Derived::default();
         for role in &self.approver_roles {
