@@ -150,6 +150,15 @@ impl FileKind {
             format!("# yaml-language-server: $schema={schema_path}")
         }
     }
+
+    /// The hint for a file at `file` (relative to a project root whose
+    /// `schemas/` holds the schemas): its schema path is relative to the
+    /// file, e.g. `../../../schemas/case.schema.json` for
+    /// `scenarios/support/cases/refund.yaml`.
+    pub fn editor_hint_at(self, file: &Path) -> String {
+        let depth = file.parent().map_or(0, |dir| dir.iter().count());
+        self.editor_hint(&format!("{}schemas/{}", "../".repeat(depth), self.file_name()))
+    }
 }
 
 impl fmt::Display for FileKind {
@@ -219,6 +228,14 @@ mod tests {
         assert_eq!(
             FileKind::Config.editor_hint("../schemas/config.schema.json"),
             "#:schema ../schemas/config.schema.json"
+        );
+        assert_eq!(
+            FileKind::Case.editor_hint_at(Path::new("scenarios/support/cases/refund.yaml")),
+            "# yaml-language-server: $schema=../../../schemas/case.schema.json"
+        );
+        assert_eq!(
+            FileKind::Config.editor_hint_at(Path::new("contextos.toml")),
+            "#:schema schemas/config.schema.json"
         );
     }
 }

@@ -46,7 +46,7 @@ const RESERVED_HEADERS: [&str; 9] = [
 ///
 /// DELETE is always `destructive` here; a pinned contract can lower it.
 /// The token's value is never in the spec: the CLI reads the variable and
-/// passes a [`Secret`](contextos_core::Secret) in.
+/// passes a `Secret` in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
