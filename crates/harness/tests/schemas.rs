@@ -215,3 +215,39 @@ fn every_shipped_file_names_its_schema_on_its_first_line() {
         assert!(schema.is_file(), "{}", schema.display());
     }
 }
+
+/// Every object with named fields, at any depth, in `schema`, whose
+/// `additionalProperties` is not `false`: its JSON pointer.
+fn open_objects(schema: &Value, at: &str, out: &mut Vec<String>) {
+    match schema {
+        Value::Object(map) => {
+            if map.contains_key("properties") && map.get("additionalProperties") != Some(&Value::Bool(false)) {
+                out.push(at.to_string());
+            }
+            for (key, value) in map {
+                open_objects(value, &format!("{at}/{key}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, value) in items.iter().enumerate() {
+                open_objects(value, &format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every struct a user writes is `deny_unknown_fields`, so every object its
+/// schema describes must refuse unknown keys too (an editor then flags a typo
+/// anywhere in the file, not only at the top).
+#[test]
+fn every_object_in_every_schema_refuses_unknown_fields() {
+    for kind in FileKind::ALL {
+        let mut open = Vec::new();
+        open_objects(&kind.schema(), "", &mut open);
+        assert!(
+            open.is_empty(),
+            "{kind}: objects without additionalProperties: false at {open:?}"
+        );
+    }
+}
