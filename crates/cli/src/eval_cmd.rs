@@ -25,7 +25,10 @@ pub(crate) fn only_suite() -> Result<PathBuf, CliError> {
         )),
         many => Err(CliError::input(format!(
             "several suites under scenarios/: give one of {}",
-            many.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }

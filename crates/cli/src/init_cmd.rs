@@ -44,7 +44,11 @@ pub(crate) fn init(args: InitArgs) -> Result<ExitCode, CliError> {
         TemplateName::CustomerEscalation => Template::CustomerEscalation,
     };
     let progress = |step: &str| eprintln!("  {step}");
-    eprintln!("initialising {} from the {:?} template", args.dir.display(), args.template);
+    eprintln!(
+        "initialising {} from the {:?} template",
+        args.dir.display(),
+        args.template
+    );
     let report = init_project(&args.dir, template, &progress)?;
     println!(
         "created a ContextOS project in {}: {} files, {} case(s) with goldens, {} policy test(s) passing",
@@ -53,7 +57,10 @@ pub(crate) fn init(args: InitArgs) -> Result<ExitCode, CliError> {
         report.cases,
         report.policy_tests
     );
-    println!("  signing key {} (runtime/keys/dev.key: keep it secret, CI reads it from a secret)", report.key_id);
+    println!(
+        "  signing key {} (runtime/keys/dev.key: keep it secret, CI reads it from a secret)",
+        report.key_id
+    );
     println!("  signed pack {}", report.pack.display());
     let cd = if args.dir == PathBuf::from(".") {
         String::new()
@@ -108,8 +115,9 @@ Examples:
     },
 }
 
-/// Tool tiers.
+/// Tool tiers, spelled as in tool contracts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
 pub(crate) enum Mode {
     /// Reads only.
     ReadOnly,

@@ -58,9 +58,9 @@ pub use impact::{ChangeCount, ChangeKind, ImpactChange, ImpactReport, policy_imp
 pub use promote::{scaffold_case, write_case, write_packet_fixtures};
 pub use promotion::{FirstRun, PromotedCase, check_case_name, promote_packet, run_promoted_case};
 pub use record::{Recorded, record_case};
-pub use scaffold::{InitReport, NewTool, PROJECT_CONFIG, Template, ToolArg, init_project, new_case, new_tool};
 pub use report::{MARKDOWN_COMMENT_LIMIT, ReportError, render_html, render_junit, render_markdown};
 pub use runner::{CaseRun, RunOptions, run_suite};
+pub use scaffold::{InitReport, NewTool, PROJECT_CONFIG, Template, ToolArg, init_project, new_case, new_tool};
 pub use scenario::{
     Assertion, CaseDefaults, CaseFile, CaseRequest, InlineScript, JudgeConfig, ScriptRef, SequenceMode, SuiteFile,
     Thresholds, case_schema, suite_schema,

@@ -162,14 +162,13 @@ pub struct InitReport {
 /// The project is assembled in a staging folder inside `dir` and moved into
 /// place only when every step (keys, pack, schema, fixtures, goldens,
 /// baseline, policy tests) succeeded, so a failure leaves `dir` as it was.
-pub fn init_project(
-    dir: &Path,
-    template: Template,
-    progress: &dyn Fn(&str),
-) -> Result<InitReport, HarnessError> {
+pub fn init_project(dir: &Path, template: Template, progress: &dyn Fn(&str)) -> Result<InitReport, HarnessError> {
     let files = template.files();
     let suite_dir = Path::new(template.suite_dir());
-    let suite_name = suite_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let suite_name = suite_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     // Every top-level entry init creates, and the deeper paths it must not overwrite.
     let mut targets: Vec<PathBuf> = files.iter().map(|(p, _)| PathBuf::from(p)).collect();
     targets.push(PathBuf::from(format!("runtime/keys/{KEY_NAME}.key")));
@@ -262,7 +261,9 @@ fn assemble(
     let (_, secret) = generate_key_files(&keys, KEY_NAME).map_err(contextos_runtime::RunError::from)?;
     let key = SigningKey::load(&secret).map_err(contextos_runtime::RunError::from)?;
     let key_id = key.key_id().to_string();
-    progress(&format!("generated signing key {key_id} (runtime/keys/{KEY_NAME}.key, git-ignored)"));
+    progress(&format!(
+        "generated signing key {key_id} (runtime/keys/{KEY_NAME}.key, git-ignored)"
+    ));
 
     let source = root.join(template.pack_source());
     let built = build_pack_dir(&source).map_err(contextos_runtime::RunError::from)?;
@@ -301,11 +302,16 @@ fn assemble(
     for case in &suite.cases {
         record_case(&dep, &suite, case)?;
     }
-    progress(&format!("recorded fixtures of {} case(s) from their scripts", suite.cases.len()));
+    progress(&format!(
+        "recorded fixtures of {} case(s) from their scripts",
+        suite.cases.len()
+    ));
 
     let goldens = root.join("goldens");
     let goldens_written = write_goldens_and_baseline(&dep, &suite, &goldens)?;
-    progress(&format!("accepted {goldens_written} golden(s) and wrote the baseline scorecard"));
+    progress(&format!(
+        "accepted {goldens_written} golden(s) and wrote the baseline scorecard"
+    ));
 
     Ok(InitReport {
         written,
@@ -369,7 +375,8 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), HarnessError> {
         replace: false,
         secret: false,
     };
-    contextos_fs::write_file_atomically(path, bytes, options).map_err(|e| HarnessError::Io(IoError::new("write", path, e)))
+    contextos_fs::write_file_atomically(path, bytes, options)
+        .map_err(|e| HarnessError::Io(IoError::new("write", path, e)))
 }
 
 /// Moves the entries of `from` into `to`, descending into folders that
@@ -429,7 +436,10 @@ impl std::str::FromStr for ToolArg {
 }
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// What `contextos new tool` writes.
@@ -472,7 +482,12 @@ pub fn new_tool(config: &Path, tool: &NewTool) -> Result<Vec<PathBuf>, HarnessEr
         .description
         .clone()
         .unwrap_or_else(|| format!("What {} does, in one sentence the model reads.", tool.name));
-    let required: Vec<&str> = tool.args.iter().filter(|a| a.required).map(|a| a.name.as_str()).collect();
+    let required: Vec<&str> = tool
+        .args
+        .iter()
+        .filter(|a| a.required)
+        .map(|a| a.name.as_str())
+        .collect();
     let mut text = format!(
         "# A tool contract: what the model may call and the tier policy decides on.\n\
          # After an edit, regenerate the Cedar namespace: contextos policy schema --write\n\
@@ -516,7 +531,9 @@ pub fn new_tool(config: &Path, tool: &NewTool) -> Result<Vec<PathBuf>, HarnessEr
 /// A YAML scalar for `text`: plain when that reads back the same, quoted otherwise.
 fn yaml_string(text: &str) -> String {
     let plain = !text.is_empty()
-        && !text.contains([':', '#', '\n', '"', '\'', '{', '}', '[', ']', ',', '&', '*', '!', '|', '>', '%', '@', '`'])
+        && !text.contains([
+            ':', '#', '\n', '"', '\'', '{', '}', '[', ']', ',', '&', '*', '!', '|', '>', '%', '@', '`',
+        ])
         && !text.starts_with([' ', '-', '?'])
         && !text.ends_with(' ');
     if plain {
