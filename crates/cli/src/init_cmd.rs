@@ -1,10 +1,12 @@
 //! `contextos init` and `contextos new`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
 use contextos_core::{ApprovalMode, ExitCode};
-use contextos_harness::{NewTool, PROJECT_CONFIG, Template, ToolArg, init_project, new_case, new_tool};
+use contextos_harness::{
+    NewPolicyTest, NewTool, PROJECT_CONFIG, Template, ToolArg, init_project, new_case, new_policy_test, new_tool,
+};
 
 use crate::output::CliError;
 
@@ -62,7 +64,7 @@ pub(crate) fn init(args: InitArgs) -> Result<ExitCode, CliError> {
         report.key_id
     );
     println!("  signed pack {}", report.pack.display());
-    let cd = if args.dir == PathBuf::from(".") {
+    let cd = if args.dir == Path::new(".") {
         String::new()
     } else {
         format!("cd {} && ", args.dir.display())
@@ -113,6 +115,59 @@ Examples:
         #[arg(long, default_value = PROJECT_CONFIG)]
         config: PathBuf,
     },
+    /// Add a policy test of one tool call, expecting what the bundle decides today.
+    #[command(
+        name = "policy-test",
+        after_help = "\
+Examples:
+  contextos new policy-test restart-needs-lead --tool restart_service
+  contextos new policy-test big-refund --tool issue_refund \\
+      --arguments '{\"customer_id\": \"ACME-1\", \"order_id\": \"1\", \"amount_cents\": 50000, \"currency\": \"USD\", \"reason\": \"x\"}'
+
+The test passes at once and pins today's decision; change its `expect` to
+what the call must get, then run `contextos policy test`."
+    )]
+    PolicyTest {
+        /// The file name under <policies>/tests/ (without .yaml).
+        name: String,
+        /// The tool the request calls.
+        #[arg(long)]
+        tool: String,
+        /// The principal [default: the first agent of <policies>/tests/entities.json].
+        #[arg(long, value_name = "ENTITY")]
+        principal: Option<String>,
+        /// The call's arguments, a JSON object [default: an example for each required argument].
+        #[arg(long, value_name = "JSON", value_parser = json_object)]
+        arguments: Option<serde_json::Value>,
+        /// The deployment configuration.
+        #[arg(long, default_value = PROJECT_CONFIG)]
+        config: PathBuf,
+    },
+}
+
+/// `path` without `dir/..` steps, for display (`runtime/../policies/x` is `policies/x`).
+fn shown(path: &Path) -> String {
+    use std::path::Component;
+    let mut parts: Vec<Component<'_>> = Vec::new();
+    for part in path.components() {
+        match (part, parts.last()) {
+            (Component::ParentDir, Some(Component::Normal(_))) => {
+                parts.pop();
+            }
+            (Component::CurDir, _) => {}
+            _ => parts.push(part),
+        }
+    }
+    parts.iter().collect::<PathBuf>().display().to_string()
+}
+
+/// Parses a JSON object given on the command line.
+fn json_object(text: &str) -> Result<serde_json::Value, String> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v) if v.is_object() => Ok(v),
+        Ok(_) => Err("expected a JSON object, like '{\"service\": \"api\"}'".to_string()),
+        Err(e) => Err(format!("not JSON: {e}")),
+    }
 }
 
 /// Tool tiers, spelled as in tool contracts.
@@ -147,7 +202,7 @@ pub(crate) fn new(cmd: NewCommand) -> Result<ExitCode, CliError> {
                 None => Vec::new(),
             };
             let path = new_case(&suite, &name, &tools)?;
-            println!("wrote {}", path.display());
+            println!("wrote {}", shown(&path));
             println!(
                 "edit its request, script and assertions, then `contextos scenario record {} --case {name}` and `contextos golden accept {}`",
                 suite.display(),
@@ -177,15 +232,49 @@ pub(crate) fn new(cmd: NewCommand) -> Result<ExitCode, CliError> {
             };
             let written = new_tool(&config, &tool)?;
             if let Some(contract) = written.first() {
-                println!("wrote {}", contract.display());
+                println!("wrote {}", shown(contract));
             }
             if let Some(schema) = written.get(1) {
                 println!(
                     "updated {} (policies can now name ContextOS::Action::\"{}\")",
-                    schema.display(),
+                    shown(schema),
                     tool.name
                 );
             }
+            Ok(ExitCode::Success)
+        }
+        NewCommand::PolicyTest {
+            name,
+            tool,
+            principal,
+            arguments,
+            config,
+        } => {
+            let written = new_policy_test(
+                &config,
+                &NewPolicyTest {
+                    name,
+                    tool,
+                    principal,
+                    arguments,
+                },
+            )?;
+            let d = &written.decision;
+            println!("wrote {}", shown(&written.file));
+            println!(
+                "  the bundle decides {} today (determining: {}{}); change `expect` to what the call must get",
+                d.outcome,
+                if d.determining_policies.is_empty() {
+                    "none".to_string()
+                } else {
+                    d.determining_policies.join(", ")
+                },
+                if d.approver_roles.is_empty() {
+                    String::new()
+                } else {
+                    format!("; approver roles: {}", d.approver_roles.join(", "))
+                }
+            );
             Ok(ExitCode::Success)
         }
     }

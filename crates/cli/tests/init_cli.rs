@@ -212,6 +212,67 @@ fn new_case_writes_a_case_that_loads_and_records_as_it_is() {
 }
 
 #[test]
+fn new_policy_test_pins_what_the_bundle_decides_and_fails_once_the_bundle_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    ok(&contextos_in(tmp.path(), &["init"]), "init");
+    let made = contextos_in(tmp.path(), &["new", "policy-test", "retire", "--tool", "update_item"]);
+    ok(&made, "new policy-test");
+    assert!(
+        made.stdout.contains("wrote policies/tests/retire.yaml"),
+        "{}",
+        made.stdout
+    );
+    assert!(
+        made.stdout.contains(
+            "decides approval_required today (determining: tools.write-with-lead-approval; approver roles: lead)"
+        ),
+        "{}",
+        made.stdout
+    );
+    let text = std::fs::read_to_string(tmp.path().join("policies/tests/retire.yaml")).unwrap();
+    assert!(text.contains("outcome: approval_required"), "{text}");
+    let tests = contextos_in(tmp.path(), &["policy", "test"]);
+    ok(&tests, "policy test");
+    assert!(tests.stdout.contains("4 passed, 0 failed"), "{}", tests.stdout);
+
+    // A bundle edit that changes the decision fails the pinned test.
+    let tools = tmp.path().join("policies/tools.cedar");
+    let cedar = std::fs::read_to_string(&tools).unwrap();
+    std::fs::write(
+        &tools,
+        cedar.replace(
+            "context.approval.role == \"lead\"",
+            "context.approval.role == \"owner\"",
+        ),
+    )
+    .unwrap();
+    let approvers = tmp.path().join("policies/approvers.yaml");
+    let roles = std::fs::read_to_string(&approvers).unwrap();
+    std::fs::write(&approvers, roles.replace("  - lead", "  - owner")).unwrap();
+    let after = contextos_in(tmp.path(), &["policy", "test"]);
+    assert_eq!(after.code, 1, "{}", after.stdout);
+    assert!(
+        after.stdout.contains("FAIL policies/tests/retire.yaml"),
+        "{}",
+        after.stdout
+    );
+
+    let unknown = contextos_in(tmp.path(), &["new", "policy-test", "x", "--tool", "nope"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("known: lookup_item, update_item"),
+        "{}",
+        unknown.stderr
+    );
+    let bad = contextos_in(
+        tmp.path(),
+        &["new", "policy-test", "x", "--tool", "update_item", "--arguments", "[1]"],
+    );
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("expected a JSON object"), "{}", bad.stderr);
+}
+
+#[test]
 fn a_script_written_in_a_version_1_case_is_refused_with_the_version_to_use() {
     let tmp = tempfile::tempdir().unwrap();
     ok(&contextos_in(tmp.path(), &["init"]), "init");
@@ -243,18 +304,8 @@ fn the_sre_walkthrough_reaches_a_green_five_case_suite_with_at_most_eight_hand_w
         "init",
     );
 
-    // The template's own cases go (deleting is not writing).
     let suite = dir.join("scenarios/assistant");
-    for sub in ["cases", "scripts", "fixtures"] {
-        std::fs::remove_dir_all(suite.join(sub)).unwrap();
-    }
-    std::fs::create_dir_all(suite.join("cases")).unwrap();
-    for entry in std::fs::read_dir(dir.join("goldens/assistant")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.to_string_lossy().ends_with(".packet.json") {
-            std::fs::remove_file(path).unwrap();
-        }
-    }
+    remove_template_cases(&dir);
 
     // Three tools, scaffolded complete: no hand edit.
     for args in [
@@ -291,27 +342,7 @@ fn the_sre_walkthrough_reaches_a_green_five_case_suite_with_at_most_eight_hand_w
         ok(&contextos_in(&dir, args), "new tool");
     }
 
-    // Policies: the write approver becomes the on-call lead; volumes are never deleted.
-    let tools = dir.join("policies/tools.cedar");
-    let text = std::fs::read_to_string(&tools).unwrap();
-    let text = text
-        .replace(
-            "context.approval.role == \"lead\"",
-            "context.approval.role == \"oncall_lead\"",
-        )
-        .replace("tools.write-with-lead-approval", "tools.write-with-oncall-lead");
-    std::fs::write(
-        &tools,
-        format!(
-            "{text}\n@id(\"sre.never-delete-volumes\")\nforbid (principal, action == ContextOS::Action::\"delete_volume\", resource);\n"
-        ),
-    )
-    .unwrap();
-    by_hand.insert(tools);
-    let approvers = dir.join("policies/approvers.yaml");
-    let text = std::fs::read_to_string(&approvers).unwrap();
-    std::fs::write(&approvers, text.replace("  - lead", "  - oncall_lead")).unwrap();
-    by_hand.insert(approvers);
+    edit_policies(&dir, &mut by_hand);
 
     // Five cases: each scaffolded by `new case`, then written by hand (script inside).
     let cases_dir = repo().join("crates/cli/tests/fixtures/sre/cases");
@@ -350,4 +381,44 @@ fn the_sre_walkthrough_reaches_a_green_five_case_suite_with_at_most_eight_hand_w
         .collect();
     assert!(by_hand.len() <= 8, "{} files written by hand: {shown:?}", by_hand.len());
     assert_eq!(by_hand.len(), 7, "{shown:?}");
+}
+
+/// Removes the template's cases, scripts, fixtures and goldens (deleting is not writing).
+fn remove_template_cases(dir: &Path) {
+    let suite = dir.join("scenarios/assistant");
+    for sub in ["cases", "scripts", "fixtures"] {
+        std::fs::remove_dir_all(suite.join(sub)).unwrap();
+    }
+    std::fs::create_dir_all(suite.join("cases")).unwrap();
+    for entry in std::fs::read_dir(dir.join("goldens/assistant")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_string_lossy().ends_with(".packet.json") {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+}
+
+/// The SRE's policy edits: the write approver becomes the on-call lead, and
+/// volumes are never deleted.
+fn edit_policies(dir: &Path, by_hand: &mut BTreeSet<PathBuf>) {
+    let tools = dir.join("policies/tools.cedar");
+    let text = std::fs::read_to_string(&tools).unwrap();
+    let text = text
+        .replace(
+            "context.approval.role == \"lead\"",
+            "context.approval.role == \"oncall_lead\"",
+        )
+        .replace("tools.write-with-lead-approval", "tools.write-with-oncall-lead");
+    std::fs::write(
+        &tools,
+        format!(
+            "{text}\n@id(\"sre.never-delete-volumes\")\nforbid (principal, action == ContextOS::Action::\"delete_volume\", resource);\n"
+        ),
+    )
+    .unwrap();
+    by_hand.insert(tools);
+    let approvers = dir.join("policies/approvers.yaml");
+    let text = std::fs::read_to_string(&approvers).unwrap();
+    std::fs::write(&approvers, text.replace("  - lead", "  - oncall_lead")).unwrap();
+    by_hand.insert(approvers);
 }

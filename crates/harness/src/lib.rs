@@ -60,7 +60,10 @@ pub use promotion::{FirstRun, PromotedCase, check_case_name, promote_packet, run
 pub use record::{Recorded, record_case};
 pub use report::{MARKDOWN_COMMENT_LIMIT, ReportError, render_html, render_junit, render_markdown};
 pub use runner::{CaseRun, RunOptions, run_suite};
-pub use scaffold::{InitReport, NewTool, PROJECT_CONFIG, Template, ToolArg, init_project, new_case, new_tool};
+pub use scaffold::{
+    InitReport, NewPolicyTest, NewTool, PROJECT_CONFIG, Template, ToolArg, WrittenPolicyTest, init_project, new_case,
+    new_policy_test, new_tool,
+};
 pub use scenario::{
     Assertion, CaseDefaults, CaseFile, CaseRequest, InlineScript, JudgeConfig, ScriptRef, SequenceMode, SuiteFile,
     Thresholds, case_schema, suite_schema,

@@ -460,9 +460,9 @@ pub struct NewTool {
 /// named in policies at once. Returns the files written.
 pub fn new_tool(config: &Path, tool: &NewTool) -> Result<Vec<PathBuf>, HarnessError> {
     use contextos_core::ApprovalMode;
-    if !valid_name(&tool.name) {
+    if !contextos_action::is_tool_name(&tool.name) {
         return Err(HarnessError::Usage(format!(
-            "tool name {:?} must be letters, digits, `_` and `-`",
+            "{:?} is not a tool name (letters, digits, `_`, `-` and `.`)",
             tool.name
         )));
     }
@@ -593,4 +593,236 @@ pub fn new_case(suite_dir: &Path, name: &str, tools: &[String]) -> Result<PathBu
     );
     write_new(&case, text.as_bytes())?;
     Ok(case)
+}
+
+/// What `contextos new policy-test` writes.
+#[derive(Clone, Debug)]
+pub struct NewPolicyTest {
+    /// The file name (without `.yaml`) and the test's name.
+    pub name: String,
+    /// The tool the request calls.
+    pub tool: String,
+    /// The principal, `ContextOS::Agent::"id"` [default: the first agent of `tests/entities.json`].
+    pub principal: Option<String>,
+    /// The call's arguments [default: an example value for each required argument].
+    pub arguments: Option<serde_json::Value>,
+}
+
+/// What `new policy-test` wrote and what the bundle decides today.
+#[derive(Clone, Debug)]
+pub struct WrittenPolicyTest {
+    /// The file.
+    pub file: PathBuf,
+    /// The decision the test now expects.
+    pub decision: contextos_core::PolicyDecision,
+}
+
+/// Writes `<policies>/tests/<name>.yaml` with one test of a call to `tool`,
+/// expecting what the bundle decides today (so it passes at once and pins
+/// today's behaviour; edit `expect` to what the call must get).
+pub fn new_policy_test(config: &Path, test: &NewPolicyTest) -> Result<WrittenPolicyTest, HarnessError> {
+    use serde_json::{Value, json};
+    if !valid_name(&test.name) {
+        return Err(HarnessError::Usage(format!(
+            "policy test name {:?} must be letters, digits, `_` and `-`",
+            test.name
+        )));
+    }
+    let dep = Deployment::load(config)?;
+    let dir = dep.config.paths.policies.join("tests");
+    let file = dir.join(format!("{}.yaml", test.name));
+    if file.exists() {
+        return Err(HarnessError::Usage(format!(
+            "{} exists; new never overwrites",
+            file.display()
+        )));
+    }
+    let tool = contract_of(&dep, &test.tool)?;
+    let entities_file = dir.join("entities.json");
+    let entities: Vec<Value> = match std::fs::read_to_string(&entities_file) {
+        Ok(text) => contextos_core::parse_json(&entities_file.display().to_string(), &text)?,
+        Err(_) => Vec::new(),
+    };
+    let (principal, tenant) = principal_and_tenant(&entities, test.principal.as_deref(), &entities_file)?;
+    let contract = &tool.contract;
+    let arguments = test
+        .arguments
+        .clone()
+        .unwrap_or_else(|| example_arguments(&contract.input_schema));
+    let tool_entity = tool_entity(contract);
+    let has_tool_entity = entities.iter().any(|e| {
+        e.pointer("/uid/type").and_then(Value::as_str) == Some(contextos_core::cedar_names::TOOL)
+            && e.pointer("/uid/id").and_then(Value::as_str) == Some(contract.name.as_str())
+    });
+    let context = json!({
+        "tenant": tenant,
+        "safety_mode": "standard",
+        "run_approval_level": contract.approval_mode.level(),
+        "approval": { "granted": false, "role": "" },
+        "budget": { "tool_calls_left": 8, "tokens_left": 20000 },
+    });
+    let build = |expect: Value| -> Value {
+        let mut case = json!({
+            "name": format!("{} as the bundle decides it today", contract.name),
+            "principal": principal,
+            "action": contract.name,
+            "resource": format!("{}::{}", contextos_core::cedar_names::TOOL, serde_json::to_string(&contract.name).unwrap_or_default()),
+            "arguments": arguments,
+            "expect": expect,
+        });
+        if !has_tool_entity && let Some(map) = case.as_object_mut() {
+            map.insert("entities".into(), json!([tool_entity]));
+        }
+        let mut doc = json!({ "format_version": 1, "defaults": { "context": context }, "tests": [case] });
+        if !entities.is_empty()
+            && let Some(map) = doc.as_object_mut()
+        {
+            map.insert("entities_from".into(), json!("entities.json"));
+        }
+        doc
+    };
+    let render = |doc: &Value| -> Result<String, HarnessError> {
+        let yaml = serde_saphyr::to_string(doc).map_err(|e| HarnessError::Usage(format!("cannot render YAML: {e}")))?;
+        Ok(format!(
+            "# A policy test: a request and the outcome it must get (`contextos policy test`).\n\
+             # `contextos new policy-test` wrote what the bundle decides today; change\n\
+             # `expect` to what this call must get, and vary `arguments` and `context`.\n{yaml}"
+        ))
+    };
+    // Decide the request once with a placeholder expectation, then keep the decision.
+    write_new(&file, render(&build(json!({ "outcome": "deny" })))?.as_bytes())?;
+    let result = match decide_one(&dep.policy, &dir, &file) {
+        Ok(result) => result,
+        Err(e) => {
+            let _ = std::fs::remove_file(&file);
+            return Err(e);
+        }
+    };
+    let decision = result.actual;
+    let mut expect = json!({
+        "outcome": decision.outcome,
+        "determining": decision.determining_policies,
+    });
+    if !decision.approver_roles.is_empty()
+        && let Some(map) = expect.as_object_mut()
+    {
+        map.insert("approver_roles".into(), json!(decision.approver_roles));
+    }
+    let options = contextos_fs::AtomicWrite {
+        replace: true,
+        secret: false,
+    };
+    contextos_fs::write_file_atomically(&file, render(&build(expect))?.as_bytes(), options)
+        .map_err(|e| HarnessError::Io(IoError::new("write", &file, e)))?;
+    Ok(WrittenPolicyTest { file, decision })
+}
+
+/// The principal of a new policy test and its tenant, from `--principal` or
+/// the first agent of the tests' entities.
+fn principal_and_tenant(
+    entities: &[serde_json::Value],
+    given: Option<&str>,
+    entities_file: &Path,
+) -> Result<(String, serde_json::Value), HarnessError> {
+    use serde_json::{Value, json};
+    let agent_type = contextos_core::cedar_names::AGENT;
+    let uid_text = |e: &Value| -> Option<String> {
+        let uid = e.get("uid")?;
+        Some(format!(
+            "{}::{}",
+            uid.get("type")?.as_str()?,
+            serde_json::to_string(uid.get("id")?).ok()?
+        ))
+    };
+    let principal = match given {
+        Some(p) => p.to_string(),
+        None => entities
+            .iter()
+            .filter(|e| e.pointer("/uid/type").and_then(Value::as_str) == Some(agent_type))
+            .find_map(uid_text)
+            .ok_or_else(|| {
+                HarnessError::Usage(format!(
+                    "no agent in {} to call the tool as: give --principal '{agent_type}::\"id\"'",
+                    entities_file.display()
+                ))
+            })?,
+    };
+    // The principal's tenant is the run's tenant.
+    let tenant = entities
+        .iter()
+        .find(|e| uid_text(e).as_deref() == Some(principal.as_str()))
+        .and_then(|e| e.pointer("/attrs/tenant").cloned())
+        .unwrap_or_else(|| json!({ "type": contextos_core::cedar_names::TENANT, "id": "example" }));
+    Ok((principal, tenant))
+}
+
+/// The loaded contract of `name`, or an error listing the known tools.
+fn contract_of<'d>(dep: &'d Deployment, name: &str) -> Result<&'d contextos_action::LoadedTool, HarnessError> {
+    dep.catalog.get(name).ok_or_else(|| {
+        let known: Vec<&str> = dep.catalog.tools().map(|t| t.contract.name.as_str()).collect();
+        HarnessError::Usage(format!(
+            "tool {name:?} has no contract in {}; known: {}",
+            dep.config.paths.tools.display(),
+            known.join(", ")
+        ))
+    })
+}
+
+/// The Cedar entity of a tool, as the gateway builds it from its contract.
+fn tool_entity(contract: &contextos_action::ToolContract) -> serde_json::Value {
+    serde_json::json!({
+        "uid": { "type": contextos_core::cedar_names::TOOL, "id": contract.name },
+        "attrs": {
+            "approval_mode": contract.approval_mode.as_str(),
+            "approval_level": contract.approval_mode.level(),
+            "side_effect": serde_json::to_value(contract.side_effect).unwrap_or(serde_json::Value::Null),
+            "attributes": contract.attributes,
+        },
+        "parents": [],
+    })
+}
+
+/// Runs the policy tests of `dir` and returns the result of the one in `file`.
+fn decide_one(
+    engine: &PolicyEngine,
+    dir: &Path,
+    file: &Path,
+) -> Result<contextos_trust::PolicyTestResult, HarnessError> {
+    let report = run_policy_tests(engine, dir).map_err(|e| HarnessError::Usage(e.to_string()))?;
+    report
+        .results
+        .into_iter()
+        .find(|r| Path::new(&r.file).file_name() == file.file_name())
+        .ok_or_else(|| HarnessError::Usage(format!("{} did not run", file.display())))
+}
+
+/// An example value for each required property of an object schema.
+fn example_arguments(schema: &serde_json::Value) -> serde_json::Value {
+    use serde_json::{Value, json};
+    let mut out = serde_json::Map::new();
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    for name in required {
+        let prop = schema
+            .pointer(&format!("/properties/{name}"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let value = if let Some(first) = prop.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
+            first.clone()
+        } else {
+            match prop.get("type").and_then(Value::as_str) {
+                Some("integer") => json!(1),
+                Some("number") => json!(1.5),
+                Some("boolean") => json!(false),
+                Some("array") => json!([]),
+                Some("object") => json!({}),
+                _ => json!("example"),
+            }
+        };
+        out.insert(name.to_string(), value);
+    }
+    Value::Object(out)
 }
