@@ -2,6 +2,7 @@
 //! function; this crate holds no domain logic.
 
 mod eval_cmd;
+mod init_cmd;
 mod live;
 mod output;
 mod pack_cmd;
@@ -20,6 +21,7 @@ use crate::output::CliError;
 
 const AFTER_HELP: &str = "\
 Examples:
+  contextos init my-agent                         a working project: policies, tools, a suite with goldens
   contextos eval                                  run the bundled suite, print the scorecard
   contextos policy validate                       check policies/ against its schema
   contextos policy test                           run policies/tests/*.yaml
@@ -42,6 +44,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start a project: deployment, policies, tools, a signed pack, a suite with goldens.
+    Init(init_cmd::InitArgs),
+    /// Add one well-formed file: a case, a tool contract or a policy test.
+    #[command(subcommand)]
+    New(init_cmd::NewCommand),
     /// Validate, test and explain Cedar policies.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
@@ -97,6 +104,8 @@ enum KeysCommand {
 
 fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
+        Command::Init(args) => init_cmd::init(args),
+        Command::New(cmd) => init_cmd::new(cmd),
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Pack(cmd) => pack_cmd::run(cmd),
         Command::Tools(cmd) => tools_cmd::run(cmd),

@@ -159,6 +159,28 @@ impl FileKind {
         let depth = file.parent().map_or(0, |dir| dir.iter().count());
         self.editor_hint(&format!("{}schemas/{}", "../".repeat(depth), self.file_name()))
     }
+
+    /// The kind of a file by where it sits in a project (`rel`, relative to
+    /// the project root, laid out as `contextos init` lays it out), or `None`
+    /// for files no one writes by hand (fixtures, built packs, Cedar, keys).
+    pub fn of_path(rel: &Path) -> Option<Self> {
+        let parts: Vec<&str> = rel.iter().filter_map(|p| p.to_str()).collect();
+        let yaml = rel.extension().is_some_and(|e| e == "yaml" || e == "yml");
+        match parts.as_slice() {
+            ["scenarios", _, "suite.yaml"] => Some(Self::Suite),
+            ["scenarios", _, "cases", _] if yaml => Some(Self::Case),
+            ["scenarios", _, "scripts", _] if yaml => Some(Self::Script),
+            ["runtime", "examples", _, "script.yaml"] => Some(Self::Script),
+            ["runtime", "examples", _, "request.yaml"] => Some(Self::Request),
+            ["runtime", "tools", _] if yaml => Some(Self::Tool),
+            ["runtime", "packs", _, "pack.yaml"] => Some(Self::Pack),
+            ["runtime", "contextos.toml"] => Some(Self::Config),
+            ["runtime", "entities.yaml"] => Some(Self::Entities),
+            ["policies", "approvers.yaml"] => Some(Self::Approvers),
+            ["policies", "tests", _] if yaml => Some(Self::PolicyTest),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for FileKind {

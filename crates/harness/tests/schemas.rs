@@ -38,21 +38,12 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 /// The kind of a shipped file, `None` for files no user writes by hand
 /// (recorded fixtures, built packs, Cedar files, keys, npm manifests).
 fn kind_of(rel: &Path) -> Option<FileKind> {
+    if let Some(kind) = FileKind::of_path(rel) {
+        return Some(kind);
+    }
     let parts: Vec<&str> = rel.iter().map(|p| p.to_str().unwrap()).collect();
-    let yaml = rel.extension().is_some_and(|e| e == "yaml");
     match parts.as_slice() {
         ["scenarios", _, "fixtures", ..] | ["runtime", "examples", _, "fixtures", ..] => None,
-        ["scenarios", _, "suite.yaml"] => Some(FileKind::Suite),
-        ["scenarios", _, "cases", _] if yaml => Some(FileKind::Case),
-        ["scenarios", _, "scripts", _] if yaml => Some(FileKind::Script),
-        ["runtime", "examples", _, "script.yaml"] => Some(FileKind::Script),
-        ["runtime", "examples", _, "request.yaml"] => Some(FileKind::Request),
-        ["runtime", "tools", _] if yaml => Some(FileKind::Tool),
-        ["runtime", "packs", _, "pack.yaml"] => Some(FileKind::Pack),
-        ["runtime", "contextos.toml"] => Some(FileKind::Config),
-        ["runtime", "entities.yaml"] => Some(FileKind::Entities),
-        ["policies", "approvers.yaml"] => Some(FileKind::Approvers),
-        ["policies", "tests", _] if yaml => Some(FileKind::PolicyTest),
         _ => {
             let ext = rel.extension().and_then(|e| e.to_str()).unwrap_or("");
             let handwritten_format = matches!(ext, "yaml" | "yml" | "toml");
