@@ -331,6 +331,8 @@ pub(crate) fn replay_cmd(args: ReplayArgs) -> Result<ExitCode, CliError> {
     let mut dep = args.deployment.deployment()?;
     let store_dir = args.deployment.store_dir(Some(&dep))?;
     let (packet, old_bytes) = load_packet(&args.packet, &dep, &store_dir)?;
+    let before_policies =
+        (dep.policy.bundle_digest() == packet.inputs.policy_bundle).then(|| dep.policy.policies().to_vec());
     let mut overrides = ReplayOverrides::default();
     if let Some(dir) = &args.policies {
         dep = dep.with_policies(dir)?;
@@ -351,7 +353,10 @@ pub(crate) fn replay_cmd(args: ReplayArgs) -> Result<ExitCode, CliError> {
     }
     let replayed = replay(&dep, &packet, &overrides)?;
     let new_bytes = contextos_runtime::envelope_bytes(&replayed.artifacts.packet_envelope)?;
-    let diff = diff_packets(&packet, &replayed.artifacts.packet, &replayed.drift);
+    let mut diff = diff_packets(&packet, &replayed.artifacts.packet, &replayed.drift);
+    // The after side ran against `dep.policy`; the before side's bundle is at
+    // hand when the deployment's own bundle is the one the packet pinned.
+    diff.locate_policies(before_policies.as_deref(), Some(dep.policy.policies()));
     let identical = new_bytes == old_bytes;
     let stored = if identical {
         None
@@ -359,11 +364,15 @@ pub(crate) fn replay_cmd(args: ReplayArgs) -> Result<ExitCode, CliError> {
         let store = Store::open(&store_dir)?;
         Some(persist(&store, &replayed.artifacts)?)
     };
+    let status = replay_status(identical, &replayed, &diff);
     match args.format {
         Format::Json => print_json(&serde_json::json!({
             "run_id": replayed.artifacts.packet.run_id,
             "replay_of": packet.run_id,
             "identical": identical,
+            "status": status.name(),
+            "ran_out_at_model_call": replayed.ran_out_at,
+            "first_divergence": replayed.first_divergence,
             "packet": stored.as_ref().map(|s| s.packet),
             "diff": diff,
         }))?,
@@ -379,15 +388,83 @@ pub(crate) fn replay_cmd(args: ReplayArgs) -> Result<ExitCode, CliError> {
                     "replay of {} stored as {}",
                     packet.run_id, replayed.artifacts.packet.run_id
                 );
+                println!("  status          {}", status.text(&replayed));
+                if let Some(d) = &replayed.first_divergence {
+                    print_divergence(d);
+                }
                 print_diff(&diff);
             }
         }
     }
-    Ok(if args.fail_on_change && !(identical || diff.is_empty()) {
-        ExitCode::GateFailed
-    } else {
-        ExitCode::Success
+    Ok(match status {
+        ReplayStatus::Incomplete => ExitCode::FixtureMiss,
+        _ if args.fail_on_change && !(identical || diff.is_empty()) => ExitCode::GateFailed,
+        _ => ExitCode::Success,
     })
+}
+
+/// How a replay ended, from most to least telling: a replay whose recorded
+/// model responses ran out says so before anything it changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReplayStatus {
+    Identical,
+    Incomplete,
+    BehaviourChanged,
+    ProvenanceChanged,
+}
+
+impl ReplayStatus {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Identical => "identical",
+            Self::Incomplete => "incomplete",
+            Self::BehaviourChanged => "behaviour_changed",
+            Self::ProvenanceChanged => "provenance_changed",
+        }
+    }
+
+    fn text(self, replayed: &contextos_runtime::Replay) -> String {
+        match (self, replayed.ran_out_at) {
+            (Self::Incomplete, Some(call)) => {
+                format!("incomplete: recorded model responses ran out at model call {call}")
+            }
+            (Self::BehaviourChanged, _) => "behaviour changed".to_string(),
+            (Self::ProvenanceChanged, _) => "behaviour unchanged (inputs or provenance differ)".to_string(),
+            _ => self.name().to_string(),
+        }
+    }
+}
+
+fn replay_status(identical: bool, replayed: &contextos_runtime::Replay, diff: &PacketDiff) -> ReplayStatus {
+    if identical {
+        ReplayStatus::Identical
+    } else if replayed.is_incomplete() {
+        ReplayStatus::Incomplete
+    } else if diff.behaviour_changed() {
+        ReplayStatus::BehaviourChanged
+    } else {
+        ReplayStatus::ProvenanceChanged
+    }
+}
+
+/// At most this many lines per item (a drifted model call, a divergence).
+const LINES_PER_ITEM: usize = 5;
+
+fn print_lines(indent: &str, lines: &[String]) {
+    for line in lines.iter().take(LINES_PER_ITEM) {
+        println!("{indent}{line}");
+    }
+    if lines.len() > LINES_PER_ITEM {
+        println!("{indent}and {} more", lines.len() - LINES_PER_ITEM);
+    }
+}
+
+fn print_divergence(d: &contextos_runtime::Divergence) {
+    match &d.nearest {
+        Some(nearest) => println!("  first divergent {} (against {nearest})", d.call),
+        None => println!("  first divergent {}", d.call),
+    }
+    print_lines("                    ", &d.changes);
 }
 
 fn print_diff(diff: &PacketDiff) {
@@ -423,6 +500,11 @@ fn print_diff(diff: &PacketDiff) {
             side(&c.before),
             side(&c.after)
         );
+        for (label, s) in [("before", &c.before), ("after ", &c.after)] {
+            if let Some(s) = s {
+                println!("                    {label} {}", why(s));
+            }
+        }
     }
     if let Some(c) = &diff.approvals {
         println!("  approvals       {} -> {}", c.before.len(), c.after.len());
@@ -436,19 +518,47 @@ fn print_diff(diff: &PacketDiff) {
     if let Some(c) = &diff.answer {
         println!("  answer          {:?}\n               -> {:?}", c.before, c.after);
     }
-    for (call, pointers) in &diff.model_drift {
-        println!("  model call {call}    request drifted at {}", pointers.join(", "));
+    for (call, changes) in &diff.model_drift {
+        println!("  model call {call:<4} request drifted:");
+        print_lines("                    ", changes);
     }
+}
+
+/// `allow by p (file:line), q; approvers: r` for one side of a changed call.
+fn why(side: &contextos_runtime::CallSide) -> String {
+    let policies: Vec<String> = side.determining_policies.iter().map(ToString::to_string).collect();
+    let by = if policies.is_empty() {
+        "no determining policy".to_string()
+    } else {
+        format!("by {}", policies.join(", "))
+    };
+    let roles = if side.approver_roles.is_empty() {
+        String::new()
+    } else {
+        format!("; approver roles {}", side.approver_roles.join(", "))
+    };
+    let approval = side.approval.as_ref().map(|a| format!("; {a}")).unwrap_or_default();
+    format!("{} {by}{roles}{approval}", side.policy)
 }
 
 /// `contextos diff`.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  contextos diff run_escalation_4411 run_escalation_4411.replay-3f2a9c1b")]
+#[command(
+    after_help = "Examples:\n  contextos diff run_escalation_4411 run_escalation_4411.replay-3f2a9c1b\n  \
+contextos diff run_escalation_4411 run_escalation_4411.replay-3f2a9c1b --policies candidate-policies/\n  \
+contextos diff run_a run_b --format json\n\n\
+For each tool call whose decision changed: the outcome, the determining policies and the approver\n\
+roles before and after. A policy's file:line comes from the bundle each run was decided under: the\n\
+deployment's when its digest is the one the run pinned, or --policies for the second run."
+)]
 pub(crate) struct DiffArgs {
     /// First packet: run id, digest, or signed packet file.
     pub a: String,
     /// Second packet.
     pub b: String,
+    /// The policy bundle the second run was decided under (for file:line of its policies).
+    #[arg(long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
     #[command(flatten)]
     pub deployment: DeploymentArgs,
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -460,7 +570,27 @@ pub(crate) fn diff_cmd(args: DiffArgs) -> Result<ExitCode, CliError> {
     let store_dir = args.deployment.store_dir(Some(&dep))?;
     let (a, _) = load_packet(&args.a, &dep, &store_dir)?;
     let (b, _) = load_packet(&args.b, &dep, &store_dir)?;
-    let diff = diff_packets(&a, &b, &[]);
+    let mut diff = diff_packets(&a, &b, &[]);
+    let own = dep.policy.policies().to_vec();
+    let own_digest = dep.policy.bundle_digest();
+    let given = match &args.policies {
+        Some(dir) => {
+            let engine = contextos_trust::PolicyEngine::load_with_tools(dir, &dep.catalog.cedar_actions())?;
+            Some((engine.bundle_digest(), engine.policies().to_vec()))
+        }
+        None => None,
+    };
+    let bundle_of = |pinned: &contextos_core::Digest| {
+        given
+            .as_ref()
+            .filter(|(d, _)| d == pinned)
+            .map(|(_, p)| p.as_slice())
+            .or_else(|| (own_digest == *pinned).then_some(own.as_slice()))
+    };
+    // --policies is said to be the second run's bundle: trusted for it even
+    // when its digest differs (tool contracts outside it may have changed).
+    let after = bundle_of(&b.inputs.policy_bundle).or(given.as_ref().map(|(_, p)| p.as_slice()));
+    diff.locate_policies(bundle_of(&a.inputs.policy_bundle), after);
     match args.format {
         Format::Json => print_json(&diff)?,
         Format::Text => {
