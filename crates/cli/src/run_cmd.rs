@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use contextos_action::ScriptedTools;
 use contextos_core::cedar_names::TOOL;
-use contextos_core::{ExitCode, IoError, PolicyOutcome, ReplayPacket};
+use contextos_core::{ExitCode, InteractionKind, IoError, PolicyOutcome, ReplayPacket};
 use contextos_decision::{ModelProvider, ScriptedModel};
 use contextos_runtime::{
     Deployment, EvaluatorConfig, PacketDiff, Recorded, ReplayOverrides, RequestEnvelope, RunArtifacts, RunMode, Script,
@@ -130,12 +130,16 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             if r.run_failed { " before the run failed" } else { "" }
         );
     };
+    let sources = if args.records() {
+        LiveTools::open(&args.mcp, &args.openapi)?
+    } else {
+        LiveTools::default()
+    };
     let artifacts = if args.records() {
         let script = match &args.script {
             Some(path) => Some(Script::parse(&path.display().to_string(), &read(path)?)?),
             None => None,
         };
-        let sources = LiveTools::open(&args.mcp, &args.openapi)?;
         let router = sources.router(script.as_ref().map(|s| ScriptedTools::new(s.tools.clone())))?;
         let model: Box<dyn ModelProvider> = match &script {
             Some(script) if !args.live => Box::new(ScriptedModel::new(script.model.clone())),
@@ -158,16 +162,57 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     };
     let store = Store::open(&args.deployment.store_dir(Some(&dep))?)?;
     let stored = persist(&store, &artifacts)?;
+    let refused = refused_calls(&artifacts.packet, Some(&sources));
     match args.format {
         Format::Json => print_json(&serde_json::json!({
             "run_id": artifacts.packet.run_id,
             "packet": stored.packet,
             "record": stored.record,
             "decision_record": artifacts.packet.decision_record,
+            "refused": refused,
         }))?,
-        Format::Text => print_operator_view(&artifacts.packet, Some(&stored), &artifacts),
+        Format::Text => print_operator_view(&artifacts.packet, Some(&stored), &artifacts, &refused),
     }
     Ok(ExitCode::Success)
+}
+
+/// A tool call the model asked for that names no pinned contract: the
+/// critic refused it before any effect (the tool was never offered).
+#[derive(Debug, serde::Serialize)]
+struct Refused {
+    call: String,
+    tool: String,
+    reason: String,
+}
+
+/// The refused calls of `packet`: tool calls in its recorded model
+/// responses whose tool has no contract among the run's pinned ones. With
+/// the run's live sources at hand, the reason names the source offering it.
+fn refused_calls(packet: &ReplayPacket, sources: Option<&LiveTools>) -> Vec<Refused> {
+    let mut refused = Vec::new();
+    for interaction in packet.interactions.iter().filter(|i| i.kind == InteractionKind::Model) {
+        let Some(calls) = interaction.response["tool_calls"].as_array() else {
+            continue;
+        };
+        for call in calls {
+            let tool = call["name"].as_str().unwrap_or_default();
+            if packet.inputs.tool_contracts.contains_key(tool) {
+                continue;
+            }
+            let reason = match sources.and_then(|s| s.offered_by(tool)) {
+                Some(source) => format!(
+                    "tool {tool} is offered by {source} but not pinned (contextos tools pin): refused before any effect"
+                ),
+                None => format!("tool {tool} has no pinned contract: refused before any effect"),
+            };
+            refused.push(Refused {
+                call: call["id"].as_str().unwrap_or_default().to_string(),
+                tool: tool.to_string(),
+                reason,
+            });
+        }
+    }
+    refused
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
@@ -180,8 +225,22 @@ fn short(d: &contextos_core::Digest) -> String {
     d.to_string()[..19].to_string()
 }
 
+fn print_refused(refused: &[Refused]) {
+    if !refused.is_empty() {
+        println!("\nrefused tool calls");
+        for r in refused {
+            println!("  {:<8} {}", r.call, r.reason);
+        }
+    }
+}
+
 /// The operator view of a run.
-fn print_operator_view(packet: &ReplayPacket, stored: Option<&StoredRun>, artifacts: &RunArtifacts) {
+fn print_operator_view(
+    packet: &ReplayPacket,
+    stored: Option<&StoredRun>,
+    artifacts: &RunArtifacts,
+    refused: &[Refused],
+) {
     let record = &packet.decision_record;
     let rc = &packet.inputs.run_context;
     let cc = &packet.compiled_context;
@@ -264,6 +323,7 @@ fn print_operator_view(packet: &ReplayPacket, stored: Option<&StoredRun>, artifa
             );
         }
     }
+    print_refused(refused);
     for warning in &cc.debt {
         println!("debt            {}", warning.message);
     }
@@ -709,7 +769,8 @@ pub(crate) fn show_cmd(args: ShowArgs) -> Result<ExitCode, CliError> {
                         record: entry.record,
                         already_stored: true,
                     };
-                    print_operator_view(&packet, Some(&stored), &artifacts);
+                    let refused = refused_calls(&packet, None);
+                    print_operator_view(&packet, Some(&stored), &artifacts, &refused);
                 }
             }
         }
