@@ -344,7 +344,16 @@ fn print_operator_view(
 #[command(
     after_help = "Examples:\n  contextos replay run_escalation_4411                 byte-identical rerun\n  \
 contextos replay run_escalation_4411 --policies candidate-policies/\n  \
-contextos replay packet.json --thresholds strict.yaml --fail-on-change"
+contextos replay packet.json --thresholds strict.yaml --fail-on-change\n  \
+contextos replay run_escalation_4411 --tools candidate-tools/ --format json\n\n\
+A replay with overrides drives the recorded model responses in order. Its status is one of:\n  \
+behaviour changed     outcome, answer, confidence, tool calls or approvals differ (exit 1 with --fail-on-change)\n  \
+behaviour unchanged   only inputs, provenance or what the model was shown differ\n  \
+incomplete            the recorded model responses ran out at model call N (exit 4): the replay\n                        \
+asked for more than was recorded, so what the agent would have done is unknown\n\
+It names the first divergent call against the nearest recorded one, each drifted model request by\n\
+tool name and message role (`tool added: restart_service`, `message 4 (tool) changed: content`),\n\
+and each changed call's determining policies (file:line) and approver roles before and after."
 )]
 pub(crate) struct ReplayArgs {
     /// A run id, a packet digest (or unique prefix), or a signed packet file.
