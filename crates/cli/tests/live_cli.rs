@@ -486,8 +486,15 @@ model:\n  \
         "{}",
         show.stdout
     );
+}
 
-    // `tools list` marks it unpinned and warns that runs refuse it.
+/// `tools list` marks each served tool pinned or unpinned against the
+/// deployment's contracts and warns that runs refuse the unpinned ones.
+#[test]
+fn tools_list_marks_unpinned_tools_and_warns_that_runs_refuse_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().canonicalize().unwrap();
+    deployment(&dir, None);
     let list = contextos_in(
         &dir,
         &["tools", "list", "--server", "everything.yaml", "--tools", "tools"],
@@ -511,4 +518,28 @@ model:\n  \
         list.stderr
     );
     assert!(list.stderr.contains("get-sum"), "{}", list.stderr);
+    let listed = contextos_in(
+        &dir,
+        &[
+            "tools",
+            "list",
+            "--server",
+            "everything.yaml",
+            "--tools",
+            "tools",
+            "--format",
+            "json",
+        ],
+    );
+    let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
+    let pinned = |name: &str| {
+        listed["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .map(|t| t["pinned"].clone())
+    };
+    assert_eq!(pinned("echo"), Some(json!(true)), "{listed}");
+    assert_eq!(pinned("get-sum"), Some(json!(false)), "{listed}");
 }
