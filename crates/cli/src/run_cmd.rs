@@ -500,6 +500,14 @@ pub(crate) fn verify_cmd(args: VerifyArgs) -> Result<ExitCode, CliError> {
     };
     let keyring = contextos_trust::Keyring::load_dir(&keys_dir)?;
     let path = args.path.clone().unwrap_or(default_store);
+    let config_read = args.keys.is_none() || args.path.is_none();
+    crate::config::Using {
+        config: config_read.then_some(args.deployment.config.as_path()),
+        keyring: Some(&keyring),
+        store: (!path.is_file()).then_some(path.as_path()),
+        ..Default::default()
+    }
+    .print();
     if path.is_file() {
         let shown = path.display().to_string();
         let envelope: SignedEnvelope =
