@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use contextos_harness::{Corpus, CorpusKeys, load_suite_file};
-use contextos_runtime::{RuntimeConfig, collapse_parent_dirs};
+use contextos_runtime::{RuntimeConfig, SourcesConfig, collapse_parent_dirs};
 use contextos_trust::{Keyring, PolicyEngine};
 
 use crate::output::CliError;
@@ -190,4 +190,73 @@ impl Using<'_> {
     pub(crate) fn print(&self) {
         eprintln!("{}", self.render());
     }
+}
+
+/// The live tool sources of a command: the deployment's `[sources]` first,
+/// then those given on the command line.
+#[derive(Debug, Default)]
+pub(crate) struct LiveSources {
+    /// MCP server specs.
+    pub mcp: Vec<PathBuf>,
+    /// OpenAPI source specs.
+    pub openapi: Vec<PathBuf>,
+}
+
+impl LiveSources {
+    /// Whether there is no source at all.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.mcp.is_empty() && self.openapi.is_empty()
+    }
+}
+
+/// One source list: `declared` (from `[sources] <kind>` of `config`) then
+/// `given` (by `flag`); a file named twice is an error naming both places.
+fn merge_sources(
+    config: Option<&Path>,
+    kind: &str,
+    declared: &[PathBuf],
+    flag: &str,
+    given: &[PathBuf],
+) -> Result<Vec<PathBuf>, CliError> {
+    let place = |from_config: bool, path: &Path| match (from_config, config) {
+        (true, Some(config)) => format!("[sources] {kind} of {} ({})", shown(config), path.display()),
+        _ => format!("{flag} {}", path.display()),
+    };
+    let key = |path: &Path| path.canonicalize().unwrap_or_else(|_| collapse_parent_dirs(path));
+    let mut out: Vec<(PathBuf, bool)> = Vec::new();
+    let all = declared
+        .iter()
+        .map(|p| (p, true))
+        .chain(given.iter().map(|p| (p, false)));
+    for (path, from_config) in all {
+        if let Some((first, first_from_config)) = out.iter().find(|(p, _)| key(p) == key(path)) {
+            return Err(CliError::input(format!(
+                "the {kind} source {} is given twice: by {} and by {}; name it once",
+                path.display(),
+                place(*first_from_config, first),
+                place(from_config, path)
+            )));
+        }
+        out.push((path.clone(), from_config));
+    }
+    Ok(out.into_iter().map(|(p, _)| p).collect())
+}
+
+/// The deployment's sources (`config`, when there is one) plus those given
+/// by `mcp_flag` and `--openapi`.
+pub(crate) fn live_sources(
+    config: Option<(&Path, &SourcesConfig)>,
+    mcp_flag: &str,
+    mcp: &[PathBuf],
+    openapi: &[PathBuf],
+) -> Result<LiveSources, CliError> {
+    let empty = SourcesConfig::default();
+    let (path, declared) = match config {
+        Some((path, sources)) => (Some(path), sources),
+        None => (None, &empty),
+    };
+    Ok(LiveSources {
+        mcp: merge_sources(path, "mcp", &declared.mcp, mcp_flag, mcp)?,
+        openapi: merge_sources(path, "openapi", &declared.openapi, "--openapi", openapi)?,
+    })
 }

@@ -56,7 +56,9 @@ record what a real MCP server answers; `--fixtures recorded/` then replays it of
 OPENAI_API_KEY=... contextos run req.yaml --live --mcp crm.yaml --openapi billing.yaml --record recorded/\n      \
 a live model ([model.live] in the configuration) and live tools, recorded for offline replay\n\n\
 Sources: --mcp takes an MCP server spec (stdio `command` or streamable HTTP `url`), --openapi an\n\
-OpenAPI source spec; both repeat, and a tool name may be served by only one source. Tools no source\n\
+OpenAPI source spec; both repeat, and a tool name may be served by only one source. A recording or\n\
+live run also reaches the sources the configuration declares ([sources] mcp = [...], openapi = [...]);\n\
+a source both declared and given is an error naming both places. Tools no source\n\
 serves answer from --script's results. Approvals come from --script's approvals; without them an\n\
 approval-required call is refused. Credentials come only from the environment variables the\n\
 configuration and specs name, and never reach packets, fixtures or logs."
@@ -135,7 +137,9 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             Some(path) => Some(Script::parse(&path.display().to_string(), &read(path)?)?),
             None => None,
         };
-        let sources = LiveTools::open(&args.mcp, &args.openapi)?;
+        let declared = Some((args.deployment.config.as_path(), &dep.config.sources));
+        let live = crate::config::live_sources(declared, "--mcp", &args.mcp, &args.openapi)?;
+        let sources = LiveTools::open(&live.mcp, &live.openapi)?;
         let router = sources.router(script.as_ref().map(|s| ScriptedTools::new(s.tools.clone())))?;
         let model: Box<dyn ModelProvider> = match &script {
             Some(script) if !args.live => Box::new(ScriptedModel::new(script.model.clone())),

@@ -280,3 +280,135 @@ fn promote_into_the_second_suite_reads_its_store_and_signs_with_its_key() {
     );
     assert_eq!(other.code, 2, "{}\n{}", other.stdout, other.stderr);
 }
+
+/// A deployment (`contextos.toml` in `dir`) whose `[sources]` declare
+/// server-everything (`everything.yaml`), with its `echo` pinned beside the
+/// shipped tools, and a request and script that call echo.
+fn mcp_deployment(dir: &Path) {
+    let spec = format!(
+        "name: everything\ncommand: node\nargs: [{:?}]\n",
+        contextos_testkit::peers::entry("server-everything")
+            .display()
+            .to_string()
+    );
+    fs::write(dir.join("everything.yaml"), spec).unwrap();
+    copy_dir(&repo().join("runtime/tools"), &dir.join("tools"));
+    ok(&contextos_in(
+        dir,
+        &[
+            "tools",
+            "pin",
+            "--server",
+            "everything.yaml",
+            "--tool",
+            "echo",
+            "--out",
+            "tools",
+        ],
+    ));
+    let config = common::deployment_config(dir, "contextos.toml", &[("tools", "tools")]);
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str("\n[sources]\nmcp = [\"everything.yaml\"]\n");
+    fs::write(&config, text).unwrap();
+    let request = fs::read_to_string(repo().join("runtime/examples/escalation/request.yaml"))
+        .unwrap()
+        .replace("run_id: run_escalation_4411", "run_id: run_declared_mcp");
+    fs::write(dir.join("request.yaml"), request).unwrap();
+    fs::write(
+        dir.join("script.yaml"),
+        "format_version: 1\nmodel:\n  \
+- tool_calls:\n      - { id: call_1, name: echo, arguments: { message: hello } }\n    \
+usage: { prompt_tokens: 1200, completion_tokens: 20 }\n  \
+- content: The echo server answered hello.\n    citations: [call_1]\n    confidence: 0.9\n    \
+usage: { prompt_tokens: 1300, completion_tokens: 12 }\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn an_mcp_source_declared_in_the_config_is_listed_and_reached_by_a_recorded_run() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    mcp_deployment(dir);
+
+    let list = contextos_in(dir, &["tools", "list", "--config", "contextos.toml"]);
+    ok(&list);
+    assert!(list.stdout.contains("MCP server \"everything\""), "{}", list.stdout);
+    assert!(
+        list.stdout.lines().any(|l| l.trim_start().starts_with("echo ")),
+        "{}",
+        list.stdout
+    );
+    assert!(
+        list.stderr
+            .contains("using config contextos.toml: sources everything.yaml"),
+        "{}",
+        list.stderr
+    );
+
+    // The same source declared and given: an error naming both places.
+    let twice = contextos_in(
+        dir,
+        &[
+            "tools",
+            "list",
+            "--config",
+            "contextos.toml",
+            "--server",
+            "everything.yaml",
+        ],
+    );
+    assert_eq!(twice.code, 2, "{}", twice.stderr);
+    for part in [
+        "is given twice",
+        "[sources] mcp of contextos.toml",
+        "--server everything.yaml",
+    ] {
+        assert!(twice.stderr.contains(part), "{part}: {}", twice.stderr);
+    }
+
+    // A recorded run reaches the declared server with no --mcp.
+    let record = contextos_in(
+        dir,
+        &[
+            "run",
+            "request.yaml",
+            "--config",
+            "contextos.toml",
+            "--script",
+            "script.yaml",
+            "--record",
+            "fx",
+        ],
+    );
+    ok(&record);
+    assert!(
+        record.stderr.contains("recorded 2 model and 1 tool interactions"),
+        "{}",
+        record.stderr
+    );
+    let tools: Vec<_> = fs::read_dir(dir.join("fx/tools"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(tools.len(), 1, "{tools:?}");
+    assert!(fs::read_to_string(&tools[0]).unwrap().contains("Echo: hello"));
+
+    let twice = contextos_in(
+        dir,
+        &[
+            "run",
+            "request.yaml",
+            "--config",
+            "contextos.toml",
+            "--script",
+            "script.yaml",
+            "--record",
+            "fx2",
+            "--mcp",
+            "./everything.yaml",
+        ],
+    );
+    assert_eq!(twice.code, 2, "{}", twice.stderr);
+    assert!(twice.stderr.contains("by --mcp ./everything.yaml"), "{}", twice.stderr);
+}
