@@ -349,7 +349,11 @@ pub(crate) fn scenario(cmd: ScenarioCommand) -> Result<ExitCode, CliError> {
 #[derive(Debug, Subcommand)]
 pub(crate) enum GoldenCommand {
     /// Run every suite and compare each case's packet with its golden (exit 1 on a mismatch).
-    #[command(after_help = "Example:\n  contextos golden check")]
+    #[command(
+        after_help = "Examples:\n  contextos golden check\n  contextos golden check scenarios/billing\n\n\
+Each suite runs under the deployment its suite.yaml `config` names, and its goldens\n\
+(goldens/<suite>/) are verified with that deployment's keys."
+    )]
     Check(GoldenArgs),
     /// Run every suite and write each case's packet as its golden (review the diff before committing).
     #[command(after_help = "Example:\n  contextos golden accept scenarios/customer-escalation")]
