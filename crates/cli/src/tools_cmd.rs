@@ -97,9 +97,9 @@ pub(crate) enum ToolsCommand {
         /// A tool to pin (repeatable) [default: every served tool].
         #[arg(long = "tool", value_name = "NAME")]
         tools: Vec<String>,
-        /// Directory of tool contracts.
-        #[arg(long, default_value = "runtime/tools")]
-        out: PathBuf,
+        /// Directory of tool contracts [default: the config's `paths.tools`, else runtime/tools].
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Replace existing contracts.
         #[arg(long)]
         force: bool,
@@ -117,9 +117,9 @@ pub(crate) enum ToolsCommand {
     CheckDrift {
         #[command(flatten)]
         origin: Origin,
-        /// Directory of pinned tool contracts.
-        #[arg(long, default_value = "runtime/tools")]
-        tools: PathBuf,
+        /// Directory of pinned tool contracts [default: the config's `paths.tools`, else runtime/tools].
+        #[arg(long)]
+        tools: Option<PathBuf>,
         /// The directory holds only this source's contracts: a pinned tool it no longer serves fails too.
         #[arg(long)]
         exclusive: bool,
@@ -134,12 +134,12 @@ pub(crate) fn run(cmd: ToolsCommand) -> Result<ExitCode, CliError> {
             tools,
             out,
             force,
-        } => pin_all(&discover(&origin)?, &tools, &out, force),
+        } => pin_all(&discover(&origin)?, &tools, &contracts_dir(&origin, out)?, force),
         ToolsCommand::CheckDrift {
             origin,
             tools,
             exclusive,
-        } => check(&origin, &tools, exclusive),
+        } => check(&origin, &contracts_dir(&origin, tools)?, exclusive),
     }
 }
 
@@ -170,6 +170,16 @@ struct Listed {
     detail: String,
     /// The same as JSON members of the listing.
     json: Vec<(&'static str, Value)>,
+}
+
+/// The contracts directory: `given`, else the configuration's `paths.tools`,
+/// else `runtime/tools` (no configuration at all).
+fn contracts_dir(origin: &Origin, given: Option<PathBuf>) -> Result<PathBuf, CliError> {
+    if let Some(dir) = given {
+        return Ok(dir);
+    }
+    Ok(optional_config(origin.config.as_deref())?
+        .map_or_else(|| PathBuf::from("runtime/tools"), |(_, config)| config.paths.tools))
 }
 
 /// Every source of `origin`: the configuration's `[sources]`, then the flags'.

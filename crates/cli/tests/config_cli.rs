@@ -203,6 +203,33 @@ fn impact_and_coverage_verify_each_suite_with_its_own_keys_and_name_both() {
         "{}",
         second.stderr
     );
+    // validate, test and explain take the bundle from --config too.
+    let validate = contextos_in(dir, &["policy", "validate", "--config", "runtime/second.toml"]);
+    ok(&validate);
+    assert!(
+        validate
+            .stdout
+            .starts_with("policy bundle second/policies is valid: 21 policies"),
+        "{}",
+        validate.stdout
+    );
+    // The second bundle's own forbid now determines a shipped test's restricted refund.
+    let test = contextos_in(dir, &["policy", "test", "--config", "runtime/second.toml"]);
+    assert_eq!(test.code, 1, "{}\n{}", test.stdout, test.stderr);
+    assert!(
+        test.stdout
+            .contains("determining: expected [], got [\"second.no-refunds-in-restricted-sessions\"]"),
+        "{}",
+        test.stdout
+    );
+    ok(&contextos_in(dir, &["policy", "test"]));
+    assert!(
+        test.stderr
+            .starts_with("using config runtime/second.toml: policies second/policies (21 policies)"),
+        "{}",
+        test.stderr
+    );
+
     // JSON on stdout stays clean: the using line is on stderr.
     let json = contextos_in(dir, &["policy", "coverage", "--min", "0", "--format", "json"]);
     ok(&json);
@@ -366,6 +393,16 @@ fn an_mcp_source_declared_in_the_config_is_listed_and_reached_by_a_recorded_run(
     ] {
         assert!(twice.stderr.contains(part), "{part}: {}", twice.stderr);
     }
+
+    // check-drift compares the declared source with the config's contracts.
+    let drift = contextos_in(dir, &["tools", "check-drift", "--config", "contextos.toml"]);
+    ok(&drift);
+    assert!(
+        drift.stdout.contains("MCP server \"everything\" against tools:"),
+        "{}",
+        drift.stdout
+    );
+    assert!(drift.stdout.contains("  ok        echo"), "{}", drift.stdout);
 
     // A recorded run reaches the declared server with no --mcp.
     let record = contextos_in(
