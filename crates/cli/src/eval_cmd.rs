@@ -12,6 +12,7 @@ use contextos_harness::{
 };
 use contextos_runtime::Deployment;
 
+use crate::config::{Using, config_path};
 use crate::output::CliError;
 use crate::policy_cmd::Format;
 
@@ -381,7 +382,11 @@ pub(crate) fn scenario(cmd: ScenarioCommand) -> Result<ExitCode, CliError> {
 #[derive(Debug, Subcommand)]
 pub(crate) enum GoldenCommand {
     /// Run every suite and compare each case's packet with its golden (exit 1 on a mismatch).
-    #[command(after_help = "Example:\n  contextos golden check")]
+    #[command(
+        after_help = "Examples:\n  contextos golden check\n  contextos golden check scenarios/billing\n\n\
+Each suite runs under the deployment its suite.yaml `config` names, and its goldens\n\
+(goldens/<suite>/) are verified with that deployment's keys."
+    )]
     Check(GoldenArgs),
     /// Run every suite and write each case's packet as its golden (review the diff before committing).
     #[command(after_help = "Example:\n  contextos golden accept scenarios/customer-escalation")]
@@ -421,7 +426,17 @@ pub(crate) fn golden(cmd: GoldenCommand) -> Result<ExitCode, CliError> {
     let mut checked = 0;
     for dir in suites(&args)? {
         let suite = load_suite(&dir)?;
-        let dep = deployment_for(&suite, &None)?;
+        let config = suite.config_path();
+        let dep = Deployment::load(&config)?;
+        let golden_dir = suite.golden_dir(&args.goldens);
+        Using {
+            config: Some(&config),
+            bundles: vec![("policies", &dep.config.paths.policies, &dep.policy)],
+            keyring: Some(&dep.keyring),
+            goldens: Some(&golden_dir),
+            ..Using::default()
+        }
+        .print();
         let template = RunOptions {
             goldens: Some(&args.goldens),
             keep_packets: true,
@@ -508,7 +523,10 @@ pub(crate) fn scorecard(cmd: ScorecardCommand) -> Result<ExitCode, CliError> {
 /// `contextos promote`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  contextos promote run_escalation_4411 --suite scenarios/customer-escalation --case double-charge-refund"
+    after_help = "Examples:\n  contextos promote run_escalation_4411 --suite scenarios/customer-escalation --case double-charge-refund\n  \
+contextos promote run_4412 --suite scenarios/billing --case invoice-dispute   # billing's config: its store and keys\n\n\
+The run is read from the store of the suite's deployment config (suite.yaml `config`), verified with\n\
+its keys, and the new case runs under it; --config and --store override."
 )]
 pub(crate) struct PromoteArgs {
     /// A stored run id, packet digest, or signed packet file.
@@ -522,16 +540,29 @@ pub(crate) struct PromoteArgs {
     /// Golden packets root.
     #[arg(long, default_value = "goldens")]
     pub goldens: PathBuf,
-    #[command(flatten)]
-    pub deployment: crate::run_cmd::DeploymentArgs,
+    /// The deployment configuration [default: the suite's `config`].
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The run store [default: the configuration's `paths.store`].
+    #[arg(long)]
+    pub store: Option<PathBuf>,
 }
 
 pub(crate) fn promote(args: PromoteArgs) -> Result<ExitCode, CliError> {
     check_case_name(&args.case)?;
-    let dep = Deployment::load(&args.deployment.config)?;
-    let store_dir = args.deployment.store.clone().unwrap_or(dep.config.paths.store.clone());
-    let (packet, _) = crate::run_cmd::load_packet(&args.run, &dep, &store_dir)?;
     let suite = suite_or_only(args.suite.clone())?;
+    let config = config_path(args.config.as_deref(), Some(&suite))?;
+    let dep = Deployment::load(&config)?;
+    let store_dir = args.store.clone().unwrap_or(dep.config.paths.store.clone());
+    Using {
+        config: Some(&config),
+        keyring: Some(&dep.keyring),
+        store: Some(&store_dir),
+        goldens: Some(&args.goldens),
+        ..Using::default()
+    }
+    .print();
+    let (packet, _) = crate::run_cmd::load_packet(&args.run, &dep, &store_dir)?;
     let promoted = promote_packet(&packet, &args.case, &suite)?;
     println!("wrote {}", promoted.case_file.display());
     println!(

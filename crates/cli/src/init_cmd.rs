@@ -147,18 +147,7 @@ what the call must get, then run `contextos policy test`."
 
 /// `path` without `dir/..` steps, for display (`runtime/../policies/x` is `policies/x`).
 fn shown(path: &Path) -> String {
-    use std::path::Component;
-    let mut parts: Vec<Component<'_>> = Vec::new();
-    for part in path.components() {
-        match (part, parts.last()) {
-            (Component::ParentDir, Some(Component::Normal(_))) => {
-                parts.pop();
-            }
-            (Component::CurDir, _) => {}
-            _ => parts.push(part),
-        }
-    }
-    parts.iter().collect::<PathBuf>().display().to_string()
+    contextos_runtime::collapse_parent_dirs(path).display().to_string()
 }
 
 /// Parses a JSON object given on the command line.

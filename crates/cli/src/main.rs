@@ -1,6 +1,7 @@
 //! `contextos`: argument parsing and rendering. Every verb calls one library
 //! function; this crate holds no domain logic.
 
+mod config;
 mod eval_cmd;
 mod init_cmd;
 mod live;

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use contextos_context::{
     ChangeKind, OpenedPack, PackDiff, PackInspection, PackOrigin, PackSignature, TokenCounter, artifact_bytes,
     build_pack_dir, diff_packs, inspect_pack, load_pack, newest_fetched_at, open_pack, read_built_pack, sign_pack,
@@ -11,6 +11,7 @@ use contextos_context::{
 use contextos_core::{ExitCode, Timestamp};
 use contextos_trust::{Keyring, SigningKey};
 
+use crate::config::{Using, key_list, optional_config};
 use crate::output::CliError;
 use crate::policy_cmd::Format;
 
@@ -50,13 +51,14 @@ Writes <name>-<version>.pack.json next to the built artifact unless --out is giv
     /// Verify a signed pack: trusted signature, canonical form, content digests. Exit 3 if it fails.
     #[command(after_help = "\
 Example:
+  contextos pack verify runtime/packs/support_escalation-18.pack.json
+  contextos pack verify staging.pack.json --config runtime/staging.toml   # that deployment's keys
   contextos pack verify runtime/packs/support_escalation-18.pack.json --keys runtime/keys")]
     Verify {
         /// The signed pack.
         file: PathBuf,
-        /// Directory of trusted public keys (*.pub).
-        #[arg(long, default_value = "runtime/keys")]
-        keys: PathBuf,
+        #[command(flatten)]
+        keys: KeysArgs,
     },
     /// Show a pack's layers, owners, token counts, sources and their staleness.
     #[command(after_help = "\
@@ -76,9 +78,8 @@ at the pack's newest fetched_at: the command never reads the clock.")]
         /// Model whose tokenizer counts the tokens.
         #[arg(long, default_value = "gpt-4o")]
         model: String,
-        /// Directory of trusted public keys (*.pub).
-        #[arg(long, default_value = "runtime/keys")]
-        keys: PathBuf,
+        #[command(flatten)]
+        keys: KeysArgs,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -94,16 +95,47 @@ Each side is a signed pack, a built artifact or a source directory.")]
         a: PathBuf,
         /// The new pack.
         b: PathBuf,
-        /// Directory of trusted public keys (*.pub).
-        #[arg(long, default_value = "runtime/keys")]
-        keys: PathBuf,
+        #[command(flatten)]
+        keys: KeysArgs,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
 }
 
-fn keyring(dir: &Path) -> Result<Keyring, CliError> {
-    Ok(Keyring::load_dir(dir)?)
+/// Which keys verify a pack.
+#[derive(Debug, Args)]
+pub(crate) struct KeysArgs {
+    /// Directory of trusted public keys (*.pub) [default: the config's `paths.keys`].
+    #[arg(long)]
+    keys: Option<PathBuf>,
+    /// The deployment whose keys are trusted [default: runtime/contextos.toml].
+    #[arg(long, conflicts_with = "keys")]
+    config: Option<PathBuf>,
+}
+
+/// The trusted keys: `--keys`, else the config's `paths.keys` (`runtime/keys`
+/// when there is no config at all); says which on stderr.
+fn keyring(args: &KeysArgs) -> Result<Keyring, CliError> {
+    let chosen = match &args.keys {
+        Some(_) => None,
+        None => optional_config(args.config.as_deref())?,
+    };
+    let dir = match (&args.keys, &chosen) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some((_, config))) => config.paths.keys.clone(),
+        (None, None) => PathBuf::from("runtime/keys"),
+    };
+    let keyring = Keyring::load_dir(&dir)?;
+    match &args.keys {
+        Some(dir) => eprintln!("using keys {} ({})", dir.display(), key_list(&keyring)),
+        None => Using {
+            config: chosen.as_ref().map(|(path, _)| path.as_path()),
+            keyring: Some(&keyring),
+            ..Using::default()
+        }
+        .print(),
+    }
+    Ok(keyring)
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, CliError> {

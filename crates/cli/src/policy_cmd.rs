@@ -12,6 +12,7 @@ use contextos_harness::{
 use contextos_runtime::{Deployment, RuntimeConfig};
 use contextos_trust::{GENERATED_SCHEMA_FILE, PolicyEngine, RequestDocument, run_policy_tests};
 
+use crate::config::{SuiteKeys, Using, config_path, corpus_keys, optional_config};
 use crate::output::CliError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -24,15 +25,18 @@ pub(crate) enum Format {
 pub(crate) enum PolicyCommand {
     /// Parse the policy bundle and validate it against its schema (strict mode), including the tool
     /// actions generated from the deployment's contracts (which must be up to date).
-    #[command(after_help = "Example:\n  contextos policy validate --policies policies")]
+    #[command(after_help = "Examples:\n  contextos policy validate\n  \
+contextos policy validate --config runtime/staging.toml     # that deployment's bundle and contracts\n  \
+contextos policy validate --policies candidate/             # another bundle, the default deployment's contracts")]
     Validate {
-        /// The bundle: schema.cedarschema, contextos.generated.cedarschema, *.cedar files, approvers.yaml.
-        #[arg(long, default_value = "policies")]
-        policies: PathBuf,
-        /// The deployment whose tool contracts the generated schema must match (skipped when the
-        /// default file does not exist).
-        #[arg(long, default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
+        /// The bundle: schema.cedarschema, contextos.generated.cedarschema, *.cedar files, approvers.yaml
+        /// [default: the config's `paths.policies`].
+        #[arg(long)]
+        policies: Option<PathBuf>,
+        /// The deployment whose bundle and tool contracts are checked [default: runtime/contextos.toml;
+        /// without it, `policies/` is validated alone].
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Print the generated ContextOS namespace: the runtime's built-in types and actions, the
     /// attribute types your schema.cedarschema declares (ToolAttributes, PackAttributes, ...), and one
@@ -42,26 +46,34 @@ contextos policy schema --write     # writes <policies>/contextos.generated.ceda
 Write it again after adding or changing a tool contract (bundled, MCP or OpenAPI pins alike) or an\n\
 attribute type; `policy validate` fails while the committed file is out of date.")]
     Schema {
-        /// The deployment: its tool contracts and policy bundle.
-        #[arg(long, default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
+        /// The deployment: its tool contracts and policy bundle [default: runtime/contextos.toml].
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// Write it into the deployment's policy bundle instead of printing it.
         #[arg(long)]
         write: bool,
     },
     /// Run policy tests (YAML files of requests and expected outcomes). Exit 1 if any fails.
-    #[command(after_help = "Examples:\n  contextos policy test\n  contextos policy test policies/tests --format json")]
+    #[command(
+        after_help = "Examples:\n  contextos policy test\n  contextos policy test policies/tests --format json\n  \
+contextos policy test --config runtime/staging.toml"
+    )]
     Test {
         /// Directory of test files [default: <policies>/tests].
         dir: Option<PathBuf>,
-        #[arg(long, default_value = "policies")]
-        policies: PathBuf,
+        /// The bundle [default: the config's `paths.policies`].
+        #[arg(long)]
+        policies: Option<PathBuf>,
+        /// The deployment whose bundle is tested [default: runtime/contextos.toml].
+        #[arg(long)]
+        config: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
     /// Decide one request and explain why: outcome, determining policies, approvals, shadow effects.
     #[command(
-        after_help = "Example:\n  contextos policy explain --request examples/refund.yaml\n\n\
+        after_help = "Examples:\n  contextos policy explain --request examples/refund.yaml\n  \
+contextos policy explain --request examples/refund.yaml --policies candidate/\n\n\
 The request file (YAML or JSON) has principal, action, resource, context and entities\n\
 (Cedar JSON entity format), the same fields as one policy test."
     )]
@@ -69,8 +81,12 @@ The request file (YAML or JSON) has principal, action, resource, context and ent
         /// The request file.
         #[arg(long)]
         request: PathBuf,
-        #[arg(long, default_value = "policies")]
-        policies: PathBuf,
+        /// The bundle [default: the config's `paths.policies`].
+        #[arg(long)]
+        policies: Option<PathBuf>,
+        /// The deployment whose bundle decides [default: runtime/contextos.toml].
+        #[arg(long)]
+        config: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -82,24 +98,26 @@ contextos policy impact --candidate candidate/ --corpus goldens --corpus .contex
 contextos policy impact --candidate candidate/ --corpus goldens/escalation --allow-changes --format json\n\n\
 A corpus is a directory tree of signed replay packets (<suite>/<case>.packet.json) or a run store\n\
 (a directory with objects/ and runs/, such as .contextos), whose stored runs are listed as\n\
-store/<run_id>. Every packet is verified with the deployment's trusted keys (exit 3 if one does not\n\
-verify). Each recorded request is decided again under the baseline and the candidate, with the run's\n\
+store/<run_id>. Every packet is verified with the trusted keys of its suite's deployment (the\n\
+suite of goldens/<suite>/ is scenarios/<suite>; other packets and stored runs: --config's keys), exit\n\
+3 if one does not verify. Each recorded request is decided again under the baseline and the candidate, with the run's\n\
 identities and the deployment's tools and packs as entities. Decisions recorded without their\n\
 request (older packets) are skipped and counted.")]
     Impact {
         /// The candidate bundle: schema.cedarschema, *.cedar files, approvers.yaml.
         #[arg(long)]
         candidate: PathBuf,
-        /// The bundle to compare with.
-        #[arg(long, default_value = "policies")]
-        baseline: PathBuf,
+        /// The bundle to compare with [default: the config's `paths.policies`].
+        #[arg(long)]
+        baseline: Option<PathBuf>,
         /// A directory tree of signed replay packets or a run store (.contextos); repeat to compare
         /// over several.
         #[arg(long, default_value = "goldens")]
         corpus: Vec<PathBuf>,
-        /// The deployment: trusted keys, tool contracts and packs.
-        #[arg(long, default_value = "runtime/contextos.toml")]
-        config: PathBuf,
+        /// The deployment: policy bundle, trusted keys, tool contracts and packs
+        /// [default: runtime/contextos.toml].
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// Report changes but exit 0 (reviewing an intended change).
         #[arg(long)]
         allow_changes: bool,
@@ -110,7 +128,8 @@ request (older packets) are skipped and counted.")]
     /// runs; lists the policies no run exercises. Exit 1 when below --min.
     #[command(
         after_help = "Examples:\n  contextos policy coverage\n  contextos policy coverage --corpus goldens --corpus .contextos\n  \
-contextos policy coverage --policies candidate/ --min 0.5 --format json\n\n\
+contextos policy coverage --policies candidate/ --min 0.5 --format json\n  \
+contextos policy coverage --config runtime/staging.toml   # that deployment's bundle and keys\n\n\
 The corpus is read as for `policy impact`: packet trees and run stores (.contextos). Every recorded\n\
 request is decided again under --policies, so a candidate bundle can be measured on the same corpus.\n\
 Shadow policies never decide: they are listed with how many outcomes they would have changed and do\n\
@@ -121,12 +140,13 @@ not count towards coverage."
         /// over several.
         #[arg(long, default_value = "goldens")]
         corpus: Vec<PathBuf>,
-        /// The bundle to measure.
-        #[arg(long, default_value = "policies")]
-        policies: PathBuf,
-        /// The deployment: trusted keys, tool contracts and packs.
-        #[arg(long, default_value = "runtime/contextos.toml")]
-        config: PathBuf,
+        /// The bundle to measure [default: the config's `paths.policies`].
+        #[arg(long)]
+        policies: Option<PathBuf>,
+        /// The deployment: policy bundle, trusted keys, tool contracts and packs
+        /// [default: runtime/contextos.toml].
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// Minimum share of enforced policies exercised, in [0, 1].
         #[arg(long, default_value_t = 0.9)]
         min: f64,
@@ -134,8 +154,6 @@ not count towards coverage."
         format: Format,
     },
 }
-
-const DEFAULT_CONFIG: &str = "runtime/contextos.toml";
 
 fn load(dir: &Path) -> Result<PolicyEngine, CliError> {
     Ok(PolicyEngine::load(dir)?)
@@ -155,11 +173,8 @@ fn tools_of(config: &Path) -> Result<(RuntimeConfig, ToolCatalog), CliError> {
 
 /// Refuses a bundle whose committed generated schema does not match its own
 /// schema.cedarschema and `config`'s contracts.
-fn check_tool_schema(policies: &Path, config: &Path) -> Result<(), CliError> {
-    if !config.is_file() && config == Path::new(DEFAULT_CONFIG) {
-        return Ok(());
-    }
-    let (_, catalog) = tools_of(config)?;
+fn check_tool_schema(policies: &Path, config: &Path, parsed: &RuntimeConfig) -> Result<(), CliError> {
+    let catalog = ToolCatalog::load(&parsed.paths.tools)?;
     let file = policies.join(GENERATED_SCHEMA_FILE);
     let committed = std::fs::read_to_string(&file).ok();
     let generated = PolicyEngine::generated_schema(policies, &catalog.cedar_actions())?;
@@ -181,14 +196,20 @@ fn check_tool_schema(policies: &Path, config: &Path) -> Result<(), CliError> {
 
 pub(crate) fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
     match cmd {
-        PolicyCommand::Validate { policies, config } => validate(&policies, &config),
-        PolicyCommand::Schema { config, write } => tool_schema(&config, write),
-        PolicyCommand::Test { dir, policies, format } => test(dir, &policies, format),
+        PolicyCommand::Validate { policies, config } => validate(policies, config.as_deref()),
+        PolicyCommand::Schema { config, write } => tool_schema(&config_path(config.as_deref(), None)?, write),
+        PolicyCommand::Test {
+            dir,
+            policies,
+            config,
+            format,
+        } => test(dir, policies, config.as_deref(), format),
         PolicyCommand::Explain {
             request,
             policies,
+            config,
             format,
-        } => explain(&request, &policies, format),
+        } => explain(&request, policies, config.as_deref(), format),
         PolicyCommand::Impact {
             candidate,
             baseline,
@@ -196,21 +217,50 @@ pub(crate) fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
             config,
             allow_changes,
             format,
-        } => impact(&candidate, &baseline, &corpus, &config, allow_changes, format),
+        } => impact(&candidate, baseline, &corpus, config.as_deref(), allow_changes, format),
         PolicyCommand::Coverage {
             corpus,
             policies,
             config,
             min,
             format,
-        } => coverage(&corpus, &policies, &config, min, format),
+        } => coverage(&corpus, policies, config.as_deref(), min, format),
     }
 }
 
-/// `policy validate`: the bundle loads, and what it holds.
-fn validate(policies: &Path, config: &Path) -> Result<ExitCode, CliError> {
+/// The configuration (when there is one) and the bundle: `--policies`, else
+/// the config's `paths.policies`, else `policies` (no config at all).
+fn bundle_of(
+    policies: Option<PathBuf>,
+    config: Option<&Path>,
+) -> Result<(Option<(PathBuf, RuntimeConfig)>, PathBuf), CliError> {
+    let chosen = optional_config(config)?;
+    let policies = policies
+        .or_else(|| chosen.as_ref().map(|(_, c)| c.paths.policies.clone()))
+        .unwrap_or_else(|| PathBuf::from("policies"));
+    Ok((chosen, policies))
+}
+
+/// The bundle of `policies` under `chosen`, and the line saying which.
+fn load_bundle(chosen: &Option<(PathBuf, RuntimeConfig)>, policies: &Path) -> Result<PolicyEngine, CliError> {
     let engine = load(policies)?;
-    check_tool_schema(policies, config)?;
+    Using {
+        config: chosen.as_ref().map(|(p, _)| p.as_path()),
+        bundles: vec![("policies", policies, &engine)],
+        ..Using::default()
+    }
+    .print();
+    Ok(engine)
+}
+
+/// `policy validate`: the bundle loads, and what it holds.
+fn validate(policies: Option<PathBuf>, config: Option<&Path>) -> Result<ExitCode, CliError> {
+    let (chosen, policies) = bundle_of(policies, config)?;
+    let policies = policies.as_path();
+    let engine = load_bundle(&chosen, policies)?;
+    if let Some((path, parsed)) = &chosen {
+        check_tool_schema(policies, path, parsed)?;
+    }
     let shadow = engine
         .policies()
         .iter()
@@ -262,8 +312,14 @@ fn tool_schema(config: &Path, write: bool) -> Result<ExitCode, CliError> {
 }
 
 /// `policy test`: every test file of `dir` (default `<policies>/tests`); exit 1 if one fails.
-fn test(dir: Option<PathBuf>, policies: &Path, format: Format) -> Result<ExitCode, CliError> {
-    let engine = load(policies)?;
+fn test(
+    dir: Option<PathBuf>,
+    policies: Option<PathBuf>,
+    config: Option<&Path>,
+    format: Format,
+) -> Result<ExitCode, CliError> {
+    let (chosen, policies) = bundle_of(policies, config)?;
+    let engine = load_bundle(&chosen, &policies)?;
     let dir = dir.unwrap_or_else(|| policies.join("tests"));
     let report = run_policy_tests(&engine, &dir)?;
     match format {
@@ -286,8 +342,14 @@ fn test(dir: Option<PathBuf>, policies: &Path, format: Format) -> Result<ExitCod
 }
 
 /// `policy explain`: decides the request in `request` and says why.
-fn explain(request: &Path, policies: &Path, format: Format) -> Result<ExitCode, CliError> {
-    let engine = load(policies)?;
+fn explain(
+    request: &Path,
+    policies: Option<PathBuf>,
+    config: Option<&Path>,
+    format: Format,
+) -> Result<ExitCode, CliError> {
+    let (chosen, policies) = bundle_of(policies, config)?;
+    let engine = load_bundle(&chosen, &policies)?;
     let shown = request.to_string_lossy().into_owned();
     let text = std::fs::read_to_string(request).map_err(IoError::of("read", request))?;
     let doc: RequestDocument = parse_document(&shown, &text)?;
@@ -303,15 +365,29 @@ fn explain(request: &Path, policies: &Path, format: Format) -> Result<ExitCode, 
 /// `policy impact`: exit 1 when the candidate changes an outcome, unless `allow_changes`.
 fn impact(
     candidate: &Path,
-    baseline: &Path,
+    baseline: Option<PathBuf>,
     corpus: &[PathBuf],
-    config: &Path,
+    config: Option<&Path>,
     allow_changes: bool,
     format: Format,
 ) -> Result<ExitCode, CliError> {
-    let (dep, corpus) = load_corpus(config, corpus)?;
+    let config = config_path(config, None)?;
+    let (dep, corpus, others) = load_corpus(&config, corpus)?;
+    let baseline = baseline.unwrap_or_else(|| dep.config.paths.policies.clone());
+    let baseline = baseline.as_path();
     let baseline_engine = load_for(&dep, baseline)?;
     let candidate_engine = load_for(&dep, candidate)?;
+    Using {
+        config: Some(&config),
+        bundles: vec![
+            ("baseline", baseline, &baseline_engine),
+            ("candidate", candidate, &candidate_engine),
+        ],
+        keyring: Some(&dep.keyring),
+        corpus: Some((&corpus, &others)),
+        ..Using::default()
+    }
+    .print();
     let report = policy_impact(&corpus, &dep, &baseline_engine, &candidate_engine)?;
     match format {
         Format::Json => println!("{}", to_json(&report)?),
@@ -331,16 +407,27 @@ fn impact(
 /// `policy coverage`: exit 1 when the share of enforced policies exercised is below `min`.
 fn coverage(
     corpus: &[PathBuf],
-    policies: &Path,
-    config: &Path,
+    policies: Option<PathBuf>,
+    config: Option<&Path>,
     min: f64,
     format: Format,
 ) -> Result<ExitCode, CliError> {
     if !(0.0..=1.0).contains(&min) {
         return Err(CliError::input(format!("--min {min} is not a share in [0, 1]")));
     }
-    let (dep, corpus) = load_corpus(config, corpus)?;
+    let config = config_path(config, None)?;
+    let (dep, corpus, others) = load_corpus(&config, corpus)?;
+    let policies = policies.unwrap_or_else(|| dep.config.paths.policies.clone());
+    let policies = policies.as_path();
     let engine = load_for(&dep, policies)?;
+    Using {
+        config: Some(&config),
+        bundles: vec![("policies", policies, &engine)],
+        keyring: Some(&dep.keyring),
+        corpus: Some((&corpus, &others)),
+        ..Using::default()
+    }
+    .print();
     let report = policy_coverage(&corpus, &dep, &engine)?;
     match format {
         Format::Json => println!("{}", to_json(&report)?),
@@ -357,11 +444,13 @@ fn coverage(
     })
 }
 
-/// The deployment (keys, tools, packs) and the verified corpus.
-fn load_corpus(config: &Path, corpus: &[PathBuf]) -> Result<(Deployment, Corpus), CliError> {
+/// The deployment (keys, tools, packs) and the corpus, each packet verified
+/// with its suite's keys; the suites verified with keys of their own.
+fn load_corpus(config: &Path, corpus: &[PathBuf]) -> Result<(Deployment, Corpus, Vec<SuiteKeys>), CliError> {
     let dep = Deployment::load(config)?;
-    let corpus = Corpus::load_all(corpus, &dep.keyring)?;
-    Ok((dep, corpus))
+    let (keys, others) = corpus_keys(config, &dep.keyring)?;
+    let corpus = Corpus::load_all_with(corpus, &keys)?;
+    Ok((dep, corpus, others))
 }
 
 /// One `corpus:` line per directory: where, what kind, how many packets.

@@ -56,7 +56,9 @@ record what a real MCP server answers; `--fixtures recorded/` then replays it of
 OPENAI_API_KEY=... contextos run req.yaml --live --mcp crm.yaml --openapi billing.yaml --record recorded/\n      \
 a live model ([model.live] in the configuration) and live tools, recorded for offline replay\n\n\
 Sources: --mcp takes an MCP server spec (stdio `command` or streamable HTTP `url`), --openapi an\n\
-OpenAPI source spec; both repeat, and a tool name may be served by only one source. Tools no source\n\
+OpenAPI source spec; both repeat, and a tool name may be served by only one source. A recording or\n\
+live run also reaches the sources the configuration declares ([sources] mcp = [...], openapi = [...]);\n\
+a source both declared and given is an error naming both places. Tools no source\n\
 serves answer from --script's results. Approvals come from --script's approvals; without them an\n\
 approval-required call is refused. Credentials come only from the environment variables the\n\
 configuration and specs name, and never reach packets, fixtures or logs."
@@ -131,7 +133,9 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         );
     };
     let sources = if args.records() {
-        LiveTools::open(&args.mcp, &args.openapi)?
+        let declared = Some((args.deployment.config.as_path(), &dep.config.sources));
+        let live = crate::config::live_sources(declared, "--mcp", &args.mcp, &args.openapi)?;
+        LiveTools::open(&live.mcp, &live.openapi)?
     } else {
         LiveTools::default()
     };
@@ -699,6 +703,14 @@ pub(crate) fn verify_cmd(args: VerifyArgs) -> Result<ExitCode, CliError> {
     };
     let keyring = contextos_trust::Keyring::load_dir(&keys_dir)?;
     let path = args.path.clone().unwrap_or(default_store);
+    let config_read = args.keys.is_none() || args.path.is_none();
+    crate::config::Using {
+        config: config_read.then_some(args.deployment.config.as_path()),
+        keyring: Some(&keyring),
+        store: (!path.is_file()).then_some(path.as_path()),
+        ..Default::default()
+    }
+    .print();
     if path.is_file() {
         let shown = path.display().to_string();
         let envelope: SignedEnvelope =

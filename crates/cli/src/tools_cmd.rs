@@ -10,6 +10,7 @@ use contextos_mcp::{DiscoveredTool, Hints, McpServerSpec};
 use contextos_openapi::{OpenApiDocument, OpenApiSource};
 use serde_json::{Value, json};
 
+use crate::config::{live_sources, optional_config};
 use crate::output::CliError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -40,18 +41,28 @@ An OpenAPI source (--openapi) is a YAML file naming an OpenAPI 3.0 or 3.1 docume
 
 Each operation becomes a tool named by its operationId; DELETE is destructive unless a pinned
 contract says otherwise. list, pin and check-drift read only the document: they never contact
-the API and need no token.";
+the API and need no token.
 
-/// Where the tools come from: exactly one of `--server` and `--openapi`.
+Sources the deployment configuration declares are used too (before those given here):
+  [sources]
+  mcp = [\"mcp/everything.yaml\"]          # relative to the configuration file
+  openapi = [\"billing.source.yaml\"]
+A source both declared and given is an error naming both places. With several sources, --format
+json prints an array of listings, one per source.";
+
+/// Where the tools come from: the deployment's `[sources]`, plus every
+/// `--server` and `--openapi` given.
 #[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
 pub(crate) struct Origin {
-    /// An MCP server spec (YAML).
+    /// An MCP server spec (YAML); repeatable.
     #[arg(long, value_name = "SPEC")]
-    server: Option<PathBuf>,
-    /// An OpenAPI source spec (YAML) naming an OpenAPI 3.0 or 3.1 document.
+    server: Vec<PathBuf>,
+    /// An OpenAPI source spec (YAML) naming an OpenAPI 3.0 or 3.1 document; repeatable.
     #[arg(long, value_name = "SOURCE")]
-    openapi: Option<PathBuf>,
+    openapi: Vec<PathBuf>,
+    /// The deployment whose `[sources]` are used too [default: runtime/contextos.toml, when present].
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,17 +71,19 @@ pub(crate) enum ToolsCommand {
     /// method and path, input-schema digest.
     #[command(after_help = format!(
         "Examples:\n  contextos tools list --server mcp/filesystem.yaml\n  \
-         contextos tools list --server mcp/filesystem.yaml --tools runtime/tools --format json\n  \
-         contextos tools list --openapi openapi/billing.yaml\n\n\
+         contextos tools list --server mcp/filesystem.yaml --format json\n  \
+         contextos tools list --openapi openapi/billing.yaml\n  \
+         contextos tools list --config runtime/contextos.toml   # every source its [sources] declares\n\n\
          A served tool with no contract in --tools is marked unpinned: a run never offers it to the\n\
          model and refuses a call to it (before any effect) until it is pinned with `contextos tools pin`.\n\n{SPEC_HELP}"
     ))]
     List {
         #[command(flatten)]
         origin: Origin,
-        /// Directory of pinned tool contracts: served tools without one are marked unpinned.
-        #[arg(long, default_value = "runtime/tools")]
-        tools: PathBuf,
+        /// Directory of pinned tool contracts: served tools without one are marked unpinned
+        /// [default: the config's `paths.tools`, else runtime/tools].
+        #[arg(long)]
+        tools: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -90,9 +103,9 @@ pub(crate) enum ToolsCommand {
         /// A tool to pin (repeatable) [default: every served tool].
         #[arg(long = "tool", value_name = "NAME")]
         tools: Vec<String>,
-        /// Directory of tool contracts.
-        #[arg(long, default_value = "runtime/tools")]
-        out: PathBuf,
+        /// Directory of tool contracts [default: the config's `paths.tools`, else runtime/tools].
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Replace existing contracts.
         #[arg(long)]
         force: bool,
@@ -110,9 +123,9 @@ pub(crate) enum ToolsCommand {
     CheckDrift {
         #[command(flatten)]
         origin: Origin,
-        /// Directory of pinned tool contracts.
-        #[arg(long, default_value = "runtime/tools")]
-        tools: PathBuf,
+        /// Directory of pinned tool contracts [default: the config's `paths.tools`, else runtime/tools].
+        #[arg(long)]
+        tools: Option<PathBuf>,
         /// The directory holds only this source's contracts: a pinned tool it no longer serves fails too.
         #[arg(long)]
         exclusive: bool,
@@ -121,18 +134,21 @@ pub(crate) enum ToolsCommand {
 
 pub(crate) fn run(cmd: ToolsCommand) -> Result<ExitCode, CliError> {
     match cmd {
-        ToolsCommand::List { origin, tools, format } => list(&discover(&origin)?, &tools, format),
+        ToolsCommand::List { origin, tools, format } => {
+            let pins = contracts_dir(&origin, tools)?;
+            list(&discover(&origin)?, &pins, format)
+        }
         ToolsCommand::Pin {
             origin,
             tools,
             out,
             force,
-        } => pin_tools(&discover(&origin)?, &tools, &out, force),
+        } => pin_all(&discover(&origin)?, &tools, &contracts_dir(&origin, out)?, force),
         ToolsCommand::CheckDrift {
             origin,
             tools,
             exclusive,
-        } => check(&origin, &tools, exclusive),
+        } => check(&origin, &contracts_dir(&origin, tools)?, exclusive),
     }
 }
 
@@ -165,8 +181,46 @@ struct Listed {
     json: Vec<(&'static str, Value)>,
 }
 
-fn discover(origin: &Origin) -> Result<Served, CliError> {
-    match (&origin.server, &origin.openapi) {
+/// The contracts directory: `given`, else the configuration's `paths.tools`,
+/// else `runtime/tools` (no configuration at all).
+fn contracts_dir(origin: &Origin, given: Option<PathBuf>) -> Result<PathBuf, CliError> {
+    if let Some(dir) = given {
+        return Ok(dir);
+    }
+    Ok(optional_config(origin.config.as_deref())?
+        .map_or_else(|| PathBuf::from("runtime/tools"), |(_, config)| config.paths.tools))
+}
+
+/// Every source of `origin`: the configuration's `[sources]`, then the flags'.
+fn discover(origin: &Origin) -> Result<Vec<Served>, CliError> {
+    let chosen = optional_config(origin.config.as_deref())?;
+    let declared = chosen.as_ref().map(|(path, config)| (path.as_path(), &config.sources));
+    let sources = live_sources(declared, "--server", &origin.server, &origin.openapi)?;
+    if sources.is_empty() {
+        return Err(CliError::input(
+            "no tool source: give --server SPEC or --openapi SOURCE, or declare them under [sources] in the \
+             deployment configuration",
+        ));
+    }
+    if let Some((path, config)) = &chosen
+        && !config.sources.is_empty()
+    {
+        let mut names: Vec<String> = config.sources.mcp.iter().map(|p| p.display().to_string()).collect();
+        names.extend(config.sources.openapi.iter().map(|p| p.display().to_string()));
+        eprintln!("using config {}: sources {}", path.display(), names.join(", "));
+    }
+    let mut served = Vec::new();
+    for spec in &sources.mcp {
+        served.push(discover_one(Some(spec), None)?);
+    }
+    for source in &sources.openapi {
+        served.push(discover_one(None, Some(source))?);
+    }
+    Ok(served)
+}
+
+fn discover_one(server: Option<&PathBuf>, openapi: Option<&PathBuf>) -> Result<Served, CliError> {
+    match (server, openapi) {
         (Some(server), _) => {
             let spec = McpServerSpec::load(server)?;
             let client = crate::live::connect_mcp(&spec)?;
@@ -203,8 +257,7 @@ fn discover(origin: &Origin) -> Result<Served, CliError> {
                 origin: OriginKind::OpenApi,
             })
         }
-        // clap's group makes exactly one required.
-        (None, None) => Err(CliError::input("give --server SPEC or --openapi SOURCE")),
+        (None, None) => Err(CliError::bug("a source is either an MCP server or an OpenAPI source")),
     }
 }
 
@@ -245,8 +298,32 @@ fn pinned_names(dir: &Path) -> Result<std::collections::BTreeSet<String>, CliErr
         .collect())
 }
 
-fn list(served: &Served, pins: &Path, format: Format) -> Result<ExitCode, CliError> {
+fn list(all: &[Served], pins: &Path, format: Format) -> Result<ExitCode, CliError> {
     let pinned = pinned_names(pins)?;
+    let mut docs = Vec::new();
+    for served in all {
+        if let Some(doc) = list_one(served, &pinned, pins, format)? {
+            docs.push(doc);
+        }
+    }
+    if format == Format::Json {
+        let doc = match <[Value; 1]>::try_from(docs) {
+            Ok([one]) => one,
+            Err(several) => Value::Array(several),
+        };
+        let text = serde_json::to_string_pretty(&doc).map_err(|e| CliError::input(e.to_string()))?;
+        println!("{text}");
+    }
+    Ok(ExitCode::Success)
+}
+
+/// One source's listing: printed (text), or returned (JSON).
+fn list_one(
+    served: &Served,
+    pinned: &std::collections::BTreeSet<String>,
+    pins: &Path,
+    format: Format,
+) -> Result<Option<Value>, CliError> {
     let mut rows: Vec<(&Listed, Digest)> = Vec::with_capacity(served.tools.len());
     for tool in &served.tools {
         rows.push((tool, digest_of(&tool.contract.input_schema).map_err(CliError::bug)?));
@@ -257,6 +334,18 @@ fn list(served: &Served, pins: &Path, format: Format) -> Result<ExitCode, CliErr
         .map(|t| t.contract.name.as_str())
         .filter(|name| !pinned.contains(*name))
         .collect();
+    if !unpinned.is_empty() {
+        eprintln!(
+            "warning: {} of {} tools of {} have no pinned contract in {}: a run refuses them until \
+             they are pinned (`contextos tools pin --tool NAME --out {}`): {}",
+            unpinned.len(),
+            served.tools.len(),
+            served.label,
+            pins.display(),
+            pins.display(),
+            unpinned.join(", ")
+        );
+    }
     match format {
         Format::Json => {
             let tools: Vec<Value> = rows
@@ -275,40 +364,56 @@ fn list(served: &Served, pins: &Path, format: Format) -> Result<ExitCode, CliErr
                     Value::Object(entry)
                 })
                 .collect();
-            let doc = json!({ served.json_key: served.name, "tools": tools });
-            let text = serde_json::to_string_pretty(&doc).map_err(|e| CliError::input(e.to_string()))?;
-            println!("{text}");
+            return Ok(Some(json!({ served.json_key: served.name, "tools": tools })));
         }
         Format::Text => {
             println!("{}: {} tools", served.label, served.tools.len());
             let width = served.tools.iter().map(|t| t.contract.name.len()).max().unwrap_or(0);
             for (tool, digest) in &rows {
                 println!(
-                    "  {:width$}  {:11}  {}  {}{}",
+                    "  {:width$}  {:11}  {}  {}  {}",
                     tool.contract.name,
                     tool.contract.approval_mode.as_str(),
                     tool.detail,
                     digest,
                     if pinned.contains(&tool.contract.name) {
-                        "  pinned"
+                        "pinned"
                     } else {
-                        "  UNPINNED"
+                        "UNPINNED"
                     }
                 );
             }
         }
     }
-    if !unpinned.is_empty() {
-        eprintln!(
-            "warning: {} of {} tools of {} have no pinned contract in {}: a run refuses them until \
-             they are pinned (`contextos tools pin --tool NAME --out {}`): {}",
-            unpinned.len(),
-            served.tools.len(),
-            served.label,
-            pins.display(),
-            pins.display(),
-            unpinned.join(", ")
-        );
+    Ok(None)
+}
+
+/// Pins `names` (every served tool when empty) from the sources serving them.
+fn pin_all(all: &[Served], names: &[String], out: &Path, force: bool) -> Result<ExitCode, CliError> {
+    if let [one] = all {
+        return pin_tools(one, names, out, force);
+    }
+    for name in names {
+        if !all.iter().any(|s| s.tools.iter().any(|t| &t.contract.name == name)) {
+            let offered: Vec<&str> = all
+                .iter()
+                .flat_map(|s| s.tools.iter().map(|t| t.contract.name.as_str()))
+                .collect();
+            return Err(CliError::input(format!(
+                "no source serves a tool named {name:?}; they serve: {}",
+                offered.join(", ")
+            )));
+        }
+    }
+    for served in all {
+        let mine: Vec<String> = names
+            .iter()
+            .filter(|n| served.tools.iter().any(|t| &t.contract.name == *n))
+            .cloned()
+            .collect();
+        if names.is_empty() || !mine.is_empty() {
+            pin_tools(served, &mine, out, force)?;
+        }
     }
     Ok(ExitCode::Success)
 }
@@ -369,9 +474,20 @@ fn pin_tools(served: &Served, names: &[String], out: &Path, force: bool) -> Resu
 
 fn check(origin: &Origin, dir: &Path, exclusive: bool) -> Result<ExitCode, CliError> {
     let catalog = ToolCatalog::load(dir)?;
-    let served = discover(origin)?;
+    let mut failed = false;
+    for served in discover(origin)? {
+        failed |= check_one(&catalog, &served, dir, exclusive)? == ExitCode::GateFailed;
+    }
+    Ok(if failed {
+        ExitCode::GateFailed
+    } else {
+        ExitCode::Success
+    })
+}
+
+fn check_one(catalog: &ToolCatalog, served: &Served, dir: &Path, exclusive: bool) -> Result<ExitCode, CliError> {
     let contracts: Vec<&ToolContract> = served.tools.iter().map(|t| &t.contract).collect();
-    let report = check_drift(&catalog, &contracts).map_err(CliError::bug)?;
+    let report = check_drift(catalog, &contracts).map_err(CliError::bug)?;
     println!("{} against {}:", served.label, dir.display());
     for drift in &report.drifted {
         println!("  drift     {}  ({})", drift.tool, drift.file);

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use contextos_runtime::{Deployment, Fixtures, RequestEnvelope, envelope_bytes, run_on_fixtures};
 
 mod common;
-use common::{Run, command_in, contextos_in, copy_dir, repo, run};
+use common::{Run, command_in, contextos_in, copy_dir, deployment_config, repo, run};
 
 fn example_packet_bytes() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
@@ -45,13 +45,14 @@ fn workspace(extra: Option<&str>) -> tempfile::TempDir {
     if let Some(text) = extra {
         fs::write(dir.path().join("candidate/extra.cedar"), text).unwrap();
     }
+    deployment_config(dir.path(), "contextos.toml", &[("policies", "policies")]);
     dir
 }
 
-/// `contextos ARGS --config <repo>/runtime/contextos.toml` in `dir`.
+/// `contextos ARGS --config contextos.toml` in `dir`: the shipped deployment
+/// with the bundle in `dir/policies`.
 fn contextos(dir: &std::path::Path, args: &[&str]) -> Run {
-    let config = repo().join("runtime/contextos.toml");
-    run(command_in(dir).args(args).args(["--config", config.to_str().unwrap()]))
+    run(command_in(dir).args(args).args(["--config", "contextos.toml"]))
 }
 
 /// Bundle digests change with every policy edit; the rest is stable.

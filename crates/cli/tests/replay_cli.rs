@@ -189,7 +189,7 @@ fn diff_shows_the_approver_roles_a_call_now_needs() {
     // support lead did; after: only a security officer can, so the same grant is denied.
     assert!(
         r.stdout.contains(
-            "before allow by tools.network-with-approval (runtime/../policies/tools.cedar:21); approver roles support_lead, security_officer; granted by "
+            "before allow by tools.network-with-approval (policies/tools.cedar:21); approver roles support_lead, security_officer; granted by "
         ),
         "{}",
         r.stdout

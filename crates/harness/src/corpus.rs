@@ -6,6 +6,7 @@
 //! `runs/`, as [`Store::has_layout`] says), whose every stored run is one
 //! packet named `store/<run_id>`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -136,6 +137,48 @@ pub struct CorpusPacket {
     pub packet: ReplayPacket,
 }
 
+/// The keys a corpus is verified with: a packet of a packet tree with that
+/// suite's own keyring when one is given for its suite (its parent
+/// directory's name), every other packet, stored runs included, with the
+/// default keyring. So suites signed by different keys live side by side
+/// under one `goldens/`, and a packet still verifies only by its own suite's
+/// keys.
+#[derive(Clone, Debug, Default)]
+pub struct CorpusKeys {
+    default: Keyring,
+    suites: BTreeMap<String, Keyring>,
+}
+
+impl CorpusKeys {
+    /// Every packet verified with `default`.
+    pub fn new(default: Keyring) -> Self {
+        Self {
+            default,
+            suites: BTreeMap::new(),
+        }
+    }
+
+    /// Packets of suite `suite` verified with `keyring` instead.
+    pub fn insert_suite(&mut self, suite: &str, keyring: Keyring) {
+        self.suites.insert(suite.to_owned(), keyring);
+    }
+
+    /// The keyring packets of `suite` are verified with.
+    pub fn for_suite(&self, suite: &str) -> &Keyring {
+        self.suites.get(suite).unwrap_or(&self.default)
+    }
+
+    /// The default keyring.
+    pub fn default_keyring(&self) -> &Keyring {
+        &self.default
+    }
+
+    /// The suites with a keyring of their own, by name.
+    pub fn suites(&self) -> &BTreeMap<String, Keyring> {
+        &self.suites
+    }
+}
+
 /// What a corpus directory is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -184,14 +227,20 @@ impl Corpus {
     /// whatever the thread count. An empty corpus is an error (a check over
     /// nothing would pass silently).
     pub fn load(dir: &Path, keyring: &Keyring) -> Result<Self, CorpusError> {
+        Self::load_with(dir, &CorpusKeys::new(keyring.clone()))
+    }
+
+    /// Loads `dir` as [`Corpus::load`] does, each packet verified with the
+    /// keyring `keys` gives its suite.
+    pub fn load_with(dir: &Path, keys: &CorpusKeys) -> Result<Self, CorpusError> {
         let shown = dir.to_string_lossy().replace('\\', "/");
         if !dir.is_dir() {
             return Err(CorpusError::Missing { dir: shown });
         }
         let (kind, packets) = if Store::has_layout(dir) {
-            (CorpusKind::Store, load_store(dir, &shown, keyring)?)
+            (CorpusKind::Store, load_store(dir, &shown, keys.for_suite(STORE_SUITE))?)
         } else {
-            (CorpusKind::Packets, load_tree(dir, &shown, keyring)?)
+            (CorpusKind::Packets, load_tree(dir, &shown, keys)?)
         };
         Ok(Self {
             sources: vec![CorpusSource {
@@ -206,16 +255,28 @@ impl Corpus {
     /// One corpus of every packet of each of `dirs`, in the order given
     /// (each loaded as by [`Corpus::load`]); its `sources` name them all.
     pub fn load_all(dirs: &[PathBuf], keyring: &Keyring) -> Result<Self, CorpusError> {
+        Self::load_all_with(dirs, &CorpusKeys::new(keyring.clone()))
+    }
+
+    /// One corpus of every packet of each of `dirs`, each packet verified
+    /// with the keyring `keys` gives its suite.
+    pub fn load_all_with(dirs: &[PathBuf], keys: &CorpusKeys) -> Result<Self, CorpusError> {
         let mut all = Self {
             sources: Vec::new(),
             packets: Vec::new(),
         };
         for dir in dirs {
-            let one = Self::load(dir, keyring)?;
+            let one = Self::load_with(dir, keys)?;
             all.sources.extend(one.sources);
             all.packets.extend(one.packets);
         }
         Ok(all)
+    }
+
+    /// The distinct suites of its packets (`store` for stored runs), sorted.
+    pub fn suites(&self) -> Vec<&str> {
+        let names: std::collections::BTreeSet<&str> = self.packets.iter().map(|p| p.suite.as_str()).collect();
+        names.into_iter().collect()
     }
 
     /// How many policy decisions the corpus records.
@@ -228,14 +289,14 @@ impl Corpus {
 }
 
 /// Every `*.packet.json` under `dir` (recursively), in path order.
-fn load_tree(dir: &Path, shown: &str, keyring: &Keyring) -> Result<Vec<CorpusPacket>, CorpusError> {
+fn load_tree(dir: &Path, shown: &str, keys: &CorpusKeys) -> Result<Vec<CorpusPacket>, CorpusError> {
     let mut files = Vec::new();
     packet_files(dir, &mut files)?;
     files.sort();
     if files.is_empty() {
         return Err(CorpusError::Empty { dir: shown.to_owned() });
     }
-    first_error_in_order(files.par_iter().map(|path| load_packet(path, keyring)).collect())
+    first_error_in_order(files.par_iter().map(|path| load_packet(path, keys)).collect())
 }
 
 /// The packet of every run of the store at `dir`, in run id order. Objects
@@ -320,20 +381,22 @@ fn packet_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CorpusError> {
     Ok(())
 }
 
-fn load_packet(path: &Path, keyring: &Keyring) -> Result<CorpusPacket, CorpusError> {
+fn load_packet(path: &Path, keys: &CorpusKeys) -> Result<CorpusPacket, CorpusError> {
     let file = path.to_string_lossy().replace('\\', "/");
+    let name = |p: Option<&std::ffi::OsStr>| p.map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let suite = name(path.parent().and_then(Path::file_name));
     let text = std::fs::read_to_string(path).map_err(IoError::of("read", &file))?;
     let envelope: SignedEnvelope = parse_json(&file, &text)?;
-    let packet = keyring
+    let packet = keys
+        .for_suite(&suite)
         .verify_as(&envelope, REPLAY_PACKET_TYPE)
         .map_err(|source| CorpusError::Verification {
             file: file.clone(),
             source,
         })?;
-    let name = |p: Option<&std::ffi::OsStr>| p.map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let file_name = name(path.file_name());
     Ok(CorpusPacket {
-        suite: name(path.parent().and_then(Path::file_name)),
+        suite,
         case: file_name.strip_suffix(PACKET_SUFFIX).unwrap_or(&file_name).to_string(),
         file,
         packet,

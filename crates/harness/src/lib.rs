@@ -51,7 +51,7 @@ pub use behaviour::{
     ApprovalBehaviour, Behaviour, GoldenComparison, GoldenMode, LayerBehaviour, OmittedBehaviour, PolicyBehaviour,
     ProvenanceChange, ToolCallBehaviour, compare_packets, provenance_changes,
 };
-pub use corpus::{Corpus, CorpusError, CorpusKind, CorpusPacket, CorpusSource, STORE_SUITE};
+pub use corpus::{Corpus, CorpusError, CorpusKeys, CorpusKind, CorpusPacket, CorpusSource, STORE_SUITE};
 pub use coverage::{CoverageReport, ShadowCoverage, policy_coverage};
 pub use gates::{GateOptions, evaluate_gates};
 pub use golden::{GoldenCheck, GoldenMismatch, accept_goldens, check_goldens, stale_goldens};
@@ -71,4 +71,6 @@ pub use scenario::{
 };
 pub use schemas::{FileKind, write_schemas};
 pub use scorecard::{AssertionResult, CaseDetail, CaseResult, Scorecard, Tally, rate};
-pub use suite::{CASE_FORMAT_VERSION, Case, CaseScript, HarnessError, Selection, Suite, load_suite, parse_partition};
+pub use suite::{
+    CASE_FORMAT_VERSION, Case, CaseScript, HarnessError, Selection, Suite, load_suite, load_suite_file, parse_partition,
+};

@@ -186,8 +186,9 @@ fn check_assertions(shown: &str, case: &CaseFile) -> Result<(), HarnessError> {
     Ok(())
 }
 
-/// Loads `dir/suite.yaml` and every `dir/cases/*.yaml`.
-pub fn load_suite(dir: &Path) -> Result<Suite, HarnessError> {
+/// Loads `dir/suite.yaml` alone (its name, deployment config, defaults and
+/// thresholds), without reading its cases.
+pub fn load_suite_file(dir: &Path) -> Result<SuiteFile, HarnessError> {
     let suite_path = dir.join("suite.yaml");
     let shown = suite_path.display().to_string();
     let file: SuiteFile = parse_yaml(&shown, &read(&suite_path)?)?;
@@ -198,6 +199,12 @@ pub fn load_suite(dir: &Path) -> Result<Suite, HarnessError> {
         )
         .into());
     }
+    Ok(file)
+}
+
+/// Loads `dir/suite.yaml` and every `dir/cases/*.yaml`.
+pub fn load_suite(dir: &Path) -> Result<Suite, HarnessError> {
+    let file = load_suite_file(dir)?;
     let cases_dir = dir.join("cases");
     let names = contextos_fs::files_with_suffix(&cases_dir, &[".yaml", ".yml"])
         .map_err(|e| HarnessError::io("read", &cases_dir, e))?;

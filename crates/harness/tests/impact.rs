@@ -651,3 +651,30 @@ fn a_run_index_entry_pointing_at_another_runs_packet_fails_verification() {
         "{err}"
     );
 }
+
+#[test]
+fn each_suite_verifies_with_its_own_keyring() {
+    let envelope: SignedEnvelope = serde_json::from_slice(example_packet_bytes()).unwrap();
+    let packet: ReplayPacket = open_packet(&envelope, &deployment().keyring).unwrap();
+    let other = SigningKey::from_seed([7; 32]);
+    let other_keys = contextos_trust::Keyring::from_keys([other.public()]);
+    let resigned = envelope_bytes(&sign(REPLAY_PACKET_TYPE, &packet, &other).unwrap()).unwrap();
+    let dir = corpus_dir();
+    write(dir.path(), "other/example.packet.json", &resigned);
+
+    let mut keys = contextos_harness::CorpusKeys::new(deployment().keyring.clone());
+    keys.insert_suite("other", other_keys.clone());
+    let corpus = Corpus::load_with(dir.path(), &keys).unwrap();
+    assert_eq!(corpus.suites(), ["escalation", "other"]);
+
+    // Without its own keys the other suite's packet does not verify, and is named.
+    let err = Corpus::load(dir.path(), &deployment().keyring).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Verification, "{err}");
+    assert!(err.to_string().contains("other/example.packet.json"), "{err}");
+
+    // A packet signed by another suite's key does not verify under its own suite's keys.
+    write(dir.path(), "other/intruder.packet.json", example_packet_bytes());
+    let err = Corpus::load_with(dir.path(), &keys).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Verification, "{err}");
+    assert!(err.to_string().contains("other/intruder.packet.json"), "{err}");
+}

@@ -26,6 +26,31 @@ pub struct RuntimeConfig {
     pub paths: PathsConfig,
     /// When a final answer escalates to a human (`[evaluator]`).
     pub evaluator: EvaluatorConfig,
+    /// Live tool sources a recording or live run, and `contextos tools`,
+    /// reach (`[sources]`; optional, absent in older files).
+    #[serde(default, skip_serializing_if = "SourcesConfig::is_empty")]
+    pub sources: SourcesConfig,
+}
+
+/// Live tool sources declared in the deployment (`[sources]`), relative to
+/// the configuration file. A fixture replay never reaches them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SourcesConfig {
+    /// MCP server specs (`mcp = ["mcp/everything.yaml"]`).
+    #[serde(default)]
+    pub mcp: Vec<PathBuf>,
+    /// OpenAPI source specs (`openapi = ["billing.source.yaml"]`).
+    #[serde(default)]
+    pub openapi: Vec<PathBuf>,
+}
+
+impl SourcesConfig {
+    /// Whether no source is declared.
+    pub fn is_empty(&self) -> bool {
+        self.mcp.is_empty() && self.openapi.is_empty()
+    }
 }
 
 /// Model settings.
@@ -165,11 +190,13 @@ impl RuntimeConfig {
         Ok(config)
     }
 
-    /// Resolves every relative path against `base` (the config file's directory).
+    /// Resolves every relative path against `base` (the config file's
+    /// directory), each `dir/..` collapsed, so a suite's
+    /// `scenarios/s/../../runtime/../policies` reads `policies` in messages.
     pub fn resolve_paths(&mut self, base: &Path) {
         let fix = |p: &mut PathBuf| {
             if p.is_relative() {
-                *p = base.join(&*p);
+                *p = collapse_parent_dirs(&base.join(&*p));
             }
         };
         fix(&mut self.paths.policies);
@@ -183,7 +210,29 @@ impl RuntimeConfig {
         for pack in &mut self.context.packs {
             fix(pack);
         }
+        for source in self.sources.mcp.iter_mut().chain(self.sources.openapi.iter_mut()) {
+            fix(source);
+        }
     }
+}
+
+/// `path` with each `name/..` pair removed (lexically; a leading `..` stays).
+pub fn collapse_parent_dirs(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component<'_>> = Vec::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir if !out.is_empty() => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        return PathBuf::from(".");
+    }
+    out.iter().collect()
 }
 
 #[cfg(test)]
@@ -219,6 +268,31 @@ mod tests {
             serde_json::to_value(&config.model).unwrap(),
             serde_json::to_value(&shipped.model).unwrap()
         );
+    }
+
+    #[test]
+    fn parent_dirs_collapse_lexically() {
+        let shown = |p: &str| collapse_parent_dirs(Path::new(p)).display().to_string();
+        assert_eq!(shown("scenarios/s/../../runtime/../policies"), "policies");
+        assert_eq!(shown("../../runtime/keys"), "../../runtime/keys");
+        assert_eq!(shown("/repo/runtime/../.contextos"), "/repo/.contextos");
+        assert_eq!(shown("runtime/.."), ".");
+    }
+
+    #[test]
+    fn sources_are_optional_and_resolved_against_the_file() {
+        let shipped = RuntimeConfig::parse("contextos.toml", SHIPPED).unwrap();
+        assert!(shipped.sources.is_empty());
+        let text =
+            format!("{SHIPPED}\n[sources]\nmcp = [\"mcp/everything.yaml\"]\nopenapi = [\"/abs/billing.yaml\"]\n");
+        let mut config = RuntimeConfig::parse("contextos.toml", &text).unwrap();
+        config.resolve_paths(Path::new("runtime"));
+        assert_eq!(config.sources.mcp, vec![PathBuf::from("runtime/mcp/everything.yaml")]);
+        assert_eq!(config.sources.openapi, vec![PathBuf::from("/abs/billing.yaml")]);
+        let err = RuntimeConfig::parse("contextos.toml", &format!("{SHIPPED}\n[sources]\ngrpc = []\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `grpc`"), "{err}");
     }
 
     #[test]

@@ -43,7 +43,9 @@ mod replay;
 mod run_mode;
 mod script;
 
-pub use config::{ContextConfig, EvaluatorConfig, ModelConfig, PathsConfig, RuntimeConfig};
+pub use config::{
+    ContextConfig, EvaluatorConfig, ModelConfig, PathsConfig, RuntimeConfig, SourcesConfig, collapse_parent_dirs,
+};
 pub use deployment::{Deployment, load_packs, pack_entities};
 pub use diff::{CallChange, CallSide, Change, Divergence, PacketDiff, PolicyRef, diff_packets, first_divergence};
 pub use envelope::{Request, RequestEnvelope};

@@ -60,3 +60,42 @@ pub(crate) fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Writes `dir/<name>`: the shipped deployment configuration with each
+/// path absolute into the repository's `runtime/` (policies, tools, keys,
+/// signing key, entities, packs) except those `overrides` give (a `[paths]`
+/// key and the value written, relative to `dir`); the store is `dir/store`
+/// unless overridden. Returns the file's path.
+pub(crate) fn deployment_config(dir: &Path, name: &str, overrides: &[(&str, &str)]) -> PathBuf {
+    let runtime = repo().join("runtime");
+    let text = std::fs::read_to_string(runtime.join("contextos.toml")).unwrap();
+    let absolute = |value: &str| {
+        let path = contextos_runtime::collapse_parent_dirs(&runtime.join(value));
+        format!("{:?}", path.display().to_string())
+    };
+    let mut out = String::new();
+    for line in text.lines() {
+        let key = line.split(" = ").next().unwrap_or_default();
+        let value = line.split_once(" = \"").map(|(_, v)| v.trim_end_matches('"'));
+        let line = match (key, value) {
+            ("packs", _) => {
+                let inner = line.split_once("[\"").unwrap().1.trim_end_matches("\"]");
+                format!("packs = [{}]", absolute(inner))
+            }
+            (_, Some(_)) if overrides.iter().any(|(k, _)| *k == key) => {
+                let (_, given) = overrides.iter().find(|(k, _)| *k == key).unwrap();
+                format!("{key} = {given:?}")
+            }
+            ("store", Some(_)) => "store = \"store\"".to_owned(),
+            ("policies" | "tools" | "keys" | "signing_key" | "entities", Some(value)) => {
+                format!("{key} = {}", absolute(value))
+            }
+            _ => line.to_owned(),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, out).unwrap();
+    path
+}
