@@ -30,6 +30,7 @@
 
 mod assertions;
 mod behaviour;
+mod check;
 mod corpus;
 mod coverage;
 mod gates;
@@ -49,6 +50,7 @@ pub use behaviour::{
     ApprovalBehaviour, Behaviour, GoldenComparison, GoldenMode, LayerBehaviour, OmittedBehaviour, PolicyBehaviour,
     ProvenanceChange, ToolCallBehaviour, compare_packets, provenance_changes,
 };
+pub use check::{Problem, SuiteCheck, check_suite};
 pub use corpus::{Corpus, CorpusError, CorpusKind, CorpusPacket, CorpusSource, STORE_SUITE};
 pub use coverage::{CoverageReport, ShadowCoverage, policy_coverage};
 pub use gates::{GateOptions, evaluate_gates};
