@@ -315,7 +315,7 @@ FAIL   refund-approved-by-support-lead: the run does not match scenarios/custome
     #[command(after_help = "Examples:\n  contextos scenario check\n  \
 contextos scenario check scenarios/customer-escalation --config runtime/contextos.toml\n\n\
 A problem (exit 2):\n  \
-scenarios/customer-escalation/cases/refund-approved-by-support-lead.yaml:32:11: assertions[5].tool: tool `issue_refnd` \
+scenarios/customer-escalation/cases/refund-approved-by-support-lead.yaml:33:11: assertions[5].tool: tool `issue_refnd` \
 is not a contract of this deployment; did you mean `issue_refund`? known: delete_account, globex_crm_export, issue_refund, ...")]
     Check {
         /// The suite directory.

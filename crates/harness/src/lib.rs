@@ -1,7 +1,7 @@
 //! The ContextOS evaluation harness.
 //!
-//! Owns scenario suites (YAML with a published JSON Schema), assertions and
-//! graders, the parallel runner (rayon, results in a fixed order),
+//! Owns scenario suites (YAML with a published JSON Schema), their checks
+//! against a deployment, assertions and graders, the parallel runner (rayon, results in a fixed order),
 //! scorecards, gates, goldens, reports, promotion of stored runs into cases,
 //! and policy impact and coverage over recorded corpora.
 //!
