@@ -291,7 +291,7 @@ pub(crate) enum ScenarioCommand {
 contextos scenario record scenarios/customer-escalation --case refund-approved-by-support-lead\n\n\
 A script that ran out (exit 1):\n  \
 FAIL   refund-approved-by-support-lead: the run does not match scenarios/customer-escalation/scripts/refund-approved-by-support-lead.yaml; its fixtures are unchanged\n       \
-- the script ran out: model call 3 has no response (model: has 2)"
+- the script ran out: model call 3 has no response (model: lists 2 response(s))"
     )]
     Record {
         /// The suite directory.

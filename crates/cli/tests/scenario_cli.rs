@@ -204,7 +204,7 @@ fn record_fails_when_the_script_runs_out_and_keeps_the_previous_fixtures() {
         r.stderr.lines().collect::<Vec<_>>(),
         [
             format!("FAIL   {name}: the run does not match {script}; its fixtures are unchanged").as_str(),
-            "       - the script ran out: model call 3 has no response (model: has 2)",
+            "       - the script ran out: model call 3 has no response (model: lists 2 response(s))",
         ]
     );
     // The other case still recorded; the summary counts the failure.
@@ -266,6 +266,68 @@ fn record_fails_when_the_run_leaves_scripted_responses_results_or_approvals_unus
     );
     assert!(r.stdout.ends_with("recorded 0 case(s), 1 failed\n"), "{}", r.stdout);
     assert_eq!(tree(&fixtures), before);
+}
+
+#[test]
+fn record_fails_when_an_approval_finds_no_scripted_decision() {
+    let work = scratch_project();
+    let dir = work.path();
+    let name = "refund-approved-by-support-lead";
+    let script = format!("{SUITE}/scripts/{name}.yaml");
+    let path = dir.join(&script);
+    let text = std::fs::read_to_string(&path).unwrap();
+    // No approver decision: nobody answers, the refund is refused, and its
+    // scripted result goes unused.
+    std::fs::write(&path, &text[..text.find("approvals:\n").unwrap()]).unwrap();
+    let fixtures = dir.join(SUITE).join("fixtures").join(name);
+    let before = tree(&fixtures);
+    let r = contextos_in(dir, &["scenario", "record", SUITE, "--case", name]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let refund = r#"{"customer_id":"ACME-913","order_id":"5610","amount_cents":12900,"currency":"USD","reason":"duplicate capture np-5610-r1 on order 5610 during northpay incident NP-2291"}"#;
+    assert_eq!(
+        r.stderr.lines().collect::<Vec<_>>(),
+        [
+            format!("FAIL   {name}: the run does not match {script}; its fixtures are unchanged").as_str(),
+            // Told the refund was refused, the model is asked again.
+            "       - the script ran out: model call 4 has no response (model: lists 3 response(s))",
+            "       - tool result 3 (issue_refund) was never used: no call had its arguments",
+            &format!(
+                "       - the script ran out: approval of issue_refund with arguments {refund} has no decision in \
+                 approvals:"
+            ),
+        ]
+    );
+    assert_eq!(tree(&fixtures), before);
+}
+
+#[test]
+fn record_fails_when_a_tool_call_finds_no_scripted_result() {
+    let work = scratch_project();
+    let dir = work.path();
+    let name = "order-status-lookup";
+    let script = format!("{SUITE}/scripts/{name}.yaml");
+    let path = dir.join(&script);
+    let text = std::fs::read_to_string(&path).unwrap();
+    // Drop the last tool result (from its `- tool:` to the end of the file).
+    let last = text.rfind("\n  - tool: ").unwrap() + 1;
+    let tool = text[last..]
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("  - tool: ")
+        .to_owned();
+    std::fs::write(&path, &text[..last]).unwrap();
+    let r = contextos_in(dir, &["scenario", "record", SUITE, "--case", name]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", r.stderr);
+    assert_eq!(
+        lines[0],
+        format!("FAIL   {name}: the run does not match {script}; its fixtures are unchanged")
+    );
+    let expected = format!("       - the script ran out: tool call {tool} with arguments {{");
+    assert!(lines[1].starts_with(&expected), "{}", r.stderr);
+    assert!(lines[1].ends_with("} has no result in tools:"), "{}", r.stderr);
 }
 
 #[test]

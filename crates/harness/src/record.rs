@@ -59,7 +59,7 @@ pub fn record_case(dep: &Deployment, suite: &Suite, case: &Case) -> Result<Recor
             script.judge.len()
         )));
     }
-    let (run, problems) = run_scripted_accounted(dep, &case.envelope, &script.runtime_script())?;
+    let (run, problems) = run_scripted_accounted(dep, &case.envelope, &script.runtime_script());
     if !problems.is_empty() {
         return Err(HarnessError::Script {
             case: case.file.name.clone(),
@@ -67,6 +67,7 @@ pub fn record_case(dep: &Deployment, suite: &Suite, case: &Case) -> Result<Recor
             problems,
         });
     }
+    let run = run?;
     let dir = &case.fixtures;
     let staging = sibling(dir, "recording");
     clear(&staging)?;

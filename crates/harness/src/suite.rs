@@ -44,7 +44,7 @@ pub enum HarnessError {
         case: String,
         /// The script file, as shown to the user.
         script: String,
-        /// What happened, in run order.
+        /// What happened: the model's script, then tool results, then approvals.
         problems: Vec<contextos_runtime::ScriptProblem>,
     },
 }

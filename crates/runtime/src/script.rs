@@ -126,7 +126,7 @@ impl fmt::Display for ScriptProblem {
         match self {
             Self::ModelRanOut { call, responses } => write!(
                 f,
-                "the script ran out: model call {call} has no response (model: has {responses})"
+                "the script ran out: model call {call} has no response (model: lists {responses} response(s))"
             ),
             Self::ModelUnused { first, responses } if first == responses => write!(
                 f,
@@ -230,12 +230,13 @@ impl Approver for AccountedApprover {
 /// [`run_scripted`], also saying where the run and the script parted ways
 /// (empty when the run used exactly what the script has): `scenario record`
 /// refuses to write fixtures from a run that ran out of script or left some
-/// of it unused.
+/// of it unused. A run that failed (a call with no scripted result aborts
+/// it) reports only what ran out: what it left unused follows from that.
 pub fn run_scripted_accounted(
     dep: &Deployment,
     env: &RequestEnvelope,
     script: &Script,
-) -> Result<(RecordedRun, Vec<ScriptProblem>), RunError> {
+) -> (Result<RecordedRun, RunError>, Vec<ScriptProblem>) {
     let scripted = ScriptedModel::new(script.model.clone());
     let model = CountingModel {
         inner: &scripted,
@@ -252,17 +253,12 @@ pub fn run_scripted_accounted(
         missing: Mutex::new(Vec::new()),
     };
     let (artifacts, interactions) = record_with(dep, env, &model, &tools, &approver);
-    let run = RecordedRun {
-        artifacts: artifacts?,
-        model: interactions.model,
-        tools: interactions.tools,
-    };
     let mut problems = Vec::new();
     let responses = script.model.len();
     match model.ran_out_at.into_inner().ok().flatten() {
         Some(call) => problems.push(ScriptProblem::ModelRanOut { call, responses }),
-        None if run.model.len() < responses => problems.push(ScriptProblem::ModelUnused {
-            first: run.model.len() + 1,
+        None if interactions.model.len() < responses => problems.push(ScriptProblem::ModelUnused {
+            first: interactions.model.len() + 1,
             responses,
         }),
         None => {}
@@ -304,7 +300,22 @@ pub fn run_scripted_accounted(
                 role: a.role.clone(),
             }),
     );
-    Ok((run, problems))
+    let run = artifacts.map(|artifacts| RecordedRun {
+        artifacts,
+        model: interactions.model,
+        tools: interactions.tools,
+    });
+    if run.is_err() {
+        problems.retain(|p| {
+            matches!(
+                p,
+                ScriptProblem::ModelRanOut { .. }
+                    | ScriptProblem::ToolResultMissing { .. }
+                    | ScriptProblem::ApprovalMissing { .. }
+            )
+        });
+    }
+    (run, problems)
 }
 
 /// Runs `env` with the script's model responses and approvals, executing
