@@ -1,9 +1,9 @@
-//! `contextos eval`, `scenario record`, `golden check|accept`, `scorecard merge`, `promote`, `schema`.
+//! `contextos eval`, `scenario record`, `golden check|accept`, `scorecard merge`, `promote`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use contextos_core::{ExitCode, IoError};
 use contextos_harness::{
     CaseRun, GateOptions, GoldenMode, RunOptions, Scorecard, Selection, Suite, accept_goldens, check_case_name,
@@ -315,7 +315,7 @@ FAIL   refund-approved-by-support-lead: the run does not match scenarios/custome
     #[command(after_help = "Examples:\n  contextos scenario check\n  \
 contextos scenario check scenarios/customer-escalation --config runtime/contextos.toml\n\n\
 A problem (exit 2):\n  \
-scenarios/customer-escalation/cases/refund-approved-by-support-lead.yaml:33:11: assertions[5].tool: tool `issue_refnd` \
+scenarios/customer-escalation/cases/refund-approved-by-support-lead.yaml:34:11: assertions[5].tool: tool `issue_refnd` \
 is not a contract of this deployment; did you mean `issue_refund`? known: delete_account, globex_crm_export, issue_refund, ...")]
     Check {
         /// The suite directory.
@@ -597,24 +597,5 @@ pub(crate) fn promote(args: PromoteArgs) -> Result<ExitCode, CliError> {
         println!("note: scaffolded {} does not hold yet: {}", a.kind, a.message);
     }
     println!("edit the assertions, then `contextos eval {}`", args.suite.display());
-    Ok(ExitCode::Success)
-}
-
-/// Which schema to print.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum SchemaKind {
-    /// A scenario case file (`cases/*.yaml`).
-    Scenario,
-    /// A suite file (`suite.yaml`).
-    Suite,
-}
-
-pub(crate) fn schema(kind: SchemaKind) -> Result<ExitCode, CliError> {
-    let value = match kind {
-        SchemaKind::Scenario => contextos_harness::case_schema(),
-        SchemaKind::Suite => contextos_harness::suite_schema(),
-    };
-    let text = serde_json::to_string_pretty(&value).map_err(CliError::bug)?;
-    println!("{text}");
     Ok(ExitCode::Success)
 }

@@ -7,6 +7,7 @@ mod output;
 mod pack_cmd;
 mod policy_cmd;
 mod run_cmd;
+mod schema_cmd;
 mod tools_cmd;
 
 use std::path::PathBuf;
@@ -57,11 +58,8 @@ enum Command {
     Scorecard(eval_cmd::ScorecardCommand),
     /// Turn a stored run into a golden scenario case.
     Promote(eval_cmd::PromoteArgs),
-    /// Print the JSON Schema of scenario or suite files.
-    Schema {
-        #[arg(value_enum)]
-        kind: eval_cmd::SchemaKind,
-    },
+    /// Print, list or write the JSON Schema of every kind of file a user writes (suite, case, tool, config, ...).
+    Schema(schema_cmd::SchemaArgs),
     /// Run a request through every plane and store its signed replay packet.
     Run(run_cmd::RunArgs),
     /// Rerun a stored run from its recorded interactions, as it was or with overrides.
@@ -107,7 +105,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Golden(cmd) => eval_cmd::golden(cmd),
         Command::Scorecard(cmd) => eval_cmd::scorecard(cmd),
         Command::Promote(args) => eval_cmd::promote(args),
-        Command::Schema { kind } => eval_cmd::schema(kind),
+        Command::Schema(args) => schema_cmd::schema(args),
         Command::Run(args) => run_cmd::run(args),
         Command::Replay(args) => run_cmd::replay_cmd(args),
         Command::Diff(args) => run_cmd::diff_cmd(args),

@@ -66,10 +66,10 @@ fn check_reports_every_unresolved_name_at_its_file_line_and_column() {
     let dir = work.path();
     let case = format!("{SUITE}/cases/refund-approved-by-support-lead.yaml");
     let script = format!("{SUITE}/scripts/refund-approved-by-support-lead.yaml");
-    // In the case: a misspelled tool in a sequence (line 18), an unknown
-    // policy id (line 27), a misspelled tool in an assertion (line 33); in the
-    // script: a result for a tool with no contract (line 48) and a misspelled
-    // approver role (line 57). All are reported, in file order.
+    // In the case: a misspelled tool in a sequence (line 19), an unknown
+    // policy id (line 28), a misspelled tool in an assertion (line 34); in the
+    // script: a result for a tool with no contract (line 49) and a misspelled
+    // approver role (line 58). All are reported, in file order.
     edit(
         dir,
         &case,
@@ -106,25 +106,25 @@ fn check_reports_every_unresolved_name_at_its_file_line_and_column() {
         lines,
         [
             format!(
-                "{case}:18:26: assertions[1].tools[1]: tool `lookup_custmer` is not a contract of this deployment; \
+                "{case}:19:26: assertions[1].tools[1]: tool `lookup_custmer` is not a contract of this deployment; \
                  did you mean `lookup_customer`? known: {known_tools}"
             )
             .as_str(),
             &format!(
-                "{case}:27:16: assertions[3].policy_id: policy id `tools.network-with-aproval` is not an @id of the \
+                "{case}:28:16: assertions[3].policy_id: policy id `tools.network-with-aproval` is not an @id of the \
                  policy bundle; did you mean `tools.network-with-approval`? known: {}",
                 policy_ids(dir)
             ),
             &format!(
-                "{case}:33:11: assertions[5].tool: tool `issue_refnd` is not a contract of this deployment; did you \
+                "{case}:34:11: assertions[5].tool: tool `issue_refnd` is not a contract of this deployment; did you \
                  mean `issue_refund`? known: {known_tools}"
             ),
             &format!(
-                "{script}:48:11: tools[2].tool: tool `restart_service` is not a contract of this deployment; \
+                "{script}:49:11: tools[2].tool: tool `restart_service` is not a contract of this deployment; \
                  known: {known_tools}"
             ),
             &format!(
-                "{script}:57:11: approvals[0].role: approver role `suport_lead` is not in approvers.yaml; did you \
+                "{script}:58:11: approvals[0].role: approver role `suport_lead` is not in approvers.yaml; did you \
                  mean `support_lead`? known: support_lead, finance_lead, security_officer"
             ),
             "suite customer-escalation has 5 problem(s) in 21 case(s) and 21 script(s)",
@@ -164,7 +164,7 @@ fn check_reports_a_pattern_eval_cannot_compile_at_its_position() {
     let flat = r.stderr.replace("\n  │ ", "");
     assert!(
         flat.contains(&format!(
-            "failed to parse {SUITE}/cases/refund-approved-by-support-lead.yaml:46:14: answer_regex pattern \
+            "failed to parse {SUITE}/cases/refund-approved-by-support-lead.yaml:47:14: answer_regex pattern \
              /(?i)approved by a (support lead/ is invalid"
         )),
         "{}",

@@ -1,7 +1,8 @@
 //! The ContextOS evaluation harness.
 //!
-//! Owns scenario suites (YAML with a published JSON Schema), their checks
-//! against a deployment, assertions and graders, the parallel runner (rayon, results in a fixed order),
+//! Owns scenario suites (YAML) and their checks against a deployment, the
+//! JSON Schema of every kind of file a user writes ([`FileKind`]), assertions
+//! and graders, the parallel runner (rayon, results in a fixed order),
 //! scorecards, gates, goldens, reports, promotion of stored runs into cases,
 //! and policy impact and coverage over recorded corpora.
 //!
@@ -42,6 +43,7 @@ mod record;
 mod report;
 mod runner;
 mod scenario;
+mod schemas;
 mod scorecard;
 mod suite;
 
@@ -61,9 +63,7 @@ pub use promotion::{FirstRun, PromotedCase, check_case_name, promote_packet, run
 pub use record::{Recorded, record_case};
 pub use report::{MARKDOWN_COMMENT_LIMIT, ReportError, render_html, render_junit, render_markdown};
 pub use runner::{CaseRun, RunOptions, run_suite};
-pub use scenario::{
-    Assertion, CaseDefaults, CaseFile, CaseRequest, JudgeConfig, SequenceMode, SuiteFile, Thresholds, case_schema,
-    suite_schema,
-};
+pub use scenario::{Assertion, CaseDefaults, CaseFile, CaseRequest, JudgeConfig, SequenceMode, SuiteFile, Thresholds};
+pub use schemas::{FileKind, write_schemas};
 pub use scorecard::{AssertionResult, CaseDetail, CaseResult, Scorecard, Tally, rate};
 pub use suite::{Case, CaseScript, HarnessError, Selection, Suite, load_suite, parse_partition};

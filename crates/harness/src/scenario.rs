@@ -475,13 +475,3 @@ impl Assertion {
         }
     }
 }
-
-/// The JSON Schema of case files (`contextos schema scenario`).
-pub fn case_schema() -> Value {
-    serde_json::to_value(schemars::schema_for!(CaseFile)).unwrap_or(Value::Null)
-}
-
-/// The JSON Schema of suite files (`contextos schema suite`).
-pub fn suite_schema() -> Value {
-    serde_json::to_value(schemars::schema_for!(SuiteFile)).unwrap_or(Value::Null)
-}

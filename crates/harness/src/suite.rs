@@ -7,6 +7,7 @@ use contextos_core::{
     DocumentError, ErrorKind, IoError, Kind, ModelResponse, RunContext, Timestamp, merge_json, parse_yaml,
 };
 use contextos_runtime::{Request, RequestEnvelope};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 use serde_saphyr::Spanned;
@@ -349,21 +350,23 @@ pub fn parse_partition(text: &str) -> Result<(usize, usize), String> {
     Ok((i, n))
 }
 
-/// A case's authoring script: the runtime script plus the judge's responses.
-#[derive(Debug, Clone, Deserialize)]
+/// A fixture-authoring script: the model's responses, tool results and
+/// approver decisions of one run, and in a scenario's `scripts/` the judge's
+/// responses. (`contextos run --script` reads the same file without `judge`.)
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseScript {
-    /// Document format version.
+    /// Document format version (1).
     pub format_version: u32,
     /// Model responses in call order.
     pub model: Vec<ModelResponse>,
-    /// Tool results.
+    /// Tool results by tool and exact arguments.
     #[serde(default)]
     pub tools: Vec<contextos_action::ScriptedResult>,
-    /// Approver decisions.
+    /// Approver decisions, matched by tool and, when given, arguments.
     #[serde(default)]
     pub approvals: Vec<contextos_action::RecordedApproval>,
-    /// Judge responses, one per `graded` assertion, in order.
+    /// Judge responses, one per `graded` assertion, in order (scenario scripts only).
     #[serde(default)]
     pub judge: Vec<ModelResponse>,
 }
