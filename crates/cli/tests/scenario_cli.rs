@@ -132,6 +132,39 @@ fn check_reports_every_unresolved_name_at_its_file_line_and_column() {
     );
 }
 
+#[test]
+fn check_reports_a_script_that_does_not_parse_beside_the_other_problems() {
+    let work = scratch_project();
+    let dir = work.path();
+    let script = format!("{SUITE}/scripts/order-status-lookup.yaml");
+    edit(dir, &script, "format_version: 1\n", "format_version: 1\nmodels: []\n");
+    let case = format!("{SUITE}/cases/order-status-lookup.yaml");
+    let text = std::fs::read_to_string(dir.join(&case)).unwrap();
+    std::fs::write(
+        dir.join(&case),
+        format!("{text}  - {{ kind: tool_called, tool: read_tickets }}\n"),
+    )
+    .unwrap();
+    let r = contextos_in(dir, &["scenario", "check"]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", r.stderr);
+    assert!(
+        lines[0].starts_with(&format!("{case}:")) && lines[0].contains("tool `read_tickets` is not a contract"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        lines[1].starts_with(&format!("{script}:3:1: (document): unknown field `models`")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        lines[2],
+        "suite customer-escalation has 2 problem(s) in 21 case(s) and 21 script(s)"
+    );
+}
+
 /// The bundle's `@id`s as `scenario check` lists them (sorted).
 fn policy_ids(dir: &Path) -> String {
     let mut ids = Vec::new();
