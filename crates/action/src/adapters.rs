@@ -61,6 +61,14 @@ impl ScriptedTools {
     pub fn new(results: Vec<ScriptedResult>) -> Self {
         Self { results }
     }
+
+    /// The index of the result that answers `request` (same tool, same
+    /// arguments once redacted), if the script has one.
+    pub fn position(&self, request: &ToolRequest) -> Option<usize> {
+        self.results
+            .iter()
+            .position(|r| r.tool == request.tool && redact(&r.arguments) == redact(&request.arguments))
+    }
 }
 
 impl ToolAdapter for ScriptedTools {
@@ -70,9 +78,8 @@ impl ToolAdapter for ScriptedTools {
         request: &ToolRequest,
         _traceparent: &str,
     ) -> Result<ToolResponse, AdapterError> {
-        self.results
-            .iter()
-            .find(|r| r.tool == request.tool && redact(&r.arguments) == redact(&request.arguments))
+        self.position(request)
+            .and_then(|i| self.results.get(i))
             .map(|r| r.response.clone())
             .ok_or_else(|| {
                 AdapterError::Transport(format!(

@@ -98,13 +98,20 @@ impl RecordedApprover {
     pub fn approvals(&self) -> &[RecordedApproval] {
         &self.approvals
     }
+
+    /// The index of the decision that answers `request` (same tool and, when
+    /// the decision names them, the same arguments), if one was recorded.
+    pub fn position(&self, request: &ApprovalRequest<'_>) -> Option<usize> {
+        self.approvals
+            .iter()
+            .position(|a| a.tool == request.tool && a.arguments.as_ref().is_none_or(|args| args == request.arguments))
+    }
 }
 
 impl Approver for RecordedApprover {
     fn decide(&self, request: &ApprovalRequest<'_>) -> Option<ApprovalAnswer> {
-        self.approvals
-            .iter()
-            .find(|a| a.tool == request.tool && a.arguments.as_ref().is_none_or(|args| args == request.arguments))
+        self.position(request)
+            .and_then(|i| self.approvals.get(i))
             .map(|a| ApprovalAnswer {
                 approver: a.approver.clone(),
                 role: a.role.clone(),

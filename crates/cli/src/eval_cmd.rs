@@ -313,8 +313,21 @@ pub(crate) fn eval(args: EvalArgs) -> Result<ExitCode, CliError> {
 #[derive(Debug, Subcommand)]
 pub(crate) enum ScenarioCommand {
     /// Record each case's fixtures from its authoring script (scripts/<case>.yaml).
+    ///
+    /// The run must use its script exactly. A case whose run asks for a model
+    /// response, tool result or approval the script does not have, or leaves
+    /// some of the script unused, is not recorded: the error names the case,
+    /// the script and what ran out or was left over, and the case's previous
+    /// fixtures stay as they were (new ones are written beside them and
+    /// renamed into place only when complete). The other cases still record.
+    /// Exit 1 when some case did not record, 2 when a script or case is bad
+    /// input (does not parse, judge responses do not match graded assertions).
     #[command(
-        after_help = "Examples:\n  contextos scenario record scenarios/customer-escalation\n  contextos scenario record scenarios/customer-escalation --case refund-approved"
+        after_help = "Examples:\n  contextos scenario record scenarios/customer-escalation\n  \
+contextos scenario record scenarios/customer-escalation --case refund-approved-by-support-lead\n\n\
+A script that ran out (exit 1):\n  \
+FAIL   refund-approved-by-support-lead: the run does not match scenarios/customer-escalation/scripts/refund-approved-by-support-lead.yaml; its fixtures are unchanged\n       \
+- the script ran out: model call 3 has no response (model: lists 2 response(s))"
     )]
     Record {
         /// The suite directory [default: the only suite under scenarios/].
@@ -326,10 +339,25 @@ pub(crate) enum ScenarioCommand {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Load and check a suite without running it (file, line, column on errors).
+    /// Load a suite and resolve its names against the deployment, without running it.
+    ///
+    /// Every tool a case or its script names (assertions, script tool results
+    /// and approvals) must be a tool contract; every assertion's policy_id an
+    /// @id of the policy bundle; every approver role one of approvers.yaml;
+    /// every answer_regex pattern must compile with eval's engine. Each problem
+    /// is printed with file:line:col, what was found, the nearest known name
+    /// and what is known. Exit 2 if there is any problem.
+    #[command(after_help = "Examples:\n  contextos scenario check\n  \
+contextos scenario check scenarios/customer-escalation --config runtime/contextos.toml\n\n\
+A problem (exit 2):\n  \
+scenarios/customer-escalation/cases/refund-approved-by-support-lead.yaml:34:11: assertions[5].tool: tool `issue_refnd` \
+is not a contract of this deployment; did you mean `issue_refund`? known: delete_account, globex_crm_export, issue_refund, ...")]
     Check {
         /// The suite directory [default: the only suite under scenarios/].
         suite: Option<PathBuf>,
+        /// Deployment configuration [default: the suite's `config`].
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -347,6 +375,7 @@ pub(crate) fn scenario(cmd: ScenarioCommand) -> Result<ExitCode, CliError> {
                 }
             }
             let mut recorded = 0;
+            let mut failed: Vec<ExitCode> = Vec::new();
             for c in suite
                 .cases
                 .iter()
@@ -356,23 +385,71 @@ pub(crate) fn scenario(cmd: ScenarioCommand) -> Result<ExitCode, CliError> {
                     println!("skip   {} (no script)", c.file.name);
                     continue;
                 }
-                let r = record_case(&dep, &suite, c)?;
-                println!(
-                    "record {}: {} model, {} tool, {} judge interaction(s) -> {}",
-                    r.case,
-                    r.model,
-                    r.tools,
-                    r.judge,
-                    c.fixtures.display()
-                );
-                recorded += 1;
+                match record_case(&dep, &suite, c) {
+                    Ok(r) => {
+                        println!(
+                            "record {}: {} model, {} tool, {} judge interaction(s) -> {}",
+                            r.case,
+                            r.model,
+                            r.tools,
+                            r.judge,
+                            c.fixtures.display()
+                        );
+                        recorded += 1;
+                    }
+                    Err(contextos_harness::HarnessError::Script { case, script, problems }) => {
+                        eprintln!("FAIL   {case}: the run does not match {script}; its fixtures are unchanged");
+                        for p in &problems {
+                            eprintln!("       - {p}");
+                        }
+                        failed.push(ExitCode::GateFailed);
+                    }
+                    Err(e) => {
+                        eprintln!("FAIL   {}", c.file.name);
+                        let e = CliError::from(e);
+                        e.render();
+                        failed.push(e.exit_code());
+                    }
+                }
             }
-            println!("recorded {recorded} case(s)");
-            Ok(ExitCode::Success)
+            if failed.is_empty() {
+                println!("recorded {recorded} case(s)");
+                return Ok(ExitCode::Success);
+            }
+            println!("recorded {recorded} case(s), {} failed", failed.len());
+            // Bad input outranks a script the run parted ways with.
+            Ok(failed
+                .into_iter()
+                .find(|c| *c != ExitCode::GateFailed)
+                .unwrap_or(ExitCode::GateFailed))
         }
-        ScenarioCommand::Check { suite } => {
+        ScenarioCommand::Check { suite, config } => {
             let suite = load_suite(&suite_or_only(suite)?)?;
-            println!("suite {} is valid: {} cases", suite.file.name, suite.cases.len());
+            let dep = deployment_for(&suite, &config)?;
+            let checked = contextos_harness::check_suite(&dep, &suite)?;
+            if !checked.problems.is_empty() {
+                for p in &checked.problems {
+                    eprintln!("{p}");
+                }
+                eprintln!(
+                    "suite {} has {} problem(s) in {} case(s) and {} script(s)",
+                    suite.file.name,
+                    checked.problems.len(),
+                    checked.cases,
+                    checked.scripts
+                );
+                return Ok(ExitCode::Input);
+            }
+            println!(
+                "suite {} is valid: {} cases, {} scripts; resolved {} tools, {} policy ids, {} approver roles; {} patterns compile",
+                suite.file.name,
+                checked.cases,
+                checked.scripts,
+                checked.tools.len(),
+                checked.policy_ids.len(),
+                checked.roles.len(),
+                checked.patterns
+            );
             Ok(ExitCode::Success)
         }
     }

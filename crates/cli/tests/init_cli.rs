@@ -325,6 +325,31 @@ fn new_policy_test_pins_what_the_bundle_decides_and_fails_once_the_bundle_change
 }
 
 #[test]
+fn scenario_check_resolves_names_in_a_script_written_in_the_case_at_their_positions() {
+    let tmp = tempfile::tempdir().unwrap();
+    ok(&contextos_in(tmp.path(), &["init"]), "init");
+    ok(&contextos_in(tmp.path(), &["new", "case", "typo"]), "new case");
+    let path = tmp.path().join("scenarios/assistant/cases/typo.yaml");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "  approvals: []\n",
+        "  approvals:\n    - { tool: update_item, arguments: {}, verdict: granted, approver: m, role: leed }\n",
+    );
+    let line = text.lines().position(|l| l.contains("role: leed")).unwrap() + 1;
+    std::fs::write(&path, text).unwrap();
+    let check = contextos_in(tmp.path(), &["scenario", "check"]);
+    assert_eq!(check.code, 2, "{}", check.stderr);
+    let want = format!("scenarios/assistant/cases/typo.yaml:{line}:");
+    assert!(check.stderr.contains(&want), "{want} in\n{}", check.stderr);
+    assert!(
+        check
+            .stderr
+            .contains("approver role `leed` is not in approvers.yaml; did you mean `lead`?"),
+        "{}",
+        check.stderr
+    );
+}
+
+#[test]
 fn a_script_written_in_a_version_1_case_is_refused_with_the_version_to_use() {
     let tmp = tempfile::tempdir().unwrap();
     ok(&contextos_in(tmp.path(), &["init"]), "init");

@@ -23,6 +23,12 @@
 //!   chunks' cached counts.
 //! - **Duplicates**: a snippet whose text is already included (any pack or
 //!   layer) is omitted with reason `duplicate`.
+//! - **A required layer denied by policy** fails the compilation
+//!   ([`CompileError::RequiredLayerDenied`], naming the layer, the pack and
+//!   the determining policies): a run must not go on with a prompt missing
+//!   what its pack says it cannot do without. A pack denied as a whole is
+//!   not for this run at all, so its required layers only raise a
+//!   `required_layer_starved` warning.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -186,6 +192,9 @@ pub fn compile<G: PackGate + ?Sized>(input: &CompileInput<'_>, gate: &G) -> Resu
     for (pack_index, loaded) in input.packs.iter().enumerate() {
         selection.select_pack(gate, pack_index, loaded);
     }
+    if let Some(denied) = selection.denied_required.take() {
+        return Err(denied);
+    }
     // 2. Rank.
     let ranked = selection.rank(input.request);
     // 3. Allocate.
@@ -263,6 +272,8 @@ struct Selection<'p> {
     layer_budgets: Vec<((ContextLayer, usize), LayerBudget)>,
     groups: Vec<LayerGroup<'p>>,
     candidates: Vec<Candidate<'p>>,
+    /// The first required layer of a permitted pack that the gate denied.
+    denied_required: Option<CompileError>,
 }
 
 impl<'p> Selection<'p> {
@@ -282,6 +293,7 @@ impl<'p> Selection<'p> {
             layer_budgets: Vec::new(),
             groups: Vec::new(),
             candidates: Vec::new(),
+            denied_required: None,
         }
     }
 
@@ -361,6 +373,14 @@ impl<'p> Selection<'p> {
             }
         }
         if layer.required {
+            if what == "layer" && self.denied_required.is_none() {
+                self.denied_required = Some(CompileError::RequiredLayerDenied {
+                    layer: layer.layer,
+                    pack: pack_id.to_owned(),
+                    policies: verdict.policy_ids.clone(),
+                    reason: verdict.reason.clone(),
+                });
+            }
             self.debts.push(starved_by_policy(pack_id, layer, &verdict.reason));
         }
         self.layer_budgets

@@ -1,7 +1,7 @@
 //! Errors of the context plane: [`PackError`] for reading, building,
 //! signing and loading packs, [`CompileError`] for compiling.
 
-use contextos_core::{DocumentError, ErrorKind, IoError, Kind};
+use contextos_core::{ContextLayer, DocumentError, ErrorKind, IoError, Kind};
 use contextos_trust::{SigningError, VerifyError};
 
 /// A pack that could not be read, built, signed or trusted.
@@ -118,6 +118,24 @@ pub enum CompileError {
         /// The pack id.
         id: String,
     },
+    /// Policy denied a required layer of a pack the run may use.
+    #[error(
+        "required layer {layer} of pack {pack} is denied by policy ({}): {reason}",
+        if .policies.is_empty() { "no policy permits it".to_owned() } else { format!("determined by {}", .policies.join(", ")) }
+    )]
+    #[diagnostic(help(
+        "a run cannot go on without a required layer: change the policy that denies it, or make the layer not required in the pack"
+    ))]
+    RequiredLayerDenied {
+        /// The layer.
+        layer: ContextLayer,
+        /// The pack (`name:version`).
+        pack: String,
+        /// The determining policies (`@id`s; empty when nothing permitted it).
+        policies: Vec<String>,
+        /// The gate's reason.
+        reason: String,
+    },
     /// The tokenizer could not be built (a bug: its tables ship with the binary).
     #[error("cannot build the {encoding} tokenizer: {message}")]
     Encoder {
@@ -132,7 +150,9 @@ impl Kind for CompileError {
     /// The error kind the CLI maps to an exit code.
     fn kind(&self) -> ErrorKind {
         match self {
-            Self::UnknownModel { .. } | Self::DuplicatePack { .. } => ErrorKind::Input,
+            Self::UnknownModel { .. } | Self::DuplicatePack { .. } | Self::RequiredLayerDenied { .. } => {
+                ErrorKind::Input
+            }
             Self::EncodingMismatch { .. } | Self::Encoder { .. } => ErrorKind::Bug,
         }
     }

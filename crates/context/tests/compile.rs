@@ -322,6 +322,45 @@ fn pack_of_another_tenant_is_denied_whole() {
 }
 
 #[test]
+fn a_required_layer_denied_by_policy_fails_the_compilation_naming_layer_pack_and_policy() {
+    let mut src = source();
+    layer_mut(&mut src, ContextLayer::Memory).required = true;
+    let pack = signed(&build_pack("pack.yaml", &src).unwrap());
+    let pack_id = pack.pack().id.clone();
+    let run = run_context(SafetyMode::Restricted);
+    let input = CompileInput {
+        packs: std::slice::from_ref(&pack),
+        request: REQUEST,
+        run: &run,
+        now: NOW,
+        token_budget: 5000,
+        model: MODEL,
+        tokens: counter(),
+    };
+    let err = contextos_context::compile(&input, &CedarGate::new(&run)).unwrap_err();
+    let CompileError::RequiredLayerDenied {
+        layer, pack, policies, ..
+    } = &err
+    else {
+        unreachable!("expected RequiredLayerDenied, got {err}");
+    };
+    assert_eq!((*layer, pack.as_str()), (ContextLayer::Memory, pack_id.as_str()));
+    assert_eq!(policies, &["context.no-memory-when-restricted"]);
+    assert_eq!(contextos_core::Kind::kind(&err), contextos_core::ErrorKind::Input);
+    assert!(
+        err.to_string().starts_with(&format!(
+            "required layer memory of pack {pack_id} is denied by policy (determined by \
+             context.no-memory-when-restricted)"
+        )),
+        "{err}"
+    );
+    // A standard run may use the layer: the same pack compiles.
+    let run = standard();
+    let input = CompileInput { run: &run, ..input };
+    assert!(contextos_context::compile(&input, &CedarGate::new(&run)).is_ok());
+}
+
+#[test]
 fn unsigned_pack_needs_the_dev_flag_and_is_flagged() {
     let text = String::from_utf8(artifact_bytes(&built_source()).unwrap()).unwrap();
     let err = load_pack_text("x.built.json", &text, &keyring(), &LoadOptions::default()).unwrap_err();
@@ -430,7 +469,7 @@ fn unknown_model_and_mismatched_counter_are_refused() {
     };
     let err = contextos_context::compile(&input, &AllowAll).unwrap_err();
     assert!(matches!(err, CompileError::UnknownModel { .. }));
-    assert_eq!(err.kind(), ErrorKind::Input);
+    assert_eq!(contextos_core::Kind::kind(&err), contextos_core::ErrorKind::Input);
     input.model = "gpt-4";
     let err = contextos_context::compile(&input, &AllowAll).unwrap_err();
     assert!(matches!(err, CompileError::EncodingMismatch { .. }), "{err}");

@@ -1,8 +1,9 @@
 //! The ContextOS evaluation harness.
 //!
-//! Owns scenario suites (YAML), the JSON Schema of every kind of file a user
-//! writes ([`FileKind`]), assertions and graders, the parallel runner (rayon,
-//! results in a fixed order), scorecards, gates, goldens, reports, promotion of stored runs into cases,
+//! Owns scenario suites (YAML) and their checks against a deployment, the
+//! JSON Schema of every kind of file a user writes ([`FileKind`]), assertions
+//! and graders, the parallel runner (rayon, results in a fixed order),
+//! scorecards, gates, goldens, reports, promotion of stored runs into cases,
 //! and policy impact and coverage over recorded corpora.
 //!
 //! It runs cases through the runtime; it does not decide policy, plan, or
@@ -30,6 +31,7 @@
 
 mod assertions;
 mod behaviour;
+mod check;
 mod corpus;
 mod coverage;
 mod gates;
@@ -51,6 +53,7 @@ pub use behaviour::{
     ApprovalBehaviour, Behaviour, GoldenComparison, GoldenMode, LayerBehaviour, OmittedBehaviour, PolicyBehaviour,
     ProvenanceChange, ToolCallBehaviour, compare_packets, provenance_changes,
 };
+pub use check::{Problem, SuiteCheck, check_suite};
 pub use corpus::{Corpus, CorpusError, CorpusKeys, CorpusKind, CorpusPacket, CorpusSource, STORE_SUITE};
 pub use coverage::{CoverageReport, ShadowCoverage, policy_coverage};
 pub use gates::{GateOptions, evaluate_gates};

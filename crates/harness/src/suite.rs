@@ -10,6 +10,7 @@ use contextos_runtime::{Request, RequestEnvelope};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
+use serde_saphyr::Spanned;
 
 use crate::scenario::{CaseFile, InlineScript, ScriptRef, SuiteFile};
 
@@ -34,6 +35,22 @@ pub enum HarnessError {
     /// Usage error.
     #[error("{0}")]
     Usage(String),
+    /// A case's run and its authoring script parted ways; nothing was recorded.
+    #[error(
+        "case {case} did not record from {script} (its fixtures are unchanged): {}",
+        problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    #[diagnostic(help(
+        "make the script match the run: add what ran out, remove what was never used, or fix the request it answers"
+    ))]
+    Script {
+        /// The case.
+        case: String,
+        /// The script file, as shown to the user.
+        script: String,
+        /// What happened: the model's script, then tool results, then approvals.
+        problems: Vec<contextos_runtime::ScriptProblem>,
+    },
 }
 
 impl Kind for HarnessError {
@@ -41,6 +58,7 @@ impl Kind for HarnessError {
     fn kind(&self) -> ErrorKind {
         match self {
             Self::Run(e) => e.kind(),
+            Self::Script { .. } => ErrorKind::GateFailed,
             _ => ErrorKind::Input,
         }
     }
@@ -159,13 +177,42 @@ fn envelope(suite: &SuiteFile, case: &CaseFile, shown: &str) -> Result<RequestEn
     Ok(env)
 }
 
+/// The parts of a case file that name things, with positions.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct CaseNames {
+    #[serde(default)]
+    pub(crate) assertions: Vec<AssertionNames>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct AssertionNames {
+    #[serde(default)]
+    pub(crate) tool: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) tools: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) policy_id: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) role: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) pattern: Option<Spanned<String>>,
+}
+
+/// Where assertion `index`'s `pattern` is in a case file's `text`, when it can be told.
+fn pattern_position(text: &str, index: usize) -> Option<(u64, u64)> {
+    let names: CaseNames = parse_yaml("case", text).ok()?;
+    let pattern = names.assertions.get(index)?.pattern.as_ref()?;
+    let (line, column) = (pattern.referenced.line(), pattern.referenced.column());
+    (line > 0).then_some((line, column))
+}
+
 /// A case has assertions, each with a positive weight and, for
 /// `answer_regex`, a pattern that compiles.
-fn check_assertions(shown: &str, case: &CaseFile) -> Result<(), HarnessError> {
+fn check_assertions(shown: &str, text: &str, case: &CaseFile) -> Result<(), HarnessError> {
     if case.assertions.is_empty() {
         return Err(DocumentError::new(shown, "a case needs at least one assertion").into());
     }
-    for a in &case.assertions {
+    for (i, a) in case.assertions.iter().enumerate() {
         if !(a.weight() > 0.0 && a.weight().is_finite()) {
             return Err(DocumentError::new(
                 shown,
@@ -180,7 +227,15 @@ fn check_assertions(shown: &str, case: &CaseFile) -> Result<(), HarnessError> {
         if let crate::scenario::Assertion::AnswerRegex { pattern, .. } = a
             && let Err(e) = regex::Regex::new(pattern)
         {
-            return Err(DocumentError::new(shown, format!("answer_regex pattern /{pattern}/ is invalid: {e}")).into());
+            let message = format!("answer_regex pattern /{pattern}/ is invalid (eval's regex engine): {e}");
+            let (line, column) = pattern_position(text, i).unzip();
+            return Err(DocumentError {
+                line,
+                column,
+                ..DocumentError::new(shown, message)
+            }
+            .with_source(text)
+            .into());
         }
     }
     Ok(())
@@ -211,7 +266,8 @@ pub fn load_suite(dir: &Path) -> Result<Suite, HarnessError> {
     let mut cases = Vec::new();
     for path in names {
         let shown = path.display().to_string();
-        let case: CaseFile = parse_yaml(&shown, &read(&path)?)?;
+        let text = read(&path)?;
+        let case: CaseFile = parse_yaml(&shown, &text)?;
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -233,7 +289,7 @@ pub fn load_suite(dir: &Path) -> Result<Suite, HarnessError> {
             )
             .into());
         }
-        check_assertions(&shown, &case)?;
+        check_assertions(&shown, &text, &case)?;
         let within = |rel: &str, field: &str| -> Result<PathBuf, HarnessError> {
             if rel.starts_with('/') || rel.split('/').any(|c| c == "..") {
                 return Err(DocumentError::new(

@@ -58,6 +58,6 @@ pub use invoke::{
 pub use replay::{Replay, ReplayOverrides, open_packet, replay};
 pub use run_mode::{Recorded, RunMode, run_in_mode};
 pub use script::{
-    Interactions, RecordedRun, Script, packet_approvals, run_recording, run_recording_partial, run_scripted,
-    run_scripted_with_tools, write_fixtures,
+    Interactions, RecordedRun, Script, ScriptProblem, packet_approvals, run_recording, run_recording_partial,
+    run_scripted, run_scripted_accounted, run_scripted_with_tools, write_fixtures,
 };

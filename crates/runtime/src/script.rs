@@ -4,15 +4,19 @@
 //! `contextos run --live --record DIR` run once and write digest-keyed
 //! fixtures that `contextos run --fixtures DIR` then replays exactly.
 
+use std::collections::BTreeSet;
+use std::fmt;
 use std::path::Path;
+use std::sync::Mutex;
 
-use contextos_action::RecordedPair;
 use contextos_action::{
-    RecordedApproval, RecordedApprover, Recording, RecordingTools, ScriptedResult, ScriptedTools, ToolAdapter,
+    AdapterError, ApprovalAnswer, ApprovalRequest, Approver, LoadedTool, RecordedApproval, RecordedApprover,
+    RecordedPair, Recording, RecordingTools, ScriptedResult, ScriptedTools, ToolAdapter,
 };
 use contextos_core::{DocumentError, ModelRequest, ModelResponse, ReplayPacket, ToolRequest, ToolResponse, parse_yaml};
-use contextos_decision::{ModelProvider, RecordingModel, ScriptedModel};
+use contextos_decision::{ModelProvider, ProviderError, RecordingModel, ScriptedModel};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::deployment::Deployment;
 use crate::envelope::RequestEnvelope;
@@ -64,6 +68,255 @@ pub struct RecordedRun {
 /// Runs `env` against `script`, recording every interaction.
 pub fn run_scripted(dep: &Deployment, env: &RequestEnvelope, script: &Script) -> Result<RecordedRun, RunError> {
     run_scripted_with_tools(dep, env, script, &ScriptedTools::new(script.tools.clone()))
+}
+
+/// Where a scripted run and its script parted ways: the run asked for
+/// something the script does not have, or the script has something the run
+/// never asked for. Fixtures recorded from such a run are not what the
+/// script's author meant.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScriptProblem {
+    /// Model call `call` found no response left (the script has `responses`).
+    ModelRanOut {
+        /// 1-based model call number.
+        call: usize,
+        /// Responses in the script.
+        responses: usize,
+    },
+    /// Model responses `first..=responses` were never asked for.
+    ModelUnused {
+        /// 1-based number of the first unused response.
+        first: usize,
+        /// Responses in the script.
+        responses: usize,
+    },
+    /// A tool call the script has no result for.
+    ToolResultMissing {
+        /// The tool.
+        tool: String,
+        /// The call's arguments.
+        arguments: Value,
+    },
+    /// A scripted tool result no call used.
+    ToolResultUnused {
+        /// 1-based position in the script's `tools`.
+        index: usize,
+        /// The tool.
+        tool: String,
+    },
+    /// An approval the gateway asked for that the script has no decision for.
+    ApprovalMissing {
+        /// The tool.
+        tool: String,
+        /// The call's arguments.
+        arguments: Value,
+    },
+    /// A scripted approver decision nobody asked for.
+    ApprovalUnused {
+        /// 1-based position in the script's `approvals`.
+        index: usize,
+        /// The tool.
+        tool: String,
+        /// The approver's role.
+        role: String,
+    },
+}
+
+impl fmt::Display for ScriptProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ModelRanOut { call, responses } => write!(
+                f,
+                "the script ran out: model call {call} has no response (model: lists {responses} response(s))"
+            ),
+            Self::ModelUnused { first, responses } if first == responses => write!(
+                f,
+                "model response {first} of {responses} was never used (the run ended after {} model call(s))",
+                first - 1
+            ),
+            Self::ModelUnused { first, responses } => write!(
+                f,
+                "model responses {first} to {responses} were never used (the run ended after {} model call(s))",
+                first - 1
+            ),
+            Self::ToolResultMissing { tool, arguments } => write!(
+                f,
+                "the script ran out: tool call {tool} with arguments {arguments} has no result in tools:"
+            ),
+            Self::ToolResultUnused { index, tool } => {
+                write!(
+                    f,
+                    "tool result {index} ({tool}) was never used: no call had its arguments"
+                )
+            }
+            Self::ApprovalMissing { tool, arguments } => write!(
+                f,
+                "the script ran out: approval of {tool} with arguments {arguments} has no decision in approvals:"
+            ),
+            Self::ApprovalUnused { index, tool, role } => {
+                write!(f, "approval {index} ({tool} by {role}) was never asked for")
+            }
+        }
+    }
+}
+
+/// Counts model calls, noting the one that found the script empty.
+struct CountingModel<'a> {
+    inner: &'a ScriptedModel,
+    ran_out_at: Mutex<Option<usize>>,
+}
+
+impl ModelProvider for CountingModel<'_> {
+    fn complete(&self, request: &ModelRequest) -> Result<ModelResponse, ProviderError> {
+        let response = self.inner.complete(request);
+        if let Err(ProviderError::Exhausted(_, call)) = &response
+            && let Ok(mut ran_out) = self.ran_out_at.lock()
+        {
+            ran_out.get_or_insert(*call);
+        }
+        response
+    }
+}
+
+/// The script's tool results, noting which answered and which calls found none.
+struct AccountedTools {
+    inner: ScriptedTools,
+    used: Mutex<BTreeSet<usize>>,
+    missing: Mutex<Vec<(String, Value)>>,
+}
+
+impl ToolAdapter for AccountedTools {
+    fn call(&self, tool: &LoadedTool, request: &ToolRequest, traceparent: &str) -> Result<ToolResponse, AdapterError> {
+        match self.inner.position(request) {
+            Some(i) => {
+                if let Ok(mut used) = self.used.lock() {
+                    used.insert(i);
+                }
+            }
+            None => {
+                if let Ok(mut missing) = self.missing.lock() {
+                    missing.push((request.tool.clone(), request.arguments.clone()));
+                }
+            }
+        }
+        self.inner.call(tool, request, traceparent)
+    }
+}
+
+/// The script's approvals, noting which answered and which requests found none.
+struct AccountedApprover {
+    inner: RecordedApprover,
+    used: Mutex<BTreeSet<usize>>,
+    missing: Mutex<Vec<(String, Value)>>,
+}
+
+impl Approver for AccountedApprover {
+    fn decide(&self, request: &ApprovalRequest<'_>) -> Option<ApprovalAnswer> {
+        match self.inner.position(request) {
+            Some(i) => {
+                if let Ok(mut used) = self.used.lock() {
+                    used.insert(i);
+                }
+            }
+            None => {
+                if let Ok(mut missing) = self.missing.lock() {
+                    missing.push((request.tool.to_owned(), request.arguments.clone()));
+                }
+            }
+        }
+        self.inner.decide(request)
+    }
+}
+
+/// [`run_scripted`], also saying where the run and the script parted ways
+/// (empty when the run used exactly what the script has): `scenario record`
+/// refuses to write fixtures from a run that ran out of script or left some
+/// of it unused. A run that failed (a call with no scripted result aborts
+/// it) reports only what ran out: what it left unused follows from that.
+pub fn run_scripted_accounted(
+    dep: &Deployment,
+    env: &RequestEnvelope,
+    script: &Script,
+) -> (Result<RecordedRun, RunError>, Vec<ScriptProblem>) {
+    let scripted = ScriptedModel::new(script.model.clone());
+    let model = CountingModel {
+        inner: &scripted,
+        ran_out_at: Mutex::new(None),
+    };
+    let tools = AccountedTools {
+        inner: ScriptedTools::new(script.tools.clone()),
+        used: Mutex::new(BTreeSet::new()),
+        missing: Mutex::new(Vec::new()),
+    };
+    let approver = AccountedApprover {
+        inner: RecordedApprover::new(script.approvals.clone()),
+        used: Mutex::new(BTreeSet::new()),
+        missing: Mutex::new(Vec::new()),
+    };
+    let (artifacts, interactions) = record_with(dep, env, &model, &tools, &approver);
+    let mut problems = Vec::new();
+    let responses = script.model.len();
+    match model.ran_out_at.into_inner().ok().flatten() {
+        Some(call) => problems.push(ScriptProblem::ModelRanOut { call, responses }),
+        None if interactions.model.len() < responses => problems.push(ScriptProblem::ModelUnused {
+            first: interactions.model.len() + 1,
+            responses,
+        }),
+        None => {}
+    }
+    let missing = tools.missing.into_inner().unwrap_or_default();
+    problems.extend(
+        missing
+            .into_iter()
+            .map(|(tool, arguments)| ScriptProblem::ToolResultMissing { tool, arguments }),
+    );
+    let used = tools.used.into_inner().unwrap_or_default();
+    problems.extend(
+        script
+            .tools
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !used.contains(i))
+            .map(|(i, r)| ScriptProblem::ToolResultUnused {
+                index: i + 1,
+                tool: r.tool.clone(),
+            }),
+    );
+    let missing = approver.missing.into_inner().unwrap_or_default();
+    problems.extend(
+        missing
+            .into_iter()
+            .map(|(tool, arguments)| ScriptProblem::ApprovalMissing { tool, arguments }),
+    );
+    let used = approver.used.into_inner().unwrap_or_default();
+    problems.extend(
+        script
+            .approvals
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !used.contains(i))
+            .map(|(i, a)| ScriptProblem::ApprovalUnused {
+                index: i + 1,
+                tool: a.tool.clone(),
+                role: a.role.clone(),
+            }),
+    );
+    let run = artifacts.map(|artifacts| RecordedRun {
+        artifacts,
+        model: interactions.model,
+        tools: interactions.tools,
+    });
+    if run.is_err() {
+        problems.retain(|p| {
+            matches!(
+                p,
+                ScriptProblem::ModelRanOut { .. }
+                    | ScriptProblem::ToolResultMissing { .. }
+                    | ScriptProblem::ApprovalMissing { .. }
+            )
+        });
+    }
+    (run, problems)
 }
 
 /// Runs `env` with the script's model responses and approvals, executing
@@ -122,10 +375,20 @@ pub fn run_recording_partial(
     adapter: &dyn ToolAdapter,
     approvals: &[RecordedApproval],
 ) -> (Result<RunArtifacts, RunError>, Interactions) {
+    record_with(dep, env, model, adapter, &RecordedApprover::new(approvals.to_vec()))
+}
+
+/// Runs `env`, recording every model and tool interaction.
+fn record_with(
+    dep: &Deployment,
+    env: &RequestEnvelope,
+    model: &dyn ModelProvider,
+    adapter: &dyn ToolAdapter,
+    approver: &dyn Approver,
+) -> (Result<RunArtifacts, RunError>, Interactions) {
     let provider = RecordingModel::new(model);
     let adapter = RecordingTools::new(adapter);
-    let approver = RecordedApprover::new(approvals.to_vec());
-    let artifacts = invoke_agent(dep, env, &provider, &adapter, &approver, &dep.config.evaluator);
+    let artifacts = invoke_agent(dep, env, &provider, &adapter, approver, &dep.config.evaluator);
     let interactions = Interactions {
         model: provider.interactions(),
         tools: adapter.interactions(),

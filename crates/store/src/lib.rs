@@ -45,4 +45,5 @@ pub use error::StoreError;
 pub use resolve::{MIN_PREFIX_HEX_DIGITS, Resolved};
 pub use runs::RunIndexEntry;
 pub use store::{MAX_OBJECT_BYTES, Store};
+pub use suggest::closest_ids;
 pub use verify::{StoreProblem, StoreReport};

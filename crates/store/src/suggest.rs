@@ -1,5 +1,5 @@
-//! Suggesting the run ids someone may have meant when the one they typed
-//! names nothing.
+//! Suggesting the names (run ids, tool names, policy ids) someone may have
+//! meant when the one they typed names nothing.
 
 /// How many similar run ids an unknown-id error suggests.
 pub(crate) const SUGGESTIONS: usize = 5;
@@ -11,7 +11,7 @@ const MAX_COMPARED_CHARS: usize = 256;
 /// Up to `limit` of `known` that look like `typed`, closest first: ids that
 /// extend or are extended by it, then by edit distance (ties by name). Ids
 /// further than a third of the typed length (at least 2 edits) are left out.
-pub(crate) fn closest_ids(typed: &str, known: &[String], limit: usize) -> Vec<String> {
+pub fn closest_ids(typed: &str, known: &[String], limit: usize) -> Vec<String> {
     let typed: Vec<char> = typed.chars().take(MAX_COMPARED_CHARS).collect();
     let max_distance = (typed.len() / 3).max(2);
     let mut scored: Vec<(bool, usize, &String)> = known
