@@ -1,0 +1,466 @@
+//! Every command in README.md, executed by the test build of `contextos`, so
+//! the README cannot drift from the program.
+//!
+//! The fenced ```sh blocks are read in order; each command (a line, with its
+//! heredoc or `\` continuations) runs with `bash -c` in one temporary copy of
+//! the repository, since later commands use earlier results (a run stored,
+//! then replayed). `cargo run --release --` becomes the test binary's path;
+//! small shell tools (`cat`, `cp`, `mkdir`, `sed`) run as written; commands
+//! that are not `contextos` are skipped only when `SKIPPED` lists them with a
+//! reason, and any other command fails the test. Every command must exit 0
+//! unless `EXPECTED_EXIT` says otherwise. Network peers are on loopback: the
+//! live model is a chat-completions server answering recorded responses, and
+//! the MCP server is the real server-everything pinned in `tests/peers`
+//! (installed by `cargo xtask test`; without it the commands that need it are
+//! skipped loudly, unless `CONTEXTOS_REQUIRE_PEERS` is set).
+
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::thread::JoinHandle;
+
+use serde_json::json;
+
+mod common;
+use common::{Received, completion, copy_dir, model_server, repo};
+
+/// How the README runs `contextos`.
+const CONTEXTOS_PREFIXES: [&str; 2] = ["cargo run --release -- ", "cargo run -q -- "];
+
+/// Shell tools the README uses to write files; they run as written.
+const SHELL_TOOLS: [&str; 4] = ["cat", "cp", "mkdir", "sed"];
+
+/// Commands the test does not run, by prefix, and why.
+const SKIPPED: [(&str, &str); 2] = [
+    (
+        "cargo xtask test",
+        "the whole project check (installs peers, fmt, clippy, every test): CI runs it, and this test is one of its tests",
+    ),
+    (
+        "cargo xtask bench",
+        "benchmarks are measured by `cargo xtask bench`, not asserted by tests",
+    ),
+];
+
+/// Commands that must exit non-zero, keyed by their text (without a trailing comment).
+const EXPECTED_EXIT: [(&str, i32); 2] = [
+    // The candidate bundle of the Runs section changes a refund decision: exit 1 on any change.
+    (
+        "cargo run --release -- policy impact --candidate candidate-policies/",
+        1,
+    ),
+    (
+        "cargo run --release -- policy impact --candidate candidate-policies/ --corpus goldens --corpus .contextos",
+        1,
+    ),
+];
+
+/// What the repository copy holds: what the README's commands read.
+const COPIED: [&str; 6] = [
+    "README.md",
+    "runtime",
+    "policies",
+    "scenarios",
+    "goldens",
+    "crates/openapi/tests/fixtures",
+];
+
+/// The live model's address in the README, replaced by the loopback model's.
+const README_MODEL_URL: &str = "https://api.openai.com/v1";
+/// The billing API's address in the README. Nothing listens at its loopback
+/// replacement: no billing operation is pinned, so a run never calls one, and
+/// one that did would fail here.
+const README_BILLING_URL: &str = "https://billing.internal/v1";
+const LOOPBACK_BILLING_URL: &str = "http://127.0.0.1:9/v1";
+
+/// One command of a ```sh block.
+#[derive(Debug, Clone, PartialEq)]
+struct Command {
+    /// The README line of its block's opening fence (1-based).
+    block: usize,
+    /// The README line it starts on (1-based).
+    line: usize,
+    /// The whole command, heredoc and continuation lines included.
+    text: String,
+    /// Its first line without a trailing comment: how expectations name it.
+    key: String,
+    /// An untagged fenced block after it, before the next command: what it
+    /// prints, each line of it in order (lines may be left out); with the
+    /// README line the block starts on.
+    shown: Option<(usize, String)>,
+}
+
+/// What the test does with a command.
+#[derive(Debug, PartialEq)]
+enum Kind {
+    /// `contextos ARGS`: the text with the test binary in place of `cargo run`.
+    Contextos(String),
+    /// A shell tool, run as written.
+    Shell,
+    /// Listed in `SKIPPED`, with the reason.
+    Skipped(&'static str),
+    /// Neither run nor listed: the test fails.
+    Unknown,
+}
+
+/// The commands of every ```sh block of `readme`, in order.
+fn sh_commands(readme: &str) -> Vec<Command> {
+    let lines: Vec<&str> = readme.lines().collect();
+    let mut commands: Vec<Command> = Vec::new();
+    let mut in_sh = false;
+    let mut in_other = false;
+    let mut block = 0;
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let trimmed = line.trim();
+        if let Some(info) = trimmed.strip_prefix("```") {
+            if in_sh || in_other {
+                (in_sh, in_other) = (false, false);
+            } else if info.trim() == "sh" {
+                in_sh = true;
+                block = i + 1;
+            } else if info.trim().is_empty()
+                && let Some(last) = commands.last_mut()
+                && last.shown.is_none()
+            {
+                let body: Vec<&str> = lines[i + 1..]
+                    .iter()
+                    .take_while(|l| l.trim() != "```")
+                    .copied()
+                    .collect();
+                last.shown = Some((i + 1, body.join("\n")));
+                i += body.len() + 2;
+                continue;
+            } else {
+                in_other = true;
+            }
+            i += 1;
+            continue;
+        }
+        if !in_sh || trimmed.is_empty() || trimmed.starts_with('#') {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut text = line.to_owned();
+        while text.ends_with('\\') && i + 1 < lines.len() {
+            i += 1;
+            text.push('\n');
+            text.push_str(lines[i]);
+        }
+        if let Some(delimiter) = heredoc_delimiter(&text) {
+            loop {
+                i += 1;
+                assert!(
+                    i < lines.len(),
+                    "README.md:{}: the heredoc is not closed by a line `{delimiter}`",
+                    start + 1
+                );
+                let body = lines[i];
+                text.push('\n');
+                text.push_str(body);
+                if body == delimiter {
+                    break;
+                }
+            }
+        }
+        commands.push(Command {
+            block,
+            line: start + 1,
+            key: without_comment(line).to_owned(),
+            text,
+            shown: None,
+        });
+        i += 1;
+    }
+    commands
+}
+
+/// The word that ends the heredoc started on `text`'s first line, if any.
+fn heredoc_delimiter(text: &str) -> Option<String> {
+    let first = text.lines().next()?;
+    let rest = first.split_once("<<")?.1.trim_start_matches('-').trim_start();
+    let word = rest.split_whitespace().next()?;
+    Some(word.trim_matches(|c| c == '\'' || c == '"').to_owned())
+}
+
+/// `line` without a trailing ` # comment` and surrounding blanks.
+fn without_comment(line: &str) -> &str {
+    line.split_once(" #").map_or(line, |(command, _)| command).trim()
+}
+
+/// What the test does with `command`, with `binary` as the `contextos` path.
+fn classify(command: &Command, binary: &str) -> Kind {
+    let words: Vec<&str> = command.key.split_whitespace().collect();
+    let program_at = words.iter().position(|w| !is_assignment(w)).unwrap_or(words.len());
+    let program = words[program_at..].join(" ");
+    for prefix in CONTEXTOS_PREFIXES {
+        if (program.clone() + " ").starts_with(prefix) {
+            let quoted = format!("'{}' ", binary.replace('\'', r"'\''"));
+            return Kind::Contextos(command.text.replacen(prefix, &quoted, 1));
+        }
+    }
+    if let Some(word) = words.get(program_at)
+        && SHELL_TOOLS.contains(word)
+    {
+        return Kind::Shell;
+    }
+    match SKIPPED.iter().find(|(prefix, _)| program.starts_with(prefix)) {
+        Some((_, reason)) => Kind::Skipped(reason),
+        None => Kind::Unknown,
+    }
+}
+
+/// `NAME=value`, an environment assignment before the program.
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    })
+}
+
+/// Whether `command` talks to the MCP peer server-everything.
+fn needs_mcp_peer(command: &Command) -> bool {
+    command.key.contains("everything.yaml") && !command.key.starts_with("cat ")
+}
+
+/// The first 4,000 characters of `text`, for failure messages.
+fn clip(text: &str) -> String {
+    const LIMIT: usize = 4000;
+    if text.chars().count() <= LIMIT {
+        text.to_owned()
+    } else {
+        let head: String = text.chars().take(LIMIT).collect();
+        format!("{head}…")
+    }
+}
+
+/// Fails on a command the test neither runs nor skips, and on an expectation
+/// or a peer address the README no longer has.
+fn check_commands(commands: &[Command], binary: &str) {
+    let unknown: Vec<String> = commands
+        .iter()
+        .filter(|c| classify(c, binary) == Kind::Unknown)
+        .map(|c| format!("README.md:{}: `{}`", c.line, c.key))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "README commands this test neither runs nor lists in SKIPPED (with a reason):\n{}",
+        unknown.join("\n")
+    );
+    for (key, _) in EXPECTED_EXIT {
+        assert!(
+            commands.iter().any(|c| c.key == key),
+            "EXPECTED_EXIT names `{key}`, which README.md no longer has"
+        );
+    }
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.key.contains(README_MODEL_URL) && c.key.contains("--live")),
+        "README.md's live run no longer names --model-url {README_MODEL_URL}: the test cannot point it at the loopback model"
+    );
+}
+
+/// Whether the MCP peers are installed; when they are not, the test may skip
+/// the commands that need them unless the test command requires peers.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test command, not the test, decides whether a missing peer may skip"
+)]
+fn mcp_peers() -> bool {
+    let installed = repo()
+        .join("tests/peers/node_modules/@modelcontextprotocol/server-everything/dist/index.js")
+        .is_file();
+    if !installed {
+        assert!(
+            std::env::var_os("CONTEXTOS_REQUIRE_PEERS").is_none(),
+            "CONTEXTOS_REQUIRE_PEERS is set but the MCP peers are missing; run `cargo xtask test` (it installs tests/peers)"
+        );
+        say(
+            "SKIPPING the README commands that need the MCP peer server-everything, and the rest of their block: \
+             tests/peers is not installed (run `cargo xtask test`)",
+        );
+    }
+    installed
+}
+
+/// Written to the process's stderr, not the captured one, so `cargo test`
+/// shows it without --nocapture.
+fn say(line: &str) {
+    std::io::stderr().write_all(format!("{line}\n").as_bytes()).unwrap();
+}
+
+/// A copy of what the README's commands read, in `dir`, with the MCP peers linked when installed.
+fn copy_repository(dir: &Path, peers: bool) {
+    for path in COPIED {
+        let from = repo().join(path);
+        if from.is_dir() {
+            copy_dir(&from, &dir.join(path));
+        } else {
+            fs::copy(&from, dir.join(path)).unwrap();
+        }
+    }
+    if peers {
+        fs::create_dir_all(dir.join("tests/peers")).unwrap();
+        std::os::unix::fs::symlink(
+            repo().join("tests/peers/node_modules"),
+            dir.join("tests/peers/node_modules"),
+        )
+        .unwrap();
+    }
+}
+
+/// The loopback model of the live run: it calls echo, then answers.
+fn live_model() -> (String, JoinHandle<Received>) {
+    model_server(vec![
+        completion(
+            json!({ "role": "assistant", "content": null, "tool_calls": [{
+                "id": "call_1", "type": "function",
+                "function": { "name": "echo", "arguments": "{\"message\":\"hello\"}" }
+            }]}),
+            1200,
+        ),
+        completion(
+            json!({ "role": "assistant", "content": json!({
+                "answer": "The echo server answered hello.", "citations": ["call_1"], "confidence": 0.9
+            }).to_string() }),
+            1300,
+        ),
+    ])
+}
+
+/// Runs `text`, the shell form of `command`, in `dir`, and checks its exit
+/// code and the output the README shows for it.
+fn run_command(command: &Command, text: &str, dir: &Path) {
+    let out = std::process::Command::new("bash")
+        .args(["--noprofile", "--norc", "-c", text])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let expected = EXPECTED_EXIT
+        .iter()
+        .find(|(key, _)| *key == command.key)
+        .map_or(0, |(_, code)| *code);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        code,
+        expected,
+        "README.md:{}: `{}` exited {code}, expected {expected}\nran: {text}\nstdout:\n{}\nstderr:\n{}",
+        command.line,
+        command.key,
+        clip(&stdout),
+        clip(&String::from_utf8_lossy(&out.stderr)),
+    );
+    if let Some((shown_at, shown)) = &command.shown {
+        let mut printed = stdout.lines();
+        for line in shown.lines() {
+            assert!(
+                printed.any(|p| p == line),
+                "README.md:{shown_at}: the output shown for `{}` (README.md:{}) has a line it does not print \
+                 (or not in this order):\n{line}\nprinted:\n{}",
+                command.key,
+                command.line,
+                clip(&stdout),
+            );
+        }
+    }
+}
+
+#[test]
+fn every_readme_command_runs_with_the_exit_code_it_documents() {
+    let readme = fs::read_to_string(repo().join("README.md")).unwrap();
+    let commands = sh_commands(&readme);
+    let binary = env!("CARGO_BIN_EXE_contextos");
+    check_commands(&commands, binary);
+    let peers = mcp_peers();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().canonicalize().unwrap();
+    copy_repository(&dir, peers);
+
+    let mut ran = 0;
+    // Without peers, the block of a skipped peer command is skipped to its end.
+    let mut skipped_block = None;
+    for command in &commands {
+        let text = match classify(command, binary) {
+            // Listed in SKIPPED with its reason.
+            Kind::Skipped(_) => continue,
+            Kind::Unknown => unreachable!("check_commands refused it"),
+            Kind::Shell => command.text.clone(),
+            Kind::Contextos(text) => text,
+        };
+        if !peers && (skipped_block == Some(command.block) || needs_mcp_peer(command)) {
+            skipped_block = Some(command.block);
+            say(&format!(
+                "SKIPPED README.md:{}: `{}` (no MCP peers)",
+                command.line, command.key
+            ));
+            continue;
+        }
+        let text = text.replace(README_BILLING_URL, LOOPBACK_BILLING_URL);
+        if command.key.contains("--live") {
+            let (url, model) = live_model();
+            run_command(command, &text.replace(README_MODEL_URL, &url), &dir);
+            let received = model.join().unwrap();
+            assert_eq!(
+                received.len(),
+                2,
+                "README.md:{}: the live run asked the loopback model {} time(s), expected 2",
+                command.line,
+                received.len()
+            );
+            assert_eq!(received[0].0.as_deref(), Some("Bearer ..."));
+        } else {
+            run_command(command, &text, &dir);
+        }
+        ran += 1;
+    }
+    assert!(ran >= 20, "only {ran} README commands ran");
+}
+
+#[test]
+fn commands_keep_their_heredocs_continuations_and_lines() {
+    let readme = "text\n```sh\n# a comment\ncat > a.yaml <<'SPEC'\nname: a\n# kept in the file\nSPEC\n\
+                  cargo run --release -- eval \\\n  --jobs 2   # two jobs\n```\nprints\n```\nscore: 1/1\nall passed\n```\n```yaml\nnot: a command\n```\n";
+    let commands = sh_commands(readme);
+    assert_eq!(
+        commands,
+        vec![
+            Command {
+                block: 2,
+                line: 4,
+                text: "cat > a.yaml <<'SPEC'\nname: a\n# kept in the file\nSPEC".into(),
+                key: "cat > a.yaml <<'SPEC'".into(),
+                shown: None,
+            },
+            Command {
+                block: 2,
+                line: 8,
+                text: "cargo run --release -- eval \\\n  --jobs 2   # two jobs".into(),
+                key: "cargo run --release -- eval \\".into(),
+                shown: Some((12, "score: 1/1\nall passed".into())),
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_command_neither_run_nor_listed_is_unknown() {
+    let commands = sh_commands(
+        "```sh\nrm -rf somewhere\ncargo xtask bench -p x\nOPENAI_API_KEY=... cargo run --release -- run r.yaml --live\nsed s/a/b/ f\n```\n",
+    );
+    let kinds: Vec<Kind> = commands.iter().map(|c| classify(c, "/bin/contextos")).collect();
+    assert_eq!(kinds[0], Kind::Unknown);
+    assert!(matches!(kinds[1], Kind::Skipped(_)), "{kinds:?}");
+    assert_eq!(
+        kinds[2],
+        Kind::Contextos("OPENAI_API_KEY=... '/bin/contextos' run r.yaml --live".into())
+    );
+    assert_eq!(kinds[3], Kind::Shell);
+}
