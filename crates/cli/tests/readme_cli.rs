@@ -8,17 +8,20 @@
 //! small shell tools (`cat`, `cp`, `mkdir`, `sed`) run as written; commands
 //! that are not `contextos` are skipped only when `SKIPPED` lists them with a
 //! reason, and any other command fails the test. Every command must exit 0
-//! unless `EXPECTED_EXIT` says otherwise. Network peers are on loopback: the
-//! live model is a chat-completions server answering recorded responses, and
-//! the MCP server is the real server-everything pinned in `tests/peers`
-//! (installed by `cargo xtask test`; without it the commands that need it are
-//! skipped loudly, unless `CONTEXTOS_REQUIRE_PEERS` is set).
+//! unless `EXPECTED_EXIT` says otherwise, and print, in order, every line of
+//! an untagged fenced block the README shows after it. Network peers are on
+//! loopback, the README's addresses replaced by theirs: the live model is a
+//! chat-completions server answering fixed responses, the billing API a small
+//! HTTP server, and the MCP server the real server-everything pinned in
+//! `tests/peers` (installed by `cargo xtask test`; without it the commands
+//! that need it are skipped loudly, unless `CONTEXTOS_REQUIRE_PEERS` is set).
 
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::fs;
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use serde_json::json;
@@ -69,11 +72,8 @@ const COPIED: [&str; 6] = [
 
 /// The live model's address in the README, replaced by the loopback model's.
 const README_MODEL_URL: &str = "https://api.openai.com/v1";
-/// The billing API's address in the README. Nothing listens at its loopback
-/// replacement: no billing operation is pinned, so a run never calls one, and
-/// one that did would fail here.
+/// The billing API's address in the README, replaced by the loopback billing server's.
 const README_BILLING_URL: &str = "https://billing.internal/v1";
-const LOOPBACK_BILLING_URL: &str = "http://127.0.0.1:9/v1";
 
 /// One command of a ```sh block.
 #[derive(Debug, Clone, PartialEq)]
@@ -316,23 +316,61 @@ fn copy_repository(dir: &Path, peers: bool) {
     }
 }
 
-/// The loopback model of the live run: it calls echo, then answers.
+/// The loopback model of the live run: it calls echo and getInvoice, then answers.
 fn live_model() -> (String, JoinHandle<Received>) {
     model_server(vec![
         completion(
             json!({ "role": "assistant", "content": null, "tool_calls": [{
                 "id": "call_1", "type": "function",
                 "function": { "name": "echo", "arguments": "{\"message\":\"hello\"}" }
+            }, {
+                "id": "call_2", "type": "function",
+                "function": { "name": "getInvoice", "arguments": "{\"invoice_id\":\"inv_1\"}" }
             }]}),
             1200,
         ),
         completion(
             json!({ "role": "assistant", "content": json!({
-                "answer": "The echo server answered hello.", "citations": ["call_1"], "confidence": 0.9
+                "answer": "The echo server answered hello; invoice inv_1 is paid.",
+                "citations": ["call_1", "call_2"],
+                "confidence": 0.9
             }).to_string() }),
             1300,
         ),
     ])
+}
+
+/// What the loopback billing server was asked: method, URL and Authorization header.
+type BillingCalls = Vec<(String, String, Option<String>)>;
+
+/// The loopback billing API: every GET of an invoice answers a paid invoice,
+/// anything else 404. Unblocking the server ends the thread.
+fn billing_server() -> (String, Arc<tiny_http::Server>, JoinHandle<BillingCalls>) {
+    let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+    let url = format!("http://127.0.0.1:{}/v1", server.server_addr().to_ip().unwrap().port());
+    let serving = Arc::clone(&server);
+    let handle = std::thread::spawn(move || {
+        let mut calls = Vec::new();
+        while let Ok(request) = serving.recv() {
+            let auth = request
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("authorization"))
+                .map(|h| h.value.to_string());
+            let (method, path) = (request.method().to_string(), request.url().to_owned());
+            let response = match path.strip_prefix("/v1/invoices/") {
+                Some(id) if method == "GET" => tiny_http::Response::from_string(
+                    json!({ "id": id, "amount_cents": 1250, "status": "paid" }).to_string(),
+                )
+                .with_header(tiny_http::Header::from_bytes("content-type", "application/json").unwrap()),
+                _ => tiny_http::Response::from_string("no such route").with_status_code(404),
+            };
+            calls.push((method, path, auth));
+            request.respond(response).unwrap();
+        }
+        calls
+    });
+    (url, server, handle)
 }
 
 /// Runs `text`, the shell form of `command`, in `dir`, and checks its exit
@@ -383,6 +421,7 @@ fn every_readme_command_runs_with_the_exit_code_it_documents() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().canonicalize().unwrap();
     copy_repository(&dir, peers);
+    let (billing_url, billing, billing_calls) = billing_server();
 
     let mut ran = 0;
     // Without peers, the block of a skipped peer command is skipped to its end.
@@ -403,7 +442,7 @@ fn every_readme_command_runs_with_the_exit_code_it_documents() {
             ));
             continue;
         }
-        let text = text.replace(README_BILLING_URL, LOOPBACK_BILLING_URL);
+        let text = text.replace(README_BILLING_URL, &billing_url);
         if command.key.contains("--live") {
             let (url, model) = live_model();
             run_command(command, &text.replace(README_MODEL_URL, &url), &dir);
@@ -422,6 +461,19 @@ fn every_readme_command_runs_with_the_exit_code_it_documents() {
         ran += 1;
     }
     assert!(ran >= 20, "only {ran} README commands ran");
+    billing.unblock();
+    let calls = billing_calls.join().unwrap();
+    if peers {
+        assert_eq!(
+            calls,
+            [(
+                "GET".to_owned(),
+                "/v1/invoices/inv_1".to_owned(),
+                Some("Bearer ...".to_owned())
+            )],
+            "the live run calls getInvoice on the loopback billing API once, with BILLING_TOKEN"
+        );
+    }
 }
 
 #[test]
