@@ -194,24 +194,35 @@ fn without_comment(line: &str) -> &str {
 
 /// What the test does with `command`, with `binary` as the `contextos` path.
 fn classify(command: &Command, binary: &str) -> Kind {
-    let words: Vec<&str> = command.key.split_whitespace().collect();
-    let program_at = words.iter().position(|w| !is_assignment(w)).unwrap_or(words.len());
-    let program = words[program_at..].join(" ");
-    for prefix in CONTEXTOS_PREFIXES {
-        if (program.clone() + " ").starts_with(prefix) {
-            let quoted = format!("'{}' ", binary.replace('\'', r"'\''"));
-            return Kind::Contextos(command.text.replacen(prefix, &quoted, 1));
+    let program = |segment: &str| -> String {
+        let words: Vec<&str> = segment.split_whitespace().collect();
+        let at = words.iter().position(|w| !is_assignment(w)).unwrap_or(words.len());
+        words[at..].join(" ") + " "
+    };
+    if let Some((_, reason)) = SKIPPED
+        .iter()
+        .find(|(prefix, _)| program(&command.key).starts_with(prefix))
+    {
+        return Kind::Skipped(reason);
+    }
+    // Every program of a chain (`&&`, `||`, `;`, `|`) must be one the test knows.
+    let mut runs_contextos = false;
+    for segment in command.key.split(['&', '|', ';']).filter(|s| !s.trim().is_empty()) {
+        let program = program(segment);
+        if CONTEXTOS_PREFIXES.iter().any(|p| program.starts_with(p)) {
+            runs_contextos = true;
+        } else if !SHELL_TOOLS.iter().any(|tool| program.starts_with(&format!("{tool} "))) {
+            return Kind::Unknown;
         }
     }
-    if let Some(word) = words.get(program_at)
-        && SHELL_TOOLS.contains(word)
-    {
+    if !runs_contextos {
         return Kind::Shell;
     }
-    match SKIPPED.iter().find(|(prefix, _)| program.starts_with(prefix)) {
-        Some((_, reason)) => Kind::Skipped(reason),
-        None => Kind::Unknown,
-    }
+    let quoted = format!("'{}' ", binary.replace('\'', r"'\''"));
+    let text = CONTEXTOS_PREFIXES
+        .iter()
+        .fold(command.text.clone(), |text, prefix| text.replace(prefix, &quoted));
+    Kind::Contextos(text)
 }
 
 /// `NAME=value`, an environment assignment before the program.
@@ -505,7 +516,8 @@ fn commands_keep_their_heredocs_continuations_and_lines() {
 #[test]
 fn a_command_neither_run_nor_listed_is_unknown() {
     let commands = sh_commands(
-        "```sh\nrm -rf somewhere\ncargo xtask bench -p x\nOPENAI_API_KEY=... cargo run --release -- run r.yaml --live\nsed s/a/b/ f\n```\n",
+        "```sh\nrm -rf somewhere\ncargo xtask bench -p x\nOPENAI_API_KEY=... cargo run --release -- run r.yaml --live\nsed s/a/b/ f\n\
+         mkdir -p d && cp -r a d/\nmkdir -p d && rm -rf d\ncargo run --release -- eval; curl x\n```\n",
     );
     let kinds: Vec<Kind> = commands.iter().map(|c| classify(c, "/bin/contextos")).collect();
     assert_eq!(kinds[0], Kind::Unknown);
@@ -515,4 +527,11 @@ fn a_command_neither_run_nor_listed_is_unknown() {
         Kind::Contextos("OPENAI_API_KEY=... '/bin/contextos' run r.yaml --live".into())
     );
     assert_eq!(kinds[3], Kind::Shell);
+    assert_eq!(kinds[4], Kind::Shell);
+    assert_eq!(
+        kinds[5],
+        Kind::Unknown,
+        "a chain is known only when each of its programs is"
+    );
+    assert_eq!(kinds[6], Kind::Unknown);
 }
