@@ -27,7 +27,7 @@ use std::thread::JoinHandle;
 use serde_json::json;
 
 mod common;
-use common::{Received, completion, copy_dir, model_server, repo};
+use common::{Received, completion, copy_dir, repo, stoppable_model_server};
 
 /// How the README runs `contextos`.
 const CONTEXTOS_PREFIXES: [&str; 2] = ["cargo run --release -- ", "cargo run -q -- "];
@@ -328,8 +328,8 @@ fn copy_repository(dir: &Path, peers: bool) {
 }
 
 /// The loopback model of the live run: it calls echo and getInvoice, then answers.
-fn live_model() -> (String, JoinHandle<Received>) {
-    model_server(vec![
+fn live_model() -> (String, Arc<tiny_http::Server>, JoinHandle<Received>) {
+    stoppable_model_server(vec![
         completion(
             json!({ "role": "assistant", "content": null, "tool_calls": [{
                 "id": "call_1", "type": "function",
@@ -455,8 +455,9 @@ fn every_readme_command_runs_with_the_exit_code_it_documents() {
         }
         let text = text.replace(README_BILLING_URL, &billing_url);
         if command.key.contains("--live") {
-            let (url, model) = live_model();
+            let (url, server, model) = live_model();
             run_command(command, &text.replace(README_MODEL_URL, &url), &dir);
+            server.unblock();
             let received = model.join().unwrap();
             assert_eq!(
                 received.len(),

@@ -4,6 +4,7 @@
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use assert_cmd::Command;
@@ -69,12 +70,22 @@ pub(crate) type Received = Vec<(Option<String>, Value)>;
 /// A loopback chat-completions server answering `answers` in order, then
 /// stopping; an answer with a top-level `error` is sent with status 400.
 pub(crate) fn model_server(answers: Vec<Value>) -> (String, JoinHandle<Received>) {
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let (url, _, handle) = stoppable_model_server(answers);
+    (url, handle)
+}
+
+/// `model_server`, with the server: unblocking it stops the thread early, so
+/// joining it never waits for a request that will not come.
+pub(crate) fn stoppable_model_server(answers: Vec<Value>) -> (String, Arc<tiny_http::Server>, JoinHandle<Received>) {
+    let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
     let url = format!("http://127.0.0.1:{}/v1", server.server_addr().to_ip().unwrap().port());
+    let serving = Arc::clone(&server);
     let handle = std::thread::spawn(move || {
         let mut received = Vec::new();
         for answer in answers {
-            let mut request = server.recv().unwrap();
+            let Ok(mut request) = serving.recv() else {
+                break;
+            };
             assert_eq!(request.url(), "/v1/chat/completions");
             let auth = request
                 .headers()
@@ -93,7 +104,7 @@ pub(crate) fn model_server(answers: Vec<Value>) -> (String, JoinHandle<Received>
         }
         received
     });
-    (url, handle)
+    (url, server, handle)
 }
 
 /// A chat-completions response whose one choice is `message`.
