@@ -38,6 +38,7 @@ impl ToolAdapter for RecordedTools {
 
 /// A scripted tool result: for this tool and these arguments, this response.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ScriptedResult {
     /// The tool.

@@ -42,6 +42,7 @@ pub trait Approver: Send + Sync {
 
 /// One recorded approver decision, matched by tool and, when given, arguments.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RecordedApproval {
     /// The tool.
@@ -51,9 +52,9 @@ pub struct RecordedApproval {
     pub arguments: Option<Value>,
     /// Granted or refused.
     pub verdict: ApprovalVerdict,
-    /// Who.
+    /// The approver's id.
     pub approver: String,
-    /// Their role.
+    /// The approver's role (one of the bundle's `approvers.yaml` roles).
     pub role: String,
 }
 

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 /// What a tool's effect reaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SideEffect {
     /// Reads only.
@@ -40,9 +41,10 @@ impl SideEffect {
 
 /// A tool contract as written in `runtime/tools/<name>.yaml`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ToolContract {
-    /// Document format version.
+    /// Document format version (1).
     pub format_version: u32,
     /// Tool name (unique in the catalog).
     pub name: String,

@@ -26,7 +26,7 @@ pub struct RecordedPair<Req, Resp> {
 
 /// A lookup found no recording for a request.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
-#[error("no recorded {kind} interaction for request {digest}{}", nearest_text(.nearest))]
+#[error("no recorded {kind} interaction for {}request {digest}{}", call_text(.call), nearest_text(.nearest))]
 #[diagnostic(help(
     "record it (`contextos run --script … --record DIR`) or fix the request; fixtures never fall back to a live call"
 ))]
@@ -35,24 +35,38 @@ pub struct FixtureMiss {
     pub kind: String,
     /// Digest of the request that missed.
     pub digest: Digest,
-    /// The nearest recorded request: its file and the JSON pointers that differ.
-    pub nearest: Option<(String, Vec<String>)>,
+    /// The nearest recorded request: its file and what differs (JSON
+    /// pointers, or lines such as `tool added: restart_service` for model
+    /// requests).
+    pub nearest: Option<Box<(String, Vec<String>)>>,
+    /// Which call missed, when the caller knows (`model call 3`), and why
+    /// (`recorded model responses ran out`).
+    pub call: Option<Box<str>>,
 }
 
-fn nearest_text(nearest: &Option<(String, Vec<String>)>) -> String {
-    match nearest {
+fn call_text(call: &Option<Box<str>>) -> String {
+    call.as_ref().map(|c| format!("{c}, ")).unwrap_or_default()
+}
+
+fn nearest_text(nearest: &Option<Box<(String, Vec<String>)>>) -> String {
+    match nearest.as_deref() {
         None => "; the recording is empty".to_string(),
-        Some((file, pointers)) => {
-            let shown: Vec<_> = pointers.iter().take(8).cloned().collect();
-            let more = if pointers.len() > 8 {
-                format!(" and {} more", pointers.len() - 8)
+        Some((file, differences)) => {
+            let shown: Vec<_> = differences.iter().take(8).cloned().collect();
+            let more = if differences.len() > 8 {
+                format!(" and {} more", differences.len() - 8)
             } else {
                 String::new()
             };
-            format!(
-                "; nearest recorded request is {file}, differing at {}{more}",
-                shown.join(", ")
-            )
+            // JSON pointers read "differing at /a, /b"; described differences are sentences.
+            if differences.iter().all(|d| d.starts_with('/')) {
+                format!(
+                    "; nearest recorded request is {file}, differing at {}{more}",
+                    shown.join(", ")
+                )
+            } else {
+                format!("; nearest recorded request is {file}: {}{more}", shown.join("; "))
+            }
         }
     }
 }
@@ -158,8 +172,25 @@ where
         self.entries.is_empty()
     }
 
-    /// The recorded response to `request`, or a miss naming the nearest recorded request.
+    /// The recorded response to `request`, or a miss naming the nearest
+    /// recorded request and the JSON pointers where it differs.
     pub fn lookup(&self, request: &Req) -> Result<(Digest, Resp), FixtureMiss> {
+        self.lookup_explained(request, |recorded, request| {
+            differing_pointers(
+                &serde_json::to_value(recorded).unwrap_or(Value::Null),
+                &serde_json::to_value(request).unwrap_or(Value::Null),
+            )
+        })
+    }
+
+    /// As [`Recording::lookup`], with a miss's differences from the nearest
+    /// recorded request (the one differing at the fewest JSON pointers) said
+    /// by `explain(recorded, request)`.
+    pub fn lookup_explained(
+        &self,
+        request: &Req,
+        explain: impl Fn(&Req, &Req) -> Vec<String>,
+    ) -> Result<(Digest, Resp), FixtureMiss> {
         let value = serde_json::to_value(request).unwrap_or(Value::Null);
         let digest = digest_of(&value).unwrap_or_else(|_| Digest::of_bytes(b""));
         if let Some((_, _, pair)) = self.entries.get(&digest) {
@@ -168,13 +199,20 @@ where
         let nearest = self
             .entries
             .values()
-            .map(|(file, recorded, _)| (file.clone(), differing_pointers(recorded, &value)))
-            .min_by(|a, b| a.1.len().cmp(&b.1.len()).then_with(|| a.0.cmp(&b.0)));
+            .map(|(file, recorded, pair)| (file, differing_pointers(recorded, &value).len(), pair))
+            .min_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(b.0)))
+            .map(|(file, _, pair)| Box::new((file.clone(), explain(&pair.request, request))));
         Err(FixtureMiss {
             kind: self.kind.clone(),
             digest,
             nearest,
+            call: None,
         })
+    }
+
+    /// The recorded requests, in file order.
+    pub fn requests(&self) -> impl Iterator<Item = &Req> {
+        self.entries.values().map(|(_, _, pair)| &pair.request)
     }
 
     /// Writes `pair` as `dir/<prefix>-<digest prefix>.json` (pretty JSON,
@@ -270,8 +308,8 @@ mod tests {
         );
         let miss = rec.lookup(&json!({"tool": "a", "arguments": {"id": 2}})).unwrap_err();
         assert_eq!(
-            miss.nearest,
-            Some(("near.json".to_string(), vec!["/arguments/id".to_string()]))
+            miss.nearest.as_deref(),
+            Some(&("near.json".to_string(), vec!["/arguments/id".to_string()]))
         );
         assert!(
             miss.to_string()

@@ -1,9 +1,9 @@
-//! `contextos eval`, `scenario record`, `golden check|accept`, `scorecard merge`, `promote`, `schema`.
+//! `contextos eval`, `scenario record`, `golden check|accept`, `scorecard merge`, `promote`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use contextos_core::{ExitCode, IoError};
 use contextos_harness::{
     CaseRun, GateOptions, GoldenMode, RunOptions, Scorecard, Selection, Suite, accept_goldens, check_case_name,
@@ -15,7 +15,43 @@ use contextos_runtime::Deployment;
 use crate::output::CliError;
 use crate::policy_cmd::Format;
 
-const DEFAULT_SUITE: &str = "scenarios/customer-escalation";
+/// The suite commands use when none is given: the only one under `scenarios/`.
+pub(crate) fn only_suite() -> Result<PathBuf, CliError> {
+    let found = suites_under(Path::new("scenarios"))?;
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(CliError::input(
+            "no suite under scenarios/ (a folder holding suite.yaml): give the suite's directory, or start a project with `contextos init`",
+        )),
+        many => Err(CliError::input(format!(
+            "several suites under scenarios/: give one of {}",
+            many.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// Every folder of `root` that holds a `suite.yaml`, sorted.
+fn suites_under(root: &Path) -> Result<Vec<PathBuf>, CliError> {
+    if !root.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir(root)
+        .map_err(IoError::of("read", root))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("suite.yaml").is_file())
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+/// `dir`, or the only suite under `scenarios/`.
+fn suite_or_only(dir: Option<PathBuf>) -> Result<PathBuf, CliError> {
+    dir.map_or_else(only_suite, Ok)
+}
 
 /// `contextos eval`.
 #[derive(Debug, Args)]
@@ -27,9 +63,8 @@ contextos eval --baseline goldens/customer-escalation/baseline.scorecard.json --
 contextos eval --junit report.xml --markdown comment.md --html report.html"
 )]
 pub(crate) struct EvalArgs {
-    /// The suite directory (suite.yaml + cases/).
-    #[arg(default_value = DEFAULT_SUITE)]
-    pub suite: PathBuf,
+    /// The suite directory (suite.yaml + cases/) [default: the only suite under scenarios/].
+    pub suite: Option<PathBuf>,
     /// Parallel jobs [default: the number of cores].
     #[arg(long)]
     pub jobs: Option<usize>,
@@ -220,7 +255,7 @@ fn load_scorecard(path: &Path) -> Result<Scorecard, CliError> {
 }
 
 pub(crate) fn eval(args: EvalArgs) -> Result<ExitCode, CliError> {
-    let suite = load_suite(&args.suite)?;
+    let suite = load_suite(&suite_or_only(args.suite.clone())?)?;
     let dep = deployment_for(&suite, &args.config)?;
     let partition = args
         .partition
@@ -281,9 +316,8 @@ pub(crate) enum ScenarioCommand {
         after_help = "Examples:\n  contextos scenario record scenarios/customer-escalation\n  contextos scenario record scenarios/customer-escalation --case refund-approved"
     )]
     Record {
-        /// The suite directory.
-        #[arg(default_value = DEFAULT_SUITE)]
-        suite: PathBuf,
+        /// The suite directory [default: the only suite under scenarios/].
+        suite: Option<PathBuf>,
         /// Only these cases (repeatable).
         #[arg(long)]
         case: Vec<String>,
@@ -293,16 +327,15 @@ pub(crate) enum ScenarioCommand {
     },
     /// Load and check a suite without running it (file, line, column on errors).
     Check {
-        /// The suite directory.
-        #[arg(default_value = DEFAULT_SUITE)]
-        suite: PathBuf,
+        /// The suite directory [default: the only suite under scenarios/].
+        suite: Option<PathBuf>,
     },
 }
 
 pub(crate) fn scenario(cmd: ScenarioCommand) -> Result<ExitCode, CliError> {
     match cmd {
         ScenarioCommand::Record { suite, case, config } => {
-            let suite = load_suite(&suite)?;
+            let suite = load_suite(&suite_or_only(suite)?)?;
             let dep = deployment_for(&suite, &config)?;
             for name in &case {
                 if !suite.cases.iter().any(|c| &c.file.name == name) {
@@ -318,7 +351,7 @@ pub(crate) fn scenario(cmd: ScenarioCommand) -> Result<ExitCode, CliError> {
                 .iter()
                 .filter(|c| case.is_empty() || case.contains(&c.file.name))
             {
-                if c.script.is_none() {
+                if !c.has_script() {
                     println!("skip   {} (no script)", c.file.name);
                     continue;
                 }
@@ -337,7 +370,7 @@ pub(crate) fn scenario(cmd: ScenarioCommand) -> Result<ExitCode, CliError> {
             Ok(ExitCode::Success)
         }
         ScenarioCommand::Check { suite } => {
-            let suite = load_suite(&suite)?;
+            let suite = load_suite(&suite_or_only(suite)?)?;
             println!("suite {} is valid: {} cases", suite.file.name, suite.cases.len());
             Ok(ExitCode::Success)
         }
@@ -376,14 +409,7 @@ fn suites(args: &GoldenArgs) -> Result<Vec<PathBuf>, CliError> {
     if !args.suites.is_empty() {
         return Ok(args.suites.clone());
     }
-    let mut found: Vec<PathBuf> = std::fs::read_dir("scenarios")
-        .map_err(IoError::of("read", "scenarios/"))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.join("suite.yaml").is_file())
-        .collect();
-    found.sort();
-    Ok(found)
+    suites_under(Path::new("scenarios"))
 }
 
 pub(crate) fn golden(cmd: GoldenCommand) -> Result<ExitCode, CliError> {
@@ -487,9 +513,9 @@ pub(crate) fn scorecard(cmd: ScorecardCommand) -> Result<ExitCode, CliError> {
 pub(crate) struct PromoteArgs {
     /// A stored run id, packet digest, or signed packet file.
     pub run: String,
-    /// The suite to add the case to.
-    #[arg(long, default_value = DEFAULT_SUITE)]
-    pub suite: PathBuf,
+    /// The suite to add the case to [default: the only suite under scenarios/].
+    #[arg(long)]
+    pub suite: Option<PathBuf>,
     /// The new case's name (kebab-case).
     #[arg(long)]
     pub case: String,
@@ -505,39 +531,21 @@ pub(crate) fn promote(args: PromoteArgs) -> Result<ExitCode, CliError> {
     let dep = Deployment::load(&args.deployment.config)?;
     let store_dir = args.deployment.store.clone().unwrap_or(dep.config.paths.store.clone());
     let (packet, _) = crate::run_cmd::load_packet(&args.run, &dep, &store_dir)?;
-    let promoted = promote_packet(&packet, &args.case, &args.suite)?;
+    let suite = suite_or_only(args.suite.clone())?;
+    let promoted = promote_packet(&packet, &args.case, &suite)?;
     println!("wrote {}", promoted.case_file.display());
     println!(
         "wrote {}/ (model, tools, approvals from the packet)",
         promoted.fixtures.display()
     );
     // Run the new case once and keep its packet as the golden.
-    let first = run_promoted_case(&dep, &args.suite, &args.case, &args.goldens)?;
+    let first = run_promoted_case(&dep, &suite, &args.case, &args.goldens)?;
     for p in first.goldens {
         println!("wrote {} (golden)", p.display());
     }
     for a in &first.pending {
         println!("note: scaffolded {} does not hold yet: {}", a.kind, a.message);
     }
-    println!("edit the assertions, then `contextos eval {}`", args.suite.display());
-    Ok(ExitCode::Success)
-}
-
-/// Which schema to print.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum SchemaKind {
-    /// A scenario case file (`cases/*.yaml`).
-    Scenario,
-    /// A suite file (`suite.yaml`).
-    Suite,
-}
-
-pub(crate) fn schema(kind: SchemaKind) -> Result<ExitCode, CliError> {
-    let value = match kind {
-        SchemaKind::Scenario => contextos_harness::case_schema(),
-        SchemaKind::Suite => contextos_harness::suite_schema(),
-    };
-    let text = serde_json::to_string_pretty(&value).map_err(CliError::bug)?;
-    println!("{text}");
+    println!("edit the assertions, then `contextos eval {}`", suite.display());
     Ok(ExitCode::Success)
 }

@@ -57,6 +57,21 @@ impl LiveTools {
         Ok(tools)
     }
 
+    /// The source that serves `tool`, as `MCP server "x"` or `OpenAPI source "x"`.
+    pub(crate) fn offered_by(&self, tool: &str) -> Option<String> {
+        let mcp = self
+            .mcp
+            .iter()
+            .find(|server| server.served().any(|t| t.name == tool))
+            .map(|server| format!("MCP server {:?}", server.client().server_name()));
+        mcp.or_else(|| {
+            self.openapi
+                .iter()
+                .find(|source| source.tool_names().iter().any(|t| t == tool))
+                .map(|source| format!("OpenAPI source {:?}", source.name()))
+        })
+    }
+
     /// One adapter over all sources; tools none of them serves go to `fallback` (a script's results).
     pub(crate) fn router(&self, fallback: Option<ScriptedTools>) -> Result<ToolRouter<'_>, CliError> {
         let mut router = ToolRouter::new();

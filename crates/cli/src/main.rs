@@ -2,11 +2,13 @@
 //! function; this crate holds no domain logic.
 
 mod eval_cmd;
+mod init_cmd;
 mod live;
 mod output;
 mod pack_cmd;
 mod policy_cmd;
 mod run_cmd;
+mod schema_cmd;
 mod tools_cmd;
 
 use std::path::PathBuf;
@@ -19,6 +21,7 @@ use crate::output::CliError;
 
 const AFTER_HELP: &str = "\
 Examples:
+  contextos init my-agent                         a working project: policies, tools, a suite with goldens
   contextos eval                                  run the bundled suite, print the scorecard
   contextos policy validate                       check policies/ against its schema
   contextos policy test                           run policies/tests/*.yaml
@@ -41,6 +44,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start a project: deployment, policies, tools, a signed pack, a suite with goldens.
+    Init(init_cmd::InitArgs),
+    /// Add one well-formed file: a case, a tool contract or a policy test.
+    #[command(subcommand)]
+    New(init_cmd::NewCommand),
     /// Validate, test and explain Cedar policies.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
@@ -57,11 +65,8 @@ enum Command {
     Scorecard(eval_cmd::ScorecardCommand),
     /// Turn a stored run into a golden scenario case.
     Promote(eval_cmd::PromoteArgs),
-    /// Print the JSON Schema of scenario or suite files.
-    Schema {
-        #[arg(value_enum)]
-        kind: eval_cmd::SchemaKind,
-    },
+    /// Print, list or write the JSON Schema of every kind of file a user writes (suite, case, tool, config, ...).
+    Schema(schema_cmd::SchemaArgs),
     /// Run a request through every plane and store its signed replay packet.
     Run(run_cmd::RunArgs),
     /// Rerun a stored run from its recorded interactions, as it was or with overrides.
@@ -99,6 +104,8 @@ enum KeysCommand {
 
 fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
+        Command::Init(args) => init_cmd::init(args),
+        Command::New(cmd) => init_cmd::new(cmd),
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Pack(cmd) => pack_cmd::run(cmd),
         Command::Tools(cmd) => tools_cmd::run(cmd),
@@ -107,7 +114,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Golden(cmd) => eval_cmd::golden(cmd),
         Command::Scorecard(cmd) => eval_cmd::scorecard(cmd),
         Command::Promote(args) => eval_cmd::promote(args),
-        Command::Schema { kind } => eval_cmd::schema(kind),
+        Command::Schema(args) => schema_cmd::schema(args),
         Command::Run(args) => run_cmd::run(args),
         Command::Replay(args) => run_cmd::replay_cmd(args),
         Command::Diff(args) => run_cmd::diff_cmd(args),

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use contextos_action::ScriptedTools;
 use contextos_core::cedar_names::TOOL;
-use contextos_core::{ExitCode, IoError, PolicyOutcome, ReplayPacket};
+use contextos_core::{ExitCode, InteractionKind, IoError, PolicyOutcome, ReplayPacket};
 use contextos_decision::{ModelProvider, ScriptedModel};
 use contextos_runtime::{
     Deployment, EvaluatorConfig, PacketDiff, Recorded, ReplayOverrides, RequestEnvelope, RunArtifacts, RunMode, Script,
@@ -130,12 +130,16 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             if r.run_failed { " before the run failed" } else { "" }
         );
     };
+    let sources = if args.records() {
+        LiveTools::open(&args.mcp, &args.openapi)?
+    } else {
+        LiveTools::default()
+    };
     let artifacts = if args.records() {
         let script = match &args.script {
             Some(path) => Some(Script::parse(&path.display().to_string(), &read(path)?)?),
             None => None,
         };
-        let sources = LiveTools::open(&args.mcp, &args.openapi)?;
         let router = sources.router(script.as_ref().map(|s| ScriptedTools::new(s.tools.clone())))?;
         let model: Box<dyn ModelProvider> = match &script {
             Some(script) if !args.live => Box::new(ScriptedModel::new(script.model.clone())),
@@ -158,16 +162,57 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     };
     let store = Store::open(&args.deployment.store_dir(Some(&dep))?)?;
     let stored = persist(&store, &artifacts)?;
+    let refused = refused_calls(&artifacts.packet, Some(&sources));
     match args.format {
         Format::Json => print_json(&serde_json::json!({
             "run_id": artifacts.packet.run_id,
             "packet": stored.packet,
             "record": stored.record,
             "decision_record": artifacts.packet.decision_record,
+            "refused": refused,
         }))?,
-        Format::Text => print_operator_view(&artifacts.packet, Some(&stored), &artifacts),
+        Format::Text => print_operator_view(&artifacts.packet, Some(&stored), &artifacts, &refused),
     }
     Ok(ExitCode::Success)
+}
+
+/// A tool call the model asked for that names no pinned contract: the
+/// critic refused it before any effect (the tool was never offered).
+#[derive(Debug, serde::Serialize)]
+struct Refused {
+    call: String,
+    tool: String,
+    reason: String,
+}
+
+/// The refused calls of `packet`: tool calls in its recorded model
+/// responses whose tool has no contract among the run's pinned ones. With
+/// the run's live sources at hand, the reason names the source offering it.
+fn refused_calls(packet: &ReplayPacket, sources: Option<&LiveTools>) -> Vec<Refused> {
+    let mut refused = Vec::new();
+    for interaction in packet.interactions.iter().filter(|i| i.kind == InteractionKind::Model) {
+        let Some(calls) = interaction.response["tool_calls"].as_array() else {
+            continue;
+        };
+        for call in calls {
+            let tool = call["name"].as_str().unwrap_or_default();
+            if packet.inputs.tool_contracts.contains_key(tool) {
+                continue;
+            }
+            let reason = match sources.and_then(|s| s.offered_by(tool)) {
+                Some(source) => format!(
+                    "tool {tool} is offered by {source} but not pinned (contextos tools pin): refused before any effect"
+                ),
+                None => format!("tool {tool} has no pinned contract: refused before any effect"),
+            };
+            refused.push(Refused {
+                call: call["id"].as_str().unwrap_or_default().to_string(),
+                tool: tool.to_string(),
+                reason,
+            });
+        }
+    }
+    refused
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
@@ -180,8 +225,22 @@ fn short(d: &contextos_core::Digest) -> String {
     d.to_string()[..19].to_string()
 }
 
+fn print_refused(refused: &[Refused]) {
+    if !refused.is_empty() {
+        println!("\nrefused tool calls");
+        for r in refused {
+            println!("  {:<8} {}", r.call, r.reason);
+        }
+    }
+}
+
 /// The operator view of a run.
-fn print_operator_view(packet: &ReplayPacket, stored: Option<&StoredRun>, artifacts: &RunArtifacts) {
+fn print_operator_view(
+    packet: &ReplayPacket,
+    stored: Option<&StoredRun>,
+    artifacts: &RunArtifacts,
+    refused: &[Refused],
+) {
     let record = &packet.decision_record;
     let rc = &packet.inputs.run_context;
     let cc = &packet.compiled_context;
@@ -264,6 +323,7 @@ fn print_operator_view(packet: &ReplayPacket, stored: Option<&StoredRun>, artifa
             );
         }
     }
+    print_refused(refused);
     for warning in &cc.debt {
         println!("debt            {}", warning.message);
     }
@@ -284,7 +344,16 @@ fn print_operator_view(packet: &ReplayPacket, stored: Option<&StoredRun>, artifa
 #[command(
     after_help = "Examples:\n  contextos replay run_escalation_4411                 byte-identical rerun\n  \
 contextos replay run_escalation_4411 --policies candidate-policies/\n  \
-contextos replay packet.json --thresholds strict.yaml --fail-on-change"
+contextos replay packet.json --thresholds strict.yaml --fail-on-change\n  \
+contextos replay run_escalation_4411 --tools candidate-tools/ --format json\n\n\
+A replay with overrides drives the recorded model responses in order. Its status is one of:\n  \
+behaviour changed     outcome, answer, confidence, tool calls or approvals differ (exit 1 with --fail-on-change)\n  \
+behaviour unchanged   only inputs, provenance or what the model was shown differ\n  \
+incomplete            the recorded model responses ran out at model call N (exit 4): the replay\n                        \
+asked for more than was recorded, so what the agent would have done is unknown\n\
+It names the first divergent call against the nearest recorded one, each drifted model request by\n\
+tool name and message role (`tool added: restart_service`, `message 4 (tool) changed: content`),\n\
+and each changed call's determining policies (file:line) and approver roles before and after."
 )]
 pub(crate) struct ReplayArgs {
     /// A run id, a packet digest (or unique prefix), or a signed packet file.
@@ -331,6 +400,8 @@ pub(crate) fn replay_cmd(args: ReplayArgs) -> Result<ExitCode, CliError> {
     let mut dep = args.deployment.deployment()?;
     let store_dir = args.deployment.store_dir(Some(&dep))?;
     let (packet, old_bytes) = load_packet(&args.packet, &dep, &store_dir)?;
+    let before_policies =
+        (dep.policy.bundle_digest() == packet.inputs.policy_bundle).then(|| dep.policy.policies().to_vec());
     let mut overrides = ReplayOverrides::default();
     if let Some(dir) = &args.policies {
         dep = dep.with_policies(dir)?;
@@ -351,7 +422,10 @@ pub(crate) fn replay_cmd(args: ReplayArgs) -> Result<ExitCode, CliError> {
     }
     let replayed = replay(&dep, &packet, &overrides)?;
     let new_bytes = contextos_runtime::envelope_bytes(&replayed.artifacts.packet_envelope)?;
-    let diff = diff_packets(&packet, &replayed.artifacts.packet, &replayed.drift);
+    let mut diff = diff_packets(&packet, &replayed.artifacts.packet, &replayed.drift);
+    // The after side ran against `dep.policy`; the before side's bundle is at
+    // hand when the deployment's own bundle is the one the packet pinned.
+    diff.locate_policies(before_policies.as_deref(), Some(dep.policy.policies()));
     let identical = new_bytes == old_bytes;
     let stored = if identical {
         None
@@ -359,11 +433,15 @@ pub(crate) fn replay_cmd(args: ReplayArgs) -> Result<ExitCode, CliError> {
         let store = Store::open(&store_dir)?;
         Some(persist(&store, &replayed.artifacts)?)
     };
+    let status = replay_status(identical, &replayed, &diff);
     match args.format {
         Format::Json => print_json(&serde_json::json!({
             "run_id": replayed.artifacts.packet.run_id,
             "replay_of": packet.run_id,
             "identical": identical,
+            "status": status.name(),
+            "ran_out_at_model_call": replayed.ran_out_at,
+            "first_divergence": replayed.first_divergence,
             "packet": stored.as_ref().map(|s| s.packet),
             "diff": diff,
         }))?,
@@ -379,15 +457,83 @@ pub(crate) fn replay_cmd(args: ReplayArgs) -> Result<ExitCode, CliError> {
                     "replay of {} stored as {}",
                     packet.run_id, replayed.artifacts.packet.run_id
                 );
+                println!("  status          {}", status.text(&replayed));
+                if let Some(d) = &replayed.first_divergence {
+                    print_divergence(d);
+                }
                 print_diff(&diff);
             }
         }
     }
-    Ok(if args.fail_on_change && !(identical || diff.is_empty()) {
-        ExitCode::GateFailed
-    } else {
-        ExitCode::Success
+    Ok(match status {
+        ReplayStatus::Incomplete => ExitCode::FixtureMiss,
+        _ if args.fail_on_change && !(identical || diff.is_empty()) => ExitCode::GateFailed,
+        _ => ExitCode::Success,
     })
+}
+
+/// How a replay ended, from most to least telling: a replay whose recorded
+/// model responses ran out says so before anything it changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReplayStatus {
+    Identical,
+    Incomplete,
+    BehaviourChanged,
+    ProvenanceChanged,
+}
+
+impl ReplayStatus {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Identical => "identical",
+            Self::Incomplete => "incomplete",
+            Self::BehaviourChanged => "behaviour_changed",
+            Self::ProvenanceChanged => "provenance_changed",
+        }
+    }
+
+    fn text(self, replayed: &contextos_runtime::Replay) -> String {
+        match (self, replayed.ran_out_at) {
+            (Self::Incomplete, Some(call)) => {
+                format!("incomplete: recorded model responses ran out at model call {call}")
+            }
+            (Self::BehaviourChanged, _) => "behaviour changed".to_string(),
+            (Self::ProvenanceChanged, _) => "behaviour unchanged (inputs or provenance differ)".to_string(),
+            _ => self.name().to_string(),
+        }
+    }
+}
+
+fn replay_status(identical: bool, replayed: &contextos_runtime::Replay, diff: &PacketDiff) -> ReplayStatus {
+    if identical {
+        ReplayStatus::Identical
+    } else if replayed.is_incomplete() {
+        ReplayStatus::Incomplete
+    } else if diff.behaviour_changed() {
+        ReplayStatus::BehaviourChanged
+    } else {
+        ReplayStatus::ProvenanceChanged
+    }
+}
+
+/// At most this many lines per item (a drifted model call, a divergence).
+const LINES_PER_ITEM: usize = 5;
+
+fn print_lines(indent: &str, lines: &[String]) {
+    for line in lines.iter().take(LINES_PER_ITEM) {
+        println!("{indent}{line}");
+    }
+    if lines.len() > LINES_PER_ITEM {
+        println!("{indent}and {} more", lines.len() - LINES_PER_ITEM);
+    }
+}
+
+fn print_divergence(d: &contextos_runtime::Divergence) {
+    match &d.nearest {
+        Some(nearest) => println!("  first divergent {} (against {nearest})", d.call),
+        None => println!("  first divergent {}", d.call),
+    }
+    print_lines("                    ", &d.changes);
 }
 
 fn print_diff(diff: &PacketDiff) {
@@ -423,6 +569,11 @@ fn print_diff(diff: &PacketDiff) {
             side(&c.before),
             side(&c.after)
         );
+        for (label, s) in [("before", &c.before), ("after ", &c.after)] {
+            if let Some(s) = s {
+                println!("                    {label} {}", why(s));
+            }
+        }
     }
     if let Some(c) = &diff.approvals {
         println!("  approvals       {} -> {}", c.before.len(), c.after.len());
@@ -436,19 +587,47 @@ fn print_diff(diff: &PacketDiff) {
     if let Some(c) = &diff.answer {
         println!("  answer          {:?}\n               -> {:?}", c.before, c.after);
     }
-    for (call, pointers) in &diff.model_drift {
-        println!("  model call {call}    request drifted at {}", pointers.join(", "));
+    for (call, changes) in &diff.model_drift {
+        println!("  model call {call:<4} request drifted:");
+        print_lines("                    ", changes);
     }
+}
+
+/// `allow by p (file:line), q; approvers: r` for one side of a changed call.
+fn why(side: &contextos_runtime::CallSide) -> String {
+    let policies: Vec<String> = side.determining_policies.iter().map(ToString::to_string).collect();
+    let by = if policies.is_empty() {
+        "no determining policy".to_string()
+    } else {
+        format!("by {}", policies.join(", "))
+    };
+    let roles = if side.approver_roles.is_empty() {
+        String::new()
+    } else {
+        format!("; approver roles {}", side.approver_roles.join(", "))
+    };
+    let approval = side.approval.as_ref().map(|a| format!("; {a}")).unwrap_or_default();
+    format!("{} {by}{roles}{approval}", side.policy)
 }
 
 /// `contextos diff`.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  contextos diff run_escalation_4411 run_escalation_4411.replay-3f2a9c1b")]
+#[command(
+    after_help = "Examples:\n  contextos diff run_escalation_4411 run_escalation_4411.replay-3f2a9c1b\n  \
+contextos diff run_escalation_4411 run_escalation_4411.replay-3f2a9c1b --policies candidate-policies/\n  \
+contextos diff run_a run_b --format json\n\n\
+For each tool call whose decision changed: the outcome, the determining policies and the approver\n\
+roles before and after. A policy's file:line comes from the bundle each run was decided under: the\n\
+deployment's when its digest is the one the run pinned, or --policies for the second run."
+)]
 pub(crate) struct DiffArgs {
     /// First packet: run id, digest, or signed packet file.
     pub a: String,
     /// Second packet.
     pub b: String,
+    /// The policy bundle the second run was decided under (for file:line of its policies).
+    #[arg(long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
     #[command(flatten)]
     pub deployment: DeploymentArgs,
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -460,7 +639,27 @@ pub(crate) fn diff_cmd(args: DiffArgs) -> Result<ExitCode, CliError> {
     let store_dir = args.deployment.store_dir(Some(&dep))?;
     let (a, _) = load_packet(&args.a, &dep, &store_dir)?;
     let (b, _) = load_packet(&args.b, &dep, &store_dir)?;
-    let diff = diff_packets(&a, &b, &[]);
+    let mut diff = diff_packets(&a, &b, &[]);
+    let own = dep.policy.policies().to_vec();
+    let own_digest = dep.policy.bundle_digest();
+    let given = match &args.policies {
+        Some(dir) => {
+            let engine = contextos_trust::PolicyEngine::load_with_tools(dir, &dep.catalog.cedar_actions())?;
+            Some((engine.bundle_digest(), engine.policies().to_vec()))
+        }
+        None => None,
+    };
+    let bundle_of = |pinned: &contextos_core::Digest| {
+        given
+            .as_ref()
+            .filter(|(d, _)| d == pinned)
+            .map(|(_, p)| p.as_slice())
+            .or_else(|| (own_digest == *pinned).then_some(own.as_slice()))
+    };
+    // --policies is said to be the second run's bundle: trusted for it even
+    // when its digest differs (tool contracts outside it may have changed).
+    let after = bundle_of(&b.inputs.policy_bundle).or(given.as_ref().map(|(_, p)| p.as_slice()));
+    diff.locate_policies(bundle_of(&a.inputs.policy_bundle), after);
     match args.format {
         Format::Json => print_json(&diff)?,
         Format::Text => {
@@ -579,7 +778,8 @@ pub(crate) fn show_cmd(args: ShowArgs) -> Result<ExitCode, CliError> {
                         record: entry.record,
                         already_stored: true,
                     };
-                    print_operator_view(&packet, Some(&stored), &artifacts);
+                    let refused = refused_calls(&packet, None);
+                    print_operator_view(&packet, Some(&stored), &artifacts, &refused);
                 }
             }
         }

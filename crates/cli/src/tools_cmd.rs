@@ -60,12 +60,17 @@ pub(crate) enum ToolsCommand {
     /// method and path, input-schema digest.
     #[command(after_help = format!(
         "Examples:\n  contextos tools list --server mcp/filesystem.yaml\n  \
-         contextos tools list --server mcp/filesystem.yaml --format json\n  \
-         contextos tools list --openapi openapi/billing.yaml\n\n{SPEC_HELP}"
+         contextos tools list --server mcp/filesystem.yaml --tools runtime/tools --format json\n  \
+         contextos tools list --openapi openapi/billing.yaml\n\n\
+         A served tool with no contract in --tools is marked unpinned: a run never offers it to the\n\
+         model and refuses a call to it (before any effect) until it is pinned with `contextos tools pin`.\n\n{SPEC_HELP}"
     ))]
     List {
         #[command(flatten)]
         origin: Origin,
+        /// Directory of pinned tool contracts: served tools without one are marked unpinned.
+        #[arg(long, default_value = "runtime/tools")]
+        tools: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -116,7 +121,7 @@ pub(crate) enum ToolsCommand {
 
 pub(crate) fn run(cmd: ToolsCommand) -> Result<ExitCode, CliError> {
     match cmd {
-        ToolsCommand::List { origin, format } => list(&discover(&origin)?, format),
+        ToolsCommand::List { origin, tools, format } => list(&discover(&origin)?, &tools, format),
         ToolsCommand::Pin {
             origin,
             tools,
@@ -229,11 +234,29 @@ fn hints_text(h: &Hints) -> String {
     )
 }
 
-fn list(served: &Served, format: Format) -> Result<ExitCode, CliError> {
+/// The names of the contracts pinned in `dir` (none when it does not exist).
+fn pinned_names(dir: &Path) -> Result<std::collections::BTreeSet<String>, CliError> {
+    if !dir.is_dir() {
+        return Ok(std::collections::BTreeSet::new());
+    }
+    Ok(ToolCatalog::load(dir)?
+        .tools()
+        .map(|t| t.contract.name.clone())
+        .collect())
+}
+
+fn list(served: &Served, pins: &Path, format: Format) -> Result<ExitCode, CliError> {
+    let pinned = pinned_names(pins)?;
     let mut rows: Vec<(&Listed, Digest)> = Vec::with_capacity(served.tools.len());
     for tool in &served.tools {
         rows.push((tool, digest_of(&tool.contract.input_schema).map_err(CliError::bug)?));
     }
+    let unpinned: Vec<&str> = served
+        .tools
+        .iter()
+        .map(|t| t.contract.name.as_str())
+        .filter(|name| !pinned.contains(*name))
+        .collect();
     match format {
         Format::Json => {
             let tools: Vec<Value> = rows
@@ -247,6 +270,7 @@ fn list(served: &Served, format: Format) -> Result<ExitCode, CliError> {
                         entry.insert((*key).into(), value.clone());
                     }
                     entry.insert("schema_digest".into(), json!(digest.to_string()));
+                    entry.insert("pinned".into(), json!(pinned.contains(&c.name)));
                     entry.insert("description".into(), json!(c.description));
                     Value::Object(entry)
                 })
@@ -260,14 +284,31 @@ fn list(served: &Served, format: Format) -> Result<ExitCode, CliError> {
             let width = served.tools.iter().map(|t| t.contract.name.len()).max().unwrap_or(0);
             for (tool, digest) in &rows {
                 println!(
-                    "  {:width$}  {:11}  {}  {}",
+                    "  {:width$}  {:11}  {}  {}{}",
                     tool.contract.name,
                     tool.contract.approval_mode.as_str(),
                     tool.detail,
-                    digest
+                    digest,
+                    if pinned.contains(&tool.contract.name) {
+                        "  pinned"
+                    } else {
+                        "  UNPINNED"
+                    }
                 );
             }
         }
+    }
+    if !unpinned.is_empty() {
+        eprintln!(
+            "warning: {} of {} tools of {} have no pinned contract in {}: a run refuses them until \
+             they are pinned (`contextos tools pin --tool NAME --out {}`): {}",
+            unpinned.len(),
+            served.tools.len(),
+            served.label,
+            pins.display(),
+            pins.display(),
+            unpinned.join(", ")
+        );
     }
     Ok(ExitCode::Success)
 }

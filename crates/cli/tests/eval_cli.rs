@@ -1,4 +1,4 @@
-//! `contextos eval`, `schema`, `scorecard merge` through the real binary.
+//! `contextos eval`, `scorecard merge` through the real binary.
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::path::Path;
@@ -10,19 +10,6 @@ use common::{contextos_in, copy_dir, repo};
 fn contextos(args: &[&str]) -> (i32, String, String) {
     let r = contextos_in(&repo(), args);
     (r.code, r.stdout, r.stderr)
-}
-
-#[test]
-fn committed_schemas_match_the_code() {
-    for (kind, file) in [("scenario", "case.schema.json"), ("suite", "suite.schema.json")] {
-        let (code, stdout, stderr) = contextos(&["schema", kind]);
-        assert_eq!(code, 0, "{stderr}");
-        let committed = std::fs::read_to_string(repo().join("scenarios/schema").join(file)).unwrap();
-        assert_eq!(
-            stdout, committed,
-            "scenarios/schema/{file} is stale: regenerate it with `contextos schema {kind} > scenarios/schema/{file}`"
-        );
-    }
 }
 
 #[test]

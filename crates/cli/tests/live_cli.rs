@@ -377,3 +377,124 @@ fn a_live_run_that_fails_still_writes_what_it_recorded() {
     assert_eq!((count("model"), count("tools")), (1, 1));
     assert!(!live.stderr.contains(MODEL_KEY));
 }
+
+/// A tool the MCP server offers but the deployment has not pinned is never
+/// offered to the model; a call to it is refused before any effect, and
+/// `run` says which server offers it and how to pin it; `show` lists it too.
+#[test]
+fn a_call_to_an_unpinned_mcp_tool_is_refused_and_shown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().canonicalize().unwrap();
+    deployment(&dir, None);
+    fs::write(
+        dir.join("script.yaml"),
+        "format_version: 1\n\
+model:\n  \
+  - tool_calls:\n      \
+      - { id: call_1, name: get-sum, arguments: { a: 1, b: 2 } }\n    \
+    usage: { prompt_tokens: 1200, completion_tokens: 20 }\n  \
+  - content: The sum tool is not available to me.\n    \
+    confidence: 0.9\n    \
+    usage: { prompt_tokens: 1300, completion_tokens: 12 }\n",
+    )
+    .unwrap();
+    let args = [
+        "--script",
+        "script.yaml",
+        "--mcp",
+        "everything.yaml",
+        "--record",
+        "fx",
+        "--store",
+        "st",
+    ];
+    let r = run_request(&dir, &[], &args);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(
+            "refused tool calls\n  call_1   tool get-sum is offered by MCP server \"everything\" but not pinned \
+             (contextos tools pin): refused before any effect\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains(" get-sum  "), "never executed: {}", r.stdout);
+    let json = json(&run_request(&dir, &[], &[&args[..], &["--format", "json"]].concat()));
+    assert_eq!(json["refused"][0]["tool"], "get-sum", "{json}");
+    assert_eq!(json["decision_record"]["usage"]["tool_calls"], 0, "{json}");
+
+    let show = contextos_in(
+        &dir,
+        &[
+            "show",
+            "run_mcp_echo_record",
+            "--config",
+            "contextos.toml",
+            "--store",
+            "st",
+        ],
+    );
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    assert!(
+        show.stdout
+            .contains("  call_1   tool get-sum has no pinned contract: refused before any effect\n"),
+        "{}",
+        show.stdout
+    );
+}
+
+/// `tools list` marks each served tool pinned or unpinned against the
+/// deployment's contracts and warns that runs refuse the unpinned ones.
+#[test]
+fn tools_list_marks_unpinned_tools_and_warns_that_runs_refuse_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().canonicalize().unwrap();
+    deployment(&dir, None);
+    let list = contextos_in(
+        &dir,
+        &["tools", "list", "--server", "everything.yaml", "--tools", "tools"],
+    );
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let line = list
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("get-sum "))
+        .unwrap();
+    assert!(line.ends_with("  UNPINNED"), "{line}");
+    let echo = list
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("echo "))
+        .unwrap();
+    assert!(echo.ends_with("  pinned"), "{echo}");
+    assert!(
+        list.stderr.contains("warning: 12 of 13 tools of MCP server \"everything\" have no pinned contract in tools: a run refuses them until they are pinned"),
+        "{}",
+        list.stderr
+    );
+    assert!(list.stderr.contains("get-sum"), "{}", list.stderr);
+    let listed = contextos_in(
+        &dir,
+        &[
+            "tools",
+            "list",
+            "--server",
+            "everything.yaml",
+            "--tools",
+            "tools",
+            "--format",
+            "json",
+        ],
+    );
+    let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
+    let pinned = |name: &str| {
+        listed["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .map(|t| t["pinned"].clone())
+    };
+    assert_eq!(pinned("echo"), Some(json!(true)), "{listed}");
+    assert_eq!(pinned("get-sum"), Some(json!(false)), "{listed}");
+}

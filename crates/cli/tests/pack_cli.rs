@@ -124,7 +124,7 @@ fn build_reports_source_errors_with_location() {
     let r = run(command_in(dir.path()).args(["pack", "build", "packs/support_escalation"]));
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
-        r.stderr.contains("packs/support_escalation/pack.yaml:46:5"),
+        r.stderr.contains("packs/support_escalation/pack.yaml:47:5"),
         "{}",
         r.stderr
     );

@@ -17,6 +17,7 @@ use crate::error::PackError;
 
 /// A pack source file (`pack.yaml`), as a team writes it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PackSource {
     /// Document format version (1).
@@ -37,6 +38,7 @@ pub struct PackSource {
 
 /// One layer of a pack source.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LayerSource {
     /// Which of the ten layers this is.
@@ -58,6 +60,7 @@ pub struct LayerSource {
 
 /// A source of content with its provenance.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SourceSpec {
     /// Where the content was fetched from.
@@ -76,6 +79,7 @@ pub struct SourceSpec {
 
 /// A unit of content.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SnippetSource {
     /// Unique within the pack.

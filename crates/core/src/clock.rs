@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// Milliseconds since the Unix epoch (UTC). Serialized as a plain integer so
 /// documents never depend on a time-zone or formatting library.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct Timestamp(pub u64);
 

@@ -15,6 +15,7 @@ use crate::{Digest, Timestamp};
 
 /// The ten layers of a context pack, in canonical order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ContextLayer {
     /// System instructions.

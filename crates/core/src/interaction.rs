@@ -25,6 +25,7 @@ pub enum Role {
 
 /// A tool call proposed by the model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ToolCall {
     /// Call id, unique within the run (`call_1`, …).
@@ -82,6 +83,7 @@ pub struct ModelRequest {
 
 /// Token usage of one model call.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Usage {
     /// Prompt tokens.
@@ -93,6 +95,7 @@ pub struct Usage {
 /// A model response in normalized form: either tool calls (a plan step) or a
 /// final answer citing the tool calls whose results support it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ModelResponse {
     /// Answer text (empty when the response only calls tools).
@@ -126,6 +129,7 @@ pub struct ToolRequest {
 
 /// What a tool returned.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ToolResponse {
     /// The tool succeeded with this result.

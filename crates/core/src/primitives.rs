@@ -15,6 +15,7 @@ use crate::{CompiledContext, ContextPackRef, Digest, Timestamp};
 /// authority: a run whose ceiling is `network` may use `read_only`,
 /// `local_write` and `network` capabilities.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ApprovalMode {
     /// Reads only; no effect outside the run.
@@ -76,6 +77,7 @@ impl FromStr for ApprovalMode {
 
 /// How much risk the operator allows this run to take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SafetyMode {
     /// Read-only investigation; policies deny effects.
@@ -99,6 +101,7 @@ impl SafetyMode {
 
 /// Limits a run may not exceed; exhausting one ends the run in a recorded escalation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RunBudget {
     /// Planner/executor/critic iterations.
@@ -114,6 +117,7 @@ pub struct RunBudget {
 
 /// The human the agent acts for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UserRef {
     /// User id, unique within the tenant.
@@ -125,6 +129,7 @@ pub struct UserRef {
 
 /// The agent and the workload identity it runs as.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AgentRef {
     /// Agent id (its Cedar entity id).
@@ -135,9 +140,10 @@ pub struct AgentRef {
 
 /// The canonical identity envelope of a run, fixed before the model sees anything.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RunContext {
-    /// Document format version.
+    /// Document format version (1).
     pub format_version: u32,
     /// Run id.
     pub run_id: String,

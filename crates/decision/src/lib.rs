@@ -40,10 +40,12 @@
 #![deny(missing_docs)]
 
 mod agent_loop;
+mod drift;
 mod openai;
 mod provider;
 
 pub use agent_loop::{LoopConfig, LoopError, LoopInput, LoopResult, run_loop};
+pub use drift::{model_call_number, request_drift};
 pub use openai::{LiveModelConfig, OpenAiCompatible, check_params};
 pub use provider::{
     ModelProvider, ProviderError, RecordedModel, RecordingModel, RequestDrift, ScriptedModel, SequenceReplayModel,

@@ -50,6 +50,7 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// max_response_bytes = 4194304             # a longer answer is refused, not cut
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LiveModelConfig {
     /// The API root, `http://` or `https://`, without credentials, query or

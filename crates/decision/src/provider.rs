@@ -3,8 +3,10 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use contextos_action::{FixtureMiss, Recording, differing_pointers};
+use contextos_action::{FixtureMiss, Recording};
 use contextos_core::{ErrorKind, Kind, ModelRequest, ModelResponse};
+
+use crate::drift::{model_call_number, request_drift};
 
 /// Why a provider produced no response.
 #[derive(Debug, Clone, thiserror::Error, miette::Diagnostic)]
@@ -61,8 +63,25 @@ impl RecordedModel {
 }
 
 impl ModelProvider for RecordedModel {
+    /// The recorded response; a miss names the model call, says whether the
+    /// recording ran out (no recorded request has got that far) or the run
+    /// asked for something else, and what differs from the nearest recorded
+    /// request by tool name and message role.
     fn complete(&self, request: &ModelRequest) -> Result<ModelResponse, ProviderError> {
-        Ok(self.recording.lookup(request)?.1)
+        match self.recording.lookup_explained(request, request_drift) {
+            Ok((_, response)) => Ok(response),
+            Err(mut miss) => {
+                let call = model_call_number(request);
+                let furthest = self.recording.requests().map(model_call_number).max().unwrap_or(0);
+                let at = if call > furthest {
+                    format!("model call {call} (recorded model responses ran out: the recording has {furthest})")
+                } else {
+                    format!("model call {call} (the run diverged from the recording)")
+                };
+                miss.call = Some(at.into());
+                Err(miss.into())
+            }
+        }
     }
 }
 
@@ -105,8 +124,17 @@ impl ModelProvider for ScriptedModel {
 pub struct RequestDrift {
     /// 1-based model call number.
     pub call: usize,
-    /// JSON pointers where the new request differs from the recorded one.
-    pub pointers: Vec<String>,
+    /// What differs, by tool name and message role (see [`request_drift`]).
+    pub changes: Vec<String>,
+}
+
+/// Sequence replay state: the next call, the drift so far, and the call
+/// that found no recorded response left.
+#[derive(Debug, Default)]
+struct SequenceState {
+    next: usize,
+    drift: Vec<RequestDrift>,
+    ran_out_at: Option<usize>,
 }
 
 /// Replays recorded responses in call order, tolerating request drift (a
@@ -115,7 +143,7 @@ pub struct RequestDrift {
 #[derive(Debug)]
 pub struct SequenceReplayModel {
     recorded: Vec<(ModelRequest, ModelResponse)>,
-    state: Mutex<(usize, Vec<RequestDrift>)>,
+    state: Mutex<SequenceState>,
 }
 
 impl SequenceReplayModel {
@@ -123,13 +151,18 @@ impl SequenceReplayModel {
     pub fn new(recorded: Vec<(ModelRequest, ModelResponse)>) -> Self {
         Self {
             recorded,
-            state: Mutex::new((0, Vec::new())),
+            state: Mutex::new(SequenceState::default()),
         }
     }
 
     /// Calls whose request drifted from the recording, so far.
     pub fn drift(&self) -> Vec<RequestDrift> {
-        self.state.lock().map(|s| s.1.clone()).unwrap_or_default()
+        self.state.lock().map(|s| s.drift.clone()).unwrap_or_default()
+    }
+
+    /// The 1-based model call that found no recorded response left, if one did.
+    pub fn ran_out_at(&self) -> Option<usize> {
+        self.state.lock().ok().and_then(|s| s.ran_out_at)
     }
 }
 
@@ -139,18 +172,16 @@ impl ModelProvider for SequenceReplayModel {
             .state
             .lock()
             .map_err(|_| ProviderError::Transport("replay lock poisoned".into()))?;
-        let index = state.0;
-        state.0 += 1;
-        let (recorded_request, response) = self
-            .recorded
-            .get(index)
-            .ok_or(ProviderError::Exhausted("recorded sequence", index + 1))?;
+        let index = state.next;
+        state.next += 1;
+        let Some((recorded_request, response)) = self.recorded.get(index) else {
+            state.ran_out_at.get_or_insert(index + 1);
+            return Err(ProviderError::Exhausted("recorded sequence", index + 1));
+        };
         if recorded_request != request {
-            let a = serde_json::to_value(recorded_request).unwrap_or_default();
-            let b = serde_json::to_value(request).unwrap_or_default();
-            state.1.push(RequestDrift {
+            state.drift.push(RequestDrift {
                 call: index + 1,
-                pointers: differing_pointers(&a, &b),
+                changes: request_drift(recorded_request, request),
             });
         }
         Ok(response.clone())

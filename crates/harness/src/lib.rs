@@ -1,8 +1,8 @@
 //! The ContextOS evaluation harness.
 //!
-//! Owns scenario suites (YAML with a published JSON Schema), assertions and
-//! graders, the parallel runner (rayon, results in a fixed order),
-//! scorecards, gates, goldens, reports, promotion of stored runs into cases,
+//! Owns scenario suites (YAML), the JSON Schema of every kind of file a user
+//! writes ([`FileKind`]), assertions and graders, the parallel runner (rayon,
+//! results in a fixed order), scorecards, gates, goldens, reports, promotion of stored runs into cases,
 //! and policy impact and coverage over recorded corpora.
 //!
 //! It runs cases through the runtime; it does not decide policy, plan, or
@@ -40,7 +40,9 @@ mod promotion;
 mod record;
 mod report;
 mod runner;
+mod scaffold;
 mod scenario;
+mod schemas;
 mod scorecard;
 mod suite;
 
@@ -59,9 +61,14 @@ pub use promotion::{FirstRun, PromotedCase, check_case_name, promote_packet, run
 pub use record::{Recorded, record_case};
 pub use report::{MARKDOWN_COMMENT_LIMIT, ReportError, render_html, render_junit, render_markdown};
 pub use runner::{CaseRun, RunOptions, run_suite};
-pub use scenario::{
-    Assertion, CaseDefaults, CaseFile, CaseRequest, JudgeConfig, SequenceMode, SuiteFile, Thresholds, case_schema,
-    suite_schema,
+pub use scaffold::{
+    InitReport, NewPolicyTest, NewTool, PROJECT_CONFIG, Template, ToolArg, WrittenPolicyTest, init_project, new_case,
+    new_policy_test, new_tool,
 };
+pub use scenario::{
+    Assertion, CaseDefaults, CaseFile, CaseRequest, InlineScript, JudgeConfig, ScriptRef, SequenceMode, SuiteFile,
+    Thresholds,
+};
+pub use schemas::{FileKind, write_schemas};
 pub use scorecard::{AssertionResult, CaseDetail, CaseResult, Scorecard, Tally, rate};
-pub use suite::{Case, CaseScript, HarnessError, Selection, Suite, load_suite, parse_partition};
+pub use suite::{CASE_FORMAT_VERSION, Case, CaseScript, HarnessError, Selection, Suite, load_suite, parse_partition};

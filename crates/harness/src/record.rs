@@ -7,7 +7,7 @@ use contextos_runtime::{Deployment, run_scripted, write_fixtures};
 
 use crate::assertions::judge_request;
 use crate::scenario::Assertion;
-use crate::suite::{Case, CaseScript, HarnessError, Suite};
+use crate::suite::{Case, HarnessError, Suite};
 
 /// What recording one case wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,13 +24,12 @@ pub struct Recorded {
 
 /// Records `case` from its script into its fixture directory (replacing what was there).
 pub fn record_case(dep: &Deployment, suite: &Suite, case: &Case) -> Result<Recorded, HarnessError> {
-    let Some(script_path) = &case.script else {
+    let Some(script) = case.load_script()? else {
         return Err(HarnessError::Usage(format!(
-            "case {} has no script (scripts/{}.yaml)",
+            "case {} has no script (scripts/{}.yaml, or `script:` in the case)",
             case.file.name, case.file.name
         )));
     };
-    let script = CaseScript::load(script_path)?;
     let run = run_scripted(dep, &case.envelope, &script.runtime_script())?;
     let dir = &case.fixtures;
     for sub in ["model", "tools", "judge"] {

@@ -75,7 +75,7 @@ pub struct JudgeConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseFile {
-    /// Document format version (1).
+    /// Document format version: 1, or 2 (the script may be written in the case).
     pub format_version: u32,
     /// Case name; must equal the file name without `.yaml`.
     pub name: String,
@@ -96,11 +96,60 @@ pub struct CaseFile {
     /// Recorded fixtures, relative to the suite directory [default: `fixtures/<name>`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixtures: Option<String>,
-    /// Authoring script, relative to the suite directory [default: `scripts/<name>.yaml` when present].
+    /// Authoring script: a path relative to the suite directory, or (format
+    /// version 2) the script itself [default: `scripts/<name>.yaml` when present].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub script: Option<String>,
+    pub script: Option<ScriptRef>,
     /// What must hold.
     pub assertions: Vec<Assertion>,
+}
+
+/// A case's authoring script: where it is, or the script itself.
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ScriptRef {
+    /// A script file, relative to the suite directory.
+    Path(String),
+    /// The script written in the case (case format version 2).
+    Inline(Box<InlineScript>),
+}
+
+impl<'de> Deserialize<'de> for ScriptRef {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RefVisitor;
+        impl<'de> serde::de::Visitor<'de> for RefVisitor {
+            type Value = ScriptRef;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a script path, or a script (model, tools, approvals, judge)")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ScriptRef, E> {
+                Ok(ScriptRef::Path(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ScriptRef, A::Error> {
+                let script = InlineScript::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(ScriptRef::Inline(Box::new(script)))
+            }
+        }
+        deserializer.deserialize_any(RefVisitor)
+    }
+}
+
+/// A script written inside its case: what the model answers, in order, what
+/// each tool returns, who approves, and what the judge says.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InlineScript {
+    /// Model responses, in call order.
+    pub model: Vec<contextos_core::ModelResponse>,
+    /// Tool results by tool and arguments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<contextos_action::ScriptedResult>,
+    /// Approver decisions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<contextos_action::RecordedApproval>,
+    /// Judge responses, one per `graded` assertion, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub judge: Vec<contextos_core::ModelResponse>,
 }
 
 /// The request of a case.
@@ -474,14 +523,4 @@ impl Assertion {
             | Self::Graded { not, .. } => *not,
         }
     }
-}
-
-/// The JSON Schema of case files (`contextos schema scenario`).
-pub fn case_schema() -> Value {
-    serde_json::to_value(schemars::schema_for!(CaseFile)).unwrap_or(Value::Null)
-}
-
-/// The JSON Schema of suite files (`contextos schema suite`).
-pub fn suite_schema() -> Value {
-    serde_json::to_value(schemars::schema_for!(SuiteFile)).unwrap_or(Value::Null)
 }

@@ -7,10 +7,14 @@ use contextos_core::{
     DocumentError, ErrorKind, IoError, Kind, ModelResponse, RunContext, Timestamp, merge_json, parse_yaml,
 };
 use contextos_runtime::{Request, RequestEnvelope};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::scenario::{CaseFile, SuiteFile};
+use crate::scenario::{CaseFile, InlineScript, ScriptRef, SuiteFile};
+
+/// The newest case format: 2 lets a case hold its script (`script:` as a mapping).
+pub const CASE_FORMAT_VERSION: u32 = 2;
 
 /// A suite that cannot be loaded or run.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -59,8 +63,26 @@ pub struct Case {
     pub envelope: RequestEnvelope,
     /// The recorded fixtures.
     pub fixtures: PathBuf,
-    /// The authoring script, when present.
+    /// The authoring script file, when present.
     pub script: Option<PathBuf>,
+    /// The authoring script written in the case (format version 2), when present.
+    pub inline_script: Option<CaseScript>,
+}
+
+impl Case {
+    /// Whether the case has an authoring script (a file or written in the case).
+    pub fn has_script(&self) -> bool {
+        self.script.is_some() || self.inline_script.is_some()
+    }
+
+    /// The authoring script, read from its file or taken from the case.
+    pub fn load_script(&self) -> Result<Option<CaseScript>, HarnessError> {
+        match (&self.inline_script, &self.script) {
+            (Some(inline), _) => Ok(Some(inline.clone())),
+            (None, Some(path)) => CaseScript::load(path).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
 }
 
 /// A loaded suite.
@@ -187,10 +209,13 @@ pub fn load_suite(dir: &Path) -> Result<Suite, HarnessError> {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if case.format_version != 1 {
+        if !(1..=CASE_FORMAT_VERSION).contains(&case.format_version) {
             return Err(DocumentError::new(
                 &shown,
-                format!("unsupported format_version {}, expected 1", case.format_version),
+                format!(
+                    "unsupported format_version {}, expected 1 to {CASE_FORMAT_VERSION}",
+                    case.format_version
+                ),
             )
             .into());
         }
@@ -216,9 +241,22 @@ pub fn load_suite(dir: &Path) -> Result<Suite, HarnessError> {
             case.fixtures.as_deref().unwrap_or(&format!("fixtures/{}", case.name)),
             "fixtures",
         )?;
-        let script = match &case.script {
-            Some(rel) => Some(within(rel, "script")?),
-            None => Some(dir.join("scripts").join(format!("{}.yaml", case.name))).filter(|p| p.is_file()),
+        let (script, inline_script) = match &case.script {
+            Some(ScriptRef::Path(rel)) => (Some(within(rel, "script")?), None),
+            Some(ScriptRef::Inline(inline)) => {
+                if case.format_version < 2 {
+                    return Err(DocumentError::new(
+                        &shown,
+                        "a script written in the case needs format_version 2 (version 1 takes a script path)",
+                    )
+                    .into());
+                }
+                (None, Some(CaseScript::from_inline(inline)))
+            }
+            None => (
+                Some(dir.join("scripts").join(format!("{}.yaml", case.name))).filter(|p| p.is_file()),
+                None,
+            ),
         };
         let envelope = envelope(&file, &case, &shown)?;
         cases.push(Case {
@@ -227,6 +265,7 @@ pub fn load_suite(dir: &Path) -> Result<Suite, HarnessError> {
             envelope,
             fixtures,
             script,
+            inline_script,
         });
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -293,26 +332,39 @@ pub fn parse_partition(text: &str) -> Result<(usize, usize), String> {
     Ok((i, n))
 }
 
-/// A case's authoring script: the runtime script plus the judge's responses.
-#[derive(Debug, Clone, Deserialize)]
+/// A fixture-authoring script: the model's responses, tool results and
+/// approver decisions of one run, and in a scenario's `scripts/` the judge's
+/// responses. (`contextos run --script` reads the same file without `judge`.)
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseScript {
-    /// Document format version.
+    /// Document format version (1).
     pub format_version: u32,
     /// Model responses in call order.
     pub model: Vec<ModelResponse>,
-    /// Tool results.
+    /// Tool results by tool and exact arguments.
     #[serde(default)]
     pub tools: Vec<contextos_action::ScriptedResult>,
-    /// Approver decisions.
+    /// Approver decisions, matched by tool and, when given, arguments.
     #[serde(default)]
     pub approvals: Vec<contextos_action::RecordedApproval>,
-    /// Judge responses, one per `graded` assertion, in order.
+    /// Judge responses, one per `graded` assertion, in order (scenario scripts only).
     #[serde(default)]
     pub judge: Vec<ModelResponse>,
 }
 
 impl CaseScript {
+    /// The script a case holds.
+    pub fn from_inline(inline: &InlineScript) -> Self {
+        Self {
+            format_version: 1,
+            model: inline.model.clone(),
+            tools: inline.tools.clone(),
+            approvals: inline.approvals.clone(),
+            judge: inline.judge.clone(),
+        }
+    }
+
     /// Parses a script file.
     pub fn load(path: &Path) -> Result<Self, HarnessError> {
         let shown = path.display().to_string();

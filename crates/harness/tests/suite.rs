@@ -343,3 +343,31 @@ fn case_file_errors_name_file_line_and_column() {
     assert!(err.contains("tight-budget.yaml:"), "{err}");
     assert!(err.contains("verdit"), "{err}");
 }
+
+#[test]
+fn a_case_whose_model_fixtures_run_out_says_so_and_names_the_model_call() {
+    let dir = mini_suite();
+    // The last model response: the full cases need it, the two-iteration case stops before.
+    let last = fs::read_dir(dir.path().join("shared/model"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("004-"))
+        .unwrap();
+    fs::remove_file(last).unwrap();
+    let (_, card) = run(dir.path(), 1, None);
+    let error = |name: &str| {
+        card.cases
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap()
+            .error
+            .clone()
+            .unwrap_or_default()
+    };
+    let full = error("refund-and-delete");
+    assert!(
+        full.contains("model call 4 (recorded model responses ran out: the recording has 3)"),
+        "{full}"
+    );
+    assert!(error("tight-budget").is_empty(), "{}", error("tight-budget"));
+}

@@ -34,9 +34,10 @@ pub const ENTITY_SOURCE_FORMAT_VERSION: u32 = 1;
 
 /// The deployment's entity source (empty when the deployment names none).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EntitySource {
-    /// Always [`ENTITY_SOURCE_FORMAT_VERSION`].
+    /// Document format version (1, [`ENTITY_SOURCE_FORMAT_VERSION`]).
     pub format_version: u32,
     /// Tenant attributes by tenant id.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

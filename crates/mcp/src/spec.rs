@@ -31,8 +31,9 @@ use crate::error::McpError;
 /// `/bin` and `/usr/bin`; give an absolute path otherwise.
 ///
 /// An HTTP server's token is named, never written here: the CLI reads the
-/// variable and passes the value to [`McpClient::connect_with`](crate::McpClient::connect_with).
+/// variable and passes the value to `McpClient::connect_with`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct McpServerSpec {
     /// The server's name (shown in messages and listings).

@@ -46,14 +46,15 @@ const RESERVED_HEADERS: [&str; 9] = [
 ///
 /// DELETE is always `destructive` here; a pinned contract can lower it.
 /// The token's value is never in the spec: the CLI reads the variable and
-/// passes a [`Secret`](contextos_core::Secret) in.
+/// passes a `Secret` in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OpenApiSource {
     /// The source's name (shown in messages and listings).
     pub name: String,
-    /// The OpenAPI document. Relative to the spec file in the YAML;
-    /// [`load`](Self::load) resolves it.
+    /// The OpenAPI document (YAML or JSON, OpenAPI 3.0 or 3.1), relative to
+    /// this file (`load` resolves it).
     pub document: PathBuf,
     /// Where operations are called; the document's first server when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]

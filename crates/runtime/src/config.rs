@@ -10,24 +10,27 @@ use serde_json::Value;
 
 use crate::error::RunError;
 
-/// The parsed configuration file. Relative paths are relative to the file's directory.
+/// The deployment configuration (`runtime/contextos.toml`): what every run
+/// executes against. Relative paths are relative to the file's directory.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RuntimeConfig {
-    /// Document format version.
+    /// Document format version (1).
     pub format_version: u32,
-    /// The model.
+    /// The model every run calls (`[model]`).
     pub model: ModelConfig,
-    /// The context plane.
+    /// The context packs offered and the prompt's token budget (`[context]`).
     pub context: ContextConfig,
-    /// Where things live.
+    /// Where the deployment's files are (`[paths]`).
     pub paths: PathsConfig,
-    /// Evaluator thresholds.
+    /// When a final answer escalates to a human (`[evaluator]`).
     pub evaluator: EvaluatorConfig,
 }
 
 /// Model settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
     /// Model name (also picks the tokenizer).
@@ -35,16 +38,18 @@ pub struct ModelConfig {
     /// Parameters sent with every request.
     #[serde(default)]
     pub params: BTreeMap<String, Value>,
-    /// Where `contextos run --live` reaches the model (`[model.live]`).
-    /// Not serialized: the packet's `model_config` records what the model
-    /// was asked (name and params), not the transport, so a live run and
-    /// its offline replay pin the same inputs whatever this block says.
+    /// Where `contextos run --live` reaches an OpenAI-compatible model
+    /// (`[model.live]`); runs on recorded fixtures ignore it.
+    // Not serialized: the packet's `model_config` records what the model
+    // was asked (name and params), not the transport, so a live run and
+    // its offline replay pin the same inputs whatever this block says.
     #[serde(default, skip_serializing)]
     pub live: Option<LiveModelConfig>,
 }
 
 /// Context-plane settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ContextConfig {
     /// Built, signed pack artifacts to offer every run.
@@ -56,19 +61,20 @@ pub struct ContextConfig {
     pub allow_unsigned_dev_packs: bool,
 }
 
-/// Paths.
+/// Where the deployment's files are, relative to the configuration file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PathsConfig {
-    /// The policy bundle.
+    /// The policy bundle directory (`*.cedar`, `schema.cedarschema`, `approvers.yaml`).
     pub policies: PathBuf,
-    /// Tool contracts.
+    /// The directory of tool contracts (`*.yaml`).
     pub tools: PathBuf,
-    /// Trusted public keys (`*.pub`).
+    /// The directory of trusted public keys (`*.pub`).
     pub keys: PathBuf,
-    /// The key that signs records and packets.
+    /// The secret key that signs records and packets.
     pub signing_key: PathBuf,
-    /// The embedded store.
+    /// The run store directory (`.contextos`).
     pub store: PathBuf,
     /// The entity source: attributes of tenants, users, agents and packs,
     /// and the deployment's own entities (optional).
@@ -78,6 +84,7 @@ pub struct PathsConfig {
 
 /// Evaluator thresholds (a replay may override them).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EvaluatorConfig {
     /// Below this confidence a final answer escalates.

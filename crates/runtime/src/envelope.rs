@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// The request itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Request {
     /// Caller's request id.
@@ -15,15 +16,16 @@ pub struct Request {
     pub text: String,
 }
 
-/// A request envelope file (YAML or JSON).
+/// A request envelope file (YAML or JSON): what `contextos run REQUEST` runs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RequestEnvelope {
-    /// Document format version.
+    /// Document format version (1).
     pub format_version: u32,
-    /// The request.
+    /// What is asked, and through which channel.
     pub request: Request,
-    /// The run context.
+    /// Who the run acts for, in which tenant, with which ceiling and budget.
     pub run_context: RunContext,
     /// Start of the injected clock for runs on recorded fixtures.
     pub started_at: Timestamp,

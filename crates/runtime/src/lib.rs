@@ -45,7 +45,7 @@ mod script;
 
 pub use config::{ContextConfig, EvaluatorConfig, ModelConfig, PathsConfig, RuntimeConfig};
 pub use deployment::{Deployment, load_packs, pack_entities};
-pub use diff::{CallChange, CallSide, Change, PacketDiff, diff_packets};
+pub use diff::{CallChange, CallSide, Change, Divergence, PacketDiff, PolicyRef, diff_packets, first_divergence};
 pub use envelope::{Request, RequestEnvelope};
 pub use error::RunError;
 pub use fixtures::Fixtures;

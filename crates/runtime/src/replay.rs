@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::config::EvaluatorConfig;
 use crate::deployment::Deployment;
+use crate::diff::{Divergence, first_divergence};
 use crate::envelope::{Request, RequestEnvelope};
 use crate::error::RunError;
 use crate::invoke::{REPLAY_PACKET_TYPE, RunArtifacts, invoke_agent, packet_interactions};
@@ -40,6 +41,18 @@ pub struct Replay {
     pub artifacts: RunArtifacts,
     /// Model calls whose request differed from the recording.
     pub drift: Vec<RequestDrift>,
+    /// The 1-based model call that found no recorded response left: the
+    /// replay is incomplete (it escalated there), not a behaviour change.
+    pub ran_out_at: Option<usize>,
+    /// The first call that asked for something the recording does not have.
+    pub first_divergence: Option<Divergence>,
+}
+
+impl Replay {
+    /// Whether the recorded model responses ran out before the run ended.
+    pub fn is_incomplete(&self) -> bool {
+        self.ran_out_at.is_some()
+    }
 }
 
 /// Verifies a stored packet envelope and decodes it.
@@ -129,8 +142,11 @@ pub fn replay(dep: &Deployment, packet: &ReplayPacket, overrides: &ReplayOverrid
         artifacts.packet.replay_of = Some(packet.run_id.clone());
         artifacts.packet_envelope = contextos_trust::sign(REPLAY_PACKET_TYPE, &artifacts.packet, &dep.signing_key)?;
     }
+    let first_divergence = first_divergence(packet, &artifacts.packet);
     Ok(Replay {
         artifacts,
         drift: provider.drift(),
+        ran_out_at: provider.ran_out_at(),
+        first_divergence,
     })
 }

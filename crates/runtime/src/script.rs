@@ -19,18 +19,19 @@ use crate::envelope::RequestEnvelope;
 use crate::error::RunError;
 use crate::invoke::{RunArtifacts, invoke_agent};
 
-/// A fixture-authoring script.
+/// A fixture-authoring script (`contextos run REQUEST --script FILE --record DIR`):
+/// the model's responses, tool results and approver decisions of one run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Script {
-    /// Document format version.
+    /// Document format version (1).
     pub format_version: u32,
     /// Model responses, in call order.
     pub model: Vec<ModelResponse>,
     /// Tool results by tool and arguments.
     #[serde(default)]
     pub tools: Vec<ScriptedResult>,
-    /// Approver decisions.
+    /// Approver decisions, matched by tool and, when given, arguments.
     #[serde(default)]
     pub approvals: Vec<RecordedApproval>,
 }

@@ -154,7 +154,12 @@ fn changed_request_misses_and_names_the_nearest_recording() {
     assert_eq!(err.kind(), ErrorKind::FixtureMiss);
     let text = err.to_string();
     assert!(text.contains("nearest recorded request is"), "{text}");
-    assert!(text.contains("/messages/1/content"), "{text}");
+    // Said by message role, not JSON pointer, and naming the model call.
+    assert!(text.contains("message 2 (user) changed: content"), "{text}");
+    assert!(
+        text.contains("model call 1 (the run diverged from the recording)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -327,7 +332,9 @@ fn replay_against_an_edited_pack_shows_what_the_model_saw_change() {
     assert!(
         diff.model_drift
             .iter()
-            .all(|(_, pointers)| pointers.iter().any(|p| p == "/messages/0/content"))
+            .all(|(_, changes)| changes == &["system prompt changed"]),
+        "{:#?}",
+        diff.model_drift
     );
     // Same decisions on the same recorded model responses: the tool calls did not change.
     assert!(diff.tool_calls.is_empty(), "{:#?}", diff.tool_calls);

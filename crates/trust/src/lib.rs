@@ -55,6 +55,9 @@ pub use policy::{
     PolicyTestError, PolicyTestReport, PolicyTestResult, RecordType, RequestDocument, RequestError, SourceDiagnostic,
     ToolArguments, generated_schema, is_shadow_error, run_policy_tests, tool_actions_schema,
 };
+/// JSON Schemas of the bundle's YAML files (the harness publishes them).
+#[cfg(feature = "schema")]
+pub use policy::{approvers_schema, policy_test_schema};
 
 // Signing and evidence log (see signing.rs and evidence.rs).
 pub use evidence::{EvidenceEntry, EvidenceError, EvidenceLog, LogReport, verify_log};

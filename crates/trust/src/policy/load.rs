@@ -109,11 +109,23 @@ impl PolicyLoadError {
     }
 }
 
+/// `approvers.yaml` in a policy bundle: the approver roles the engine may ask for.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct ApproversFile {
+    /// Document format version (1).
     format_version: u32,
+    /// Approver roles. A request denied without an approval is re-evaluated as
+    /// if each role had approved; the roles that turn it into an allow make the
+    /// outcome `approval_required`, and the gateway asks an approver holding one.
     roles: Vec<String>,
+}
+
+/// The JSON Schema of `approvers.yaml`.
+#[cfg(feature = "schema")]
+pub fn approvers_schema() -> schemars::Schema {
+    schemars::schema_for!(ApproversFile)
 }
 
 /// The parsed, validated contents of a policy directory.

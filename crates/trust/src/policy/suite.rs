@@ -34,48 +34,71 @@ use super::engine::{PolicyEngine, RequestDocument, is_shadow_error};
 use super::tool_schema::ARGUMENTS;
 use contextos_fs::files_with_suffix;
 
+/// A policy test file (`policies/tests/*.yaml`): Cedar requests and the
+/// outcome each must get from the bundle.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct TestFile {
+    /// Document format version (1).
     format_version: u32,
+    /// A file of Cedar JSON entities, relative to this file, that every test sees.
     #[serde(default)]
     entities_from: Option<String>,
+    /// Cedar JSON entities every test sees (besides those of `entities_from`).
     #[serde(default)]
     entities: Vec<Value>,
+    /// What every test shares.
     #[serde(default)]
     defaults: Defaults,
+    /// The tests, run in order.
     tests: Vec<TestCase>,
 }
 
+/// What every test of a file shares.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct Defaults {
+    /// The Cedar request context every test starts from (a test's `context`
+    /// is merged over it).
     #[serde(default)]
     context: serde_json::Map<String, Value>,
 }
 
+/// One policy test: a Cedar request and what it must get.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct TestCase {
+    /// What the test checks (shown in reports; unique within the file).
     name: String,
+    /// The principal, an entity uid such as `Agent::"triage-bot"`.
     principal: String,
+    /// The action: a tool's name for a tool call, or a built-in action
+    /// (`call_tool`, `use_pack`, `delegate`, `promote_memory`).
     action: String,
+    /// The resource, an entity uid such as `Tool::"lookup_customer"`.
     resource: String,
+    /// Request context fields, merged over the file's `defaults.context`.
     #[serde(default)]
     context: serde_json::Map<String, Value>,
     /// The tool call's arguments (`context.arguments`), for tool actions.
     #[serde(default)]
     arguments: Option<Value>,
+    /// Cedar JSON entities this test sees besides the file's.
     #[serde(default)]
     entities: Vec<Value>,
+    /// The outcome the request must get.
     expect: Expectation,
 }
 
 /// What a policy test expects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Expectation {
-    /// The outcome.
+    /// The outcome the request must get.
     pub outcome: PolicyOutcome,
     /// Exactly these policies determine it (order does not matter), when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,6 +118,7 @@ pub struct Expectation {
 
 /// What a policy test says about evaluation errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorsExpectation {
     /// Evaluation must fail.
@@ -154,6 +178,12 @@ impl Kind for PolicyTestError {
     fn kind(&self) -> ErrorKind {
         ErrorKind::Input
     }
+}
+
+/// The JSON Schema of policy test files (`policies/tests/*.yaml`).
+#[cfg(feature = "schema")]
+pub fn policy_test_schema() -> schemars::Schema {
+    schemars::schema_for!(TestFile)
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
