@@ -4,12 +4,14 @@
 //! The fenced ```sh blocks are read in order; each command (a line, with its
 //! heredoc or `\` continuations) runs with `bash -c` in one temporary copy of
 //! the repository, since later commands use earlier results (a run stored,
-//! then replayed). `cargo run --release --` becomes the test binary's path;
+//! then replayed); each block starts at the repository, and `cd DIR` moves
+//! the rest of its block. `cargo run --release --` and an installed
+//! `contextos` become the test binary's path;
 //! small shell tools (`cat`, `cp`, `mkdir`, `sed`) run as written; commands
 //! that are not `contextos` are skipped only when `SKIPPED` lists them with a
 //! reason, and any other command fails the test. Every command must exit 0
-//! unless `EXPECTED_EXIT` says otherwise, and print, in order, every line of
-//! an untagged fenced block the README shows after it. Network peers are on
+//! unless `EXPECTED_EXIT` says otherwise, and those `OUTPUT_SHOWN` names
+//! print, in order, every line of the untagged fenced block after them. Network peers are on
 //! loopback, the README's addresses replaced by theirs: the live model is a
 //! chat-completions server answering fixed responses, the billing API a small
 //! HTTP server, and the MCP server the real server-everything pinned in
@@ -29,14 +31,18 @@ use serde_json::json;
 mod common;
 use common::{Received, completion, copy_dir, repo, stoppable_model_server};
 
-/// How the README runs `contextos`.
-const CONTEXTOS_PREFIXES: [&str; 2] = ["cargo run --release -- ", "cargo run -q -- "];
+/// How the README runs `contextos`: from the repository, or as installed.
+const CONTEXTOS_PREFIXES: [&str; 3] = ["cargo run --release -- ", "cargo run -q -- ", "contextos "];
 
 /// Shell tools the README uses to write files; they run as written.
 const SHELL_TOOLS: [&str; 4] = ["cat", "cp", "mkdir", "sed"];
 
 /// Commands the test does not run, by prefix, and why.
-const SKIPPED: [(&str, &str); 2] = [
+const SKIPPED: [(&str, &str); 3] = [
+    (
+        "cargo install",
+        "installs `contextos` on the PATH; where the README then says `contextos`, the test runs its own build",
+    ),
     (
         "cargo xtask test",
         "the whole project check (installs peers, fmt, clippy, every test): CI runs it, and this test is one of its tests",
@@ -48,7 +54,13 @@ const SKIPPED: [(&str, &str); 2] = [
 ];
 
 /// Commands that must exit non-zero, keyed by their text (without a trailing comment).
-const EXPECTED_EXIT: [(&str, i32); 2] = [
+const EXPECTED_EXIT: [(&str, i32); 3] = [
+    // The candidate denies the refund, so the replayed run asks the model for
+    // more than was recorded: incomplete, exit 4.
+    (
+        "cargo run --release -- replay run_escalation_4411 --policies candidate-policies/",
+        4,
+    ),
     // The candidate bundle of the Runs section changes a refund decision: exit 1 on any change.
     (
         "cargo run --release -- policy impact --candidate candidate-policies/",
@@ -59,6 +71,10 @@ const EXPECTED_EXIT: [(&str, i32); 2] = [
         1,
     ),
 ];
+
+/// Commands whose output the README shows in the first untagged fenced block
+/// after them: each line of it must be printed, in order (lines may be left out).
+const OUTPUT_SHOWN: [&str; 1] = ["cargo run --release -- policy explain --request refund-request.yaml"];
 
 /// What the repository copy holds: what the README's commands read.
 const COPIED: [&str; 6] = [
@@ -86,9 +102,9 @@ struct Command {
     text: String,
     /// Its first line without a trailing comment: how expectations name it.
     key: String,
-    /// An untagged fenced block after it, before the next command: what it
-    /// prints, each line of it in order (lines may be left out); with the
-    /// README line the block starts on.
+    /// The first untagged fenced block after it, before the next command,
+    /// with the README line it starts on: its output, when `OUTPUT_SHOWN`
+    /// names it.
     shown: Option<(usize, String)>,
 }
 
@@ -101,6 +117,8 @@ enum Kind {
     Shell,
     /// Listed in `SKIPPED`, with the reason.
     Skipped(&'static str),
+    /// `cd DIR`: the rest of its block runs in `DIR`.
+    ChangeDirectory(String),
     /// Neither run nor listed: the test fails.
     Unknown,
 }
@@ -205,9 +223,19 @@ fn classify(command: &Command, binary: &str) -> Kind {
     {
         return Kind::Skipped(reason);
     }
+    let segments: Vec<&str> = command
+        .key
+        .split(['&', '|', ';'])
+        .filter(|s| !s.trim().is_empty())
+        .collect();
+    if let [only] = segments[..]
+        && let Some(to) = program(only).strip_prefix("cd ")
+    {
+        return Kind::ChangeDirectory(to.trim().to_owned());
+    }
     // Every program of a chain (`&&`, `||`, `;`, `|`) must be one the test knows.
     let mut runs_contextos = false;
-    for segment in command.key.split(['&', '|', ';']).filter(|s| !s.trim().is_empty()) {
+    for segment in segments {
         let program = program(segment);
         if CONTEXTOS_PREFIXES.iter().any(|p| program.starts_with(p)) {
             runs_contextos = true;
@@ -219,10 +247,51 @@ fn classify(command: &Command, binary: &str) -> Kind {
         return Kind::Shell;
     }
     let quoted = format!("'{}' ", binary.replace('\'', r"'\''"));
-    let text = CONTEXTOS_PREFIXES
+    // Only the command's own lines: a heredoc's body is the file it writes.
+    let mut lines: Vec<String> = Vec::new();
+    let mut in_command = true;
+    for line in command.text.lines() {
+        if in_command {
+            lines.push(in_segments(line, |segment| with_binary(segment, &quoted)));
+            in_command = line.ends_with('\\');
+        } else {
+            lines.push(line.to_owned());
+        }
+    }
+    Kind::Contextos(lines.join("\n"))
+}
+
+/// `line` with each of its chain's segments (between `&&`, `||`, `;`, `|`) passed through `f`.
+fn in_segments(line: &str, f: impl Fn(&str) -> String) -> String {
+    let mut out = String::new();
+    let mut segment = String::new();
+    for c in line.chars() {
+        if matches!(c, '&' | '|' | ';') {
+            out.push_str(&f(&segment));
+            segment.clear();
+            out.push(c);
+        } else {
+            segment.push(c);
+        }
+    }
+    out.push_str(&f(&segment));
+    out
+}
+
+/// `segment` with the `contextos` it starts with (after any assignments) as `quoted`.
+fn with_binary(segment: &str, quoted: &str) -> String {
+    let mut at = segment.len() - segment.trim_start().len();
+    while let Some(word) = segment[at..].split(' ').next()
+        && is_assignment(word)
+        && segment.len() > at + word.len()
+    {
+        at += word.len() + 1;
+    }
+    let (head, rest) = segment.split_at(at);
+    CONTEXTOS_PREFIXES
         .iter()
-        .fold(command.text.clone(), |text, prefix| text.replace(prefix, &quoted));
-    Kind::Contextos(text)
+        .find_map(|prefix| rest.strip_prefix(prefix))
+        .map_or_else(|| segment.to_owned(), |args| format!("{head}{quoted}{args}"))
 }
 
 /// `NAME=value`, an environment assignment before the program.
@@ -264,6 +333,12 @@ fn check_commands(commands: &[Command], binary: &str) {
         "README commands this test neither runs nor lists in SKIPPED (with a reason):\n{}",
         unknown.join("\n")
     );
+    for key in OUTPUT_SHOWN {
+        assert!(
+            commands.iter().any(|c| c.key == key && c.shown.is_some()),
+            "OUTPUT_SHOWN names `{key}`, which README.md no longer has with an untagged block after it"
+        );
+    }
     for (key, _) in EXPECTED_EXIT {
         assert!(
             commands.iter().any(|c| c.key == key),
@@ -407,7 +482,9 @@ fn run_command(command: &Command, text: &str, dir: &Path) {
         clip(&stdout),
         clip(&String::from_utf8_lossy(&out.stderr)),
     );
-    if let Some((shown_at, shown)) = &command.shown {
+    if let Some((shown_at, shown)) = &command.shown
+        && OUTPUT_SHOWN.contains(&command.key.as_str())
+    {
         let mut printed = stdout.lines();
         for line in shown.lines() {
             assert!(
@@ -437,10 +514,25 @@ fn every_readme_command_runs_with_the_exit_code_it_documents() {
     let mut ran = 0;
     // Without peers, the block of a skipped peer command is skipped to its end.
     let mut skipped_block = None;
+    // Each block starts at the repository; `cd` moves the rest of its block.
+    let mut cwd = (0, dir.clone());
     for command in &commands {
+        if cwd.0 != command.block {
+            cwd = (command.block, dir.clone());
+        }
         let text = match classify(command, binary) {
             // Listed in SKIPPED with its reason.
             Kind::Skipped(_) => continue,
+            Kind::ChangeDirectory(to) => {
+                cwd.1 = cwd.1.join(to);
+                assert!(
+                    cwd.1.is_dir(),
+                    "README.md:{}: `{}`: no such directory",
+                    command.line,
+                    command.key
+                );
+                continue;
+            }
             Kind::Unknown => unreachable!("check_commands refused it"),
             Kind::Shell => command.text.clone(),
             Kind::Contextos(text) => text,
@@ -456,7 +548,7 @@ fn every_readme_command_runs_with_the_exit_code_it_documents() {
         let text = text.replace(README_BILLING_URL, &billing_url);
         if command.key.contains("--live") {
             let (url, server, model) = live_model();
-            run_command(command, &text.replace(README_MODEL_URL, &url), &dir);
+            run_command(command, &text.replace(README_MODEL_URL, &url), &cwd.1);
             server.unblock();
             let received = model.join().unwrap();
             assert_eq!(
@@ -468,7 +560,7 @@ fn every_readme_command_runs_with_the_exit_code_it_documents() {
             );
             assert_eq!(received[0].0.as_deref(), Some("Bearer ..."));
         } else {
-            run_command(command, &text, &dir);
+            run_command(command, &text, &cwd.1);
         }
         ran += 1;
     }
@@ -535,4 +627,19 @@ fn a_command_neither_run_nor_listed_is_unknown() {
         "a chain is known only when each of its programs is"
     );
     assert_eq!(kinds[6], Kind::Unknown);
+    let installed = sh_commands(
+        "```sh\ncargo install --path crates/cli\ncd my-agent\ncontextos eval && contextos policy test   # contextos \n\
+         contextos new case x <<'EOF'\ncontextos stays\nEOF\n```\n",
+    );
+    let kinds: Vec<Kind> = installed.iter().map(|c| classify(c, "/bin/contextos")).collect();
+    assert!(matches!(kinds[0], Kind::Skipped(_)), "{kinds:?}");
+    assert_eq!(kinds[1], Kind::ChangeDirectory("my-agent".into()));
+    assert_eq!(
+        kinds[2],
+        Kind::Contextos("'/bin/contextos' eval && '/bin/contextos' policy test   # contextos ".into())
+    );
+    assert_eq!(
+        kinds[3],
+        Kind::Contextos("'/bin/contextos' new case x <<'EOF'\ncontextos stays\nEOF".into())
+    );
 }
