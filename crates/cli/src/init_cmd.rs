@@ -240,6 +240,9 @@ pub(crate) fn new(cmd: NewCommand) -> Result<ExitCode, CliError> {
                     shown(schema),
                     tool.name
                 );
+                println!(
+                    "the model now sees one more tool, so recorded model requests changed: re-record with `contextos scenario record`, then `contextos golden accept`"
+                );
             }
             Ok(ExitCode::Success)
         }

@@ -36,7 +36,7 @@ Exit codes: 0 ok, 1 gate or test failed, 2 usage or input error,
 
 /// ContextOS: a production agent runtime built trust-plane-first.
 #[derive(Debug, Parser)]
-#[command(name = "contextos", version, about, after_help = AFTER_HELP)]
+#[command(name = "contextos", version, after_help = AFTER_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
