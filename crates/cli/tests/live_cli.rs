@@ -10,13 +10,12 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::thread::JoinHandle;
 
 use contextos_testkit::peers::{self, HttpEverything};
 use serde_json::{Value, json};
 
 mod common;
-use common::{Run, command_in, contextos_in, repo, run};
+use common::{Run, command_in, completion, contextos_in, model_server, repo, run};
 
 /// A deployment whose only tool is server-everything's `echo`, pinned from
 /// the server of `spec` (a spec file in `dir`; stdio by default).
@@ -187,50 +186,6 @@ fn record_from_a_real_mcp_server_then_replay_offline_byte_identical() {
     let replayed = json(&replay);
     assert_eq!(replayed["packet"], recorded["packet"], "{recorded}\n{replayed}");
     assert_eq!(replayed["record"], recorded["record"]);
-}
-
-/// What the loopback model server received: the Authorization header and the body.
-type Received = Vec<(Option<String>, Value)>;
-
-/// A loopback chat-completions server answering `answers` in order, then
-/// stopping; an answer with a top-level `error` is sent with status 400.
-fn model_server(answers: Vec<Value>) -> (String, JoinHandle<Received>) {
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let url = format!("http://127.0.0.1:{}/v1", server.server_addr().to_ip().unwrap().port());
-    let handle = std::thread::spawn(move || {
-        let mut received = Vec::new();
-        for answer in answers {
-            let mut request = server.recv().unwrap();
-            assert_eq!(request.url(), "/v1/chat/completions");
-            let auth = request
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("authorization"))
-                .map(|h| h.value.to_string());
-            let mut body = String::new();
-            request.as_reader().read_to_string(&mut body).unwrap();
-            received.push((auth, serde_json::from_str(&body).unwrap()));
-            let json = tiny_http::Header::from_bytes("content-type", "application/json").unwrap();
-            let status = if answer.get("error").is_some() { 400 } else { 200 };
-            let response = tiny_http::Response::from_string(answer.to_string())
-                .with_header(json)
-                .with_status_code(status);
-            request.respond(response).unwrap();
-        }
-        received
-    });
-    (url, handle)
-}
-
-fn completion(message: Value, prompt_tokens: u64) -> Value {
-    json!({
-        "id": "chatcmpl-loopback",
-        "object": "chat.completion",
-        "created": 1_767_000_000,
-        "model": "gpt-4.1-mini",
-        "choices": [{ "index": 0, "message": message, "finish_reason": "stop" }],
-        "usage": { "prompt_tokens": prompt_tokens, "completion_tokens": 20, "total_tokens": prompt_tokens + 20 }
-    })
 }
 
 /// Every file under `dir`, as text (lossy).

@@ -4,8 +4,11 @@
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use assert_cmd::Command;
+use serde_json::{Value, json};
 
 /// The repository root (canonical).
 pub(crate) fn repo() -> PathBuf {
@@ -98,4 +101,59 @@ pub(crate) fn deployment_config(dir: &Path, name: &str, overrides: &[(&str, &str
     let path = dir.join(name);
     std::fs::write(&path, out).unwrap();
     path
+}
+
+/// What the loopback model server received: the Authorization header and the body.
+pub(crate) type Received = Vec<(Option<String>, Value)>;
+
+/// A loopback chat-completions server answering `answers` in order, then
+/// stopping; an answer with a top-level `error` is sent with status 400.
+pub(crate) fn model_server(answers: Vec<Value>) -> (String, JoinHandle<Received>) {
+    let (url, _, handle) = stoppable_model_server(answers);
+    (url, handle)
+}
+
+/// `model_server`, with the server: unblocking it stops the thread early, so
+/// joining it never waits for a request that will not come.
+pub(crate) fn stoppable_model_server(answers: Vec<Value>) -> (String, Arc<tiny_http::Server>, JoinHandle<Received>) {
+    let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+    let url = format!("http://127.0.0.1:{}/v1", server.server_addr().to_ip().unwrap().port());
+    let serving = Arc::clone(&server);
+    let handle = std::thread::spawn(move || {
+        let mut received = Vec::new();
+        for answer in answers {
+            let Ok(mut request) = serving.recv() else {
+                break;
+            };
+            assert_eq!(request.url(), "/v1/chat/completions");
+            let auth = request
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("authorization"))
+                .map(|h| h.value.to_string());
+            let mut body = String::new();
+            request.as_reader().read_to_string(&mut body).unwrap();
+            received.push((auth, serde_json::from_str(&body).unwrap()));
+            let json = tiny_http::Header::from_bytes("content-type", "application/json").unwrap();
+            let status = if answer.get("error").is_some() { 400 } else { 200 };
+            let response = tiny_http::Response::from_string(answer.to_string())
+                .with_header(json)
+                .with_status_code(status);
+            request.respond(response).unwrap();
+        }
+        received
+    });
+    (url, server, handle)
+}
+
+/// A chat-completions response whose one choice is `message`.
+pub(crate) fn completion(message: Value, prompt_tokens: u64) -> Value {
+    json!({
+        "id": "chatcmpl-loopback",
+        "object": "chat.completion",
+        "created": 1_767_000_000,
+        "model": "gpt-4.1-mini",
+        "choices": [{ "index": 0, "message": message, "finish_reason": "stop" }],
+        "usage": { "prompt_tokens": prompt_tokens, "completion_tokens": 20, "total_tokens": prompt_tokens + 20 }
+    })
 }
