@@ -76,6 +76,27 @@ pub struct ToolContract {
     /// deployment schema's `ToolAttributes`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, Value>,
+    /// Where `contextos tools pin` took the tool from (format version 2): a
+    /// served tool whose source or annotations differ from these is drift,
+    /// refused like a changed input schema.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned_from: Option<PinnedSource>,
+}
+
+/// The newest tool contract format: 2 adds `pinned_from`.
+pub const CONTRACT_FORMAT_VERSION: u32 = 2;
+
+/// The source a contract was pinned from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PinnedSource {
+    /// The source, as `mcp:<server name>`.
+    pub source: String,
+    /// `sha256:` digest of the tool's annotations as the source served them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub annotations: Option<Digest>,
 }
 
 /// Cedar actions that are not tools; no tool may take their names.
@@ -188,11 +209,16 @@ impl ToolCatalog {
     /// Adds one contract (checked: format version, unique name, compilable schema, memory pointers).
     pub fn add(&mut self, contract: ToolContract, file: String) -> Result<(), ContractError> {
         let fail = |message: String| ContractError::Document(DocumentError::new(&file, message));
-        if contract.format_version != 1 {
+        if !(1..=CONTRACT_FORMAT_VERSION).contains(&contract.format_version) {
             return Err(fail(format!(
-                "unsupported format_version {}, expected 1",
+                "unsupported format_version {}, expected 1 to {CONTRACT_FORMAT_VERSION}",
                 contract.format_version
             )));
+        }
+        if contract.pinned_from.is_some() && contract.format_version < 2 {
+            return Err(fail(
+                "pinned_from needs format_version 2 (version 1 contracts name no source)".to_string(),
+            ));
         }
         if let Some(first) = self.tools.get(&contract.name) {
             return Err(fail(format!(

@@ -42,7 +42,10 @@ mod router;
 
 pub use adapters::{RecordedTools, RecordingTools, ReplayTools, ScriptedResult, ScriptedTools};
 pub use approval::{ApprovalAnswer, ApprovalRequest, Approver, RecordedApproval, RecordedApprover};
-pub use contract::{ContractError, LoadedTool, SideEffect, ToolCatalog, ToolContract, is_tool_name};
+pub use contract::{
+    CONTRACT_FORMAT_VERSION, ContractError, LoadedTool, PinnedSource, SideEffect, ToolCatalog, ToolContract,
+    is_tool_name,
+};
 pub use gateway::{
     AdapterError, Attempt, FileIdempotency, GatewayCall, GatewayContext, GatewayError, IdempotencyStore,
     MemoryIdempotency, ToolAdapter, ToolGateway, idempotency_key, traceparent,

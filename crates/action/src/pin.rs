@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use contextos_core::{ApprovalMode, CanonicalError, Digest, ErrorKind, IoError, Kind, digest_of, parse_yaml};
 use serde_json::Value;
 
-use crate::contract::{LoadedTool, SideEffect, ToolCatalog, ToolContract};
+use crate::contract::{LoadedTool, PinnedSource, SideEffect, ToolCatalog, ToolContract};
 use crate::gateway::AdapterError;
 use crate::recording::differing_pointers;
 
@@ -168,6 +168,10 @@ pub trait ServedTool {
     fn served_name(&self) -> &str;
     /// The input schema the source serves now.
     fn served_input_schema(&self) -> &Value;
+    /// The source serving it and its annotations, when known.
+    fn served_origin(&self) -> Option<PinnedSource> {
+        None
+    }
 }
 
 impl<T: ServedTool + ?Sized> ServedTool for &T {
@@ -177,6 +181,10 @@ impl<T: ServedTool + ?Sized> ServedTool for &T {
 
     fn served_input_schema(&self) -> &Value {
         (**self).served_input_schema()
+    }
+
+    fn served_origin(&self) -> Option<PinnedSource> {
+        (**self).served_origin()
     }
 }
 
@@ -188,6 +196,10 @@ impl ServedTool for ToolContract {
 
     fn served_input_schema(&self) -> &Value {
         &self.input_schema
+    }
+
+    fn served_origin(&self) -> Option<PinnedSource> {
+        self.pinned_from.clone()
     }
 }
 
@@ -204,28 +216,54 @@ pub struct SchemaDrift {
     pub served: Digest,
     /// JSON pointers into the schema where the two differ.
     pub pointers: Vec<String>,
+    /// How the serving source or its annotations differ from the pin, when they do.
+    pub origin: Option<String>,
+}
+
+/// How `served` differs from `pinned` (source first, then annotations), or `None`.
+fn origin_change(pinned: Option<&PinnedSource>, served: Option<&PinnedSource>) -> Option<String> {
+    let (pinned, served) = (pinned?, served?);
+    if pinned.source != served.source {
+        return Some(format!("pinned from {}, served by {}", pinned.source, served.source));
+    }
+    if pinned.annotations != served.annotations {
+        let shown = |d: &Option<Digest>| d.as_ref().map_or_else(|| "none".to_string(), ToString::to_string);
+        return Some(format!(
+            "annotations changed since the pin ({} -> {})",
+            shown(&pinned.annotations),
+            shown(&served.annotations)
+        ));
+    }
+    None
 }
 
 impl SchemaDrift {
     /// Compares what `served` serves with the contract of `tool`; `None` when they match.
     pub fn between<S: ServedTool + ?Sized>(tool: &LoadedTool, served: &S) -> Result<Option<Self>, CanonicalError> {
+        let origin = origin_change(tool.contract.pinned_from.as_ref(), served.served_origin().as_ref());
         let pinned = &tool.contract.input_schema;
         let served = served.served_input_schema();
         // Every gateway call checks this: equal documents need no canonicalization.
-        if pinned == served {
+        if pinned == served && origin.is_none() {
             return Ok(None);
         }
         let pinned_digest = digest_of(pinned)?;
         let served_digest = digest_of(served)?;
-        if pinned_digest == served_digest {
+        if pinned_digest == served_digest && origin.is_none() {
             return Ok(None);
         }
+        let pointers = if pinned_digest == served_digest {
+            Vec::new()
+        } else {
+            differing_pointers(pinned, served)
+        };
         Ok(Some(Self {
             tool: tool.contract.name.clone(),
             file: tool.file.clone(),
             pinned: pinned_digest,
             served: served_digest,
-            pointers: differing_pointers(pinned, served),
+            pointers,
+            origin,
         }))
     }
 
@@ -247,6 +285,13 @@ impl SchemaDrift {
 
 impl std::fmt::Display for SchemaDrift {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(origin) = &self.origin {
+            write!(f, "source drift: {} (pinned in {}): {origin}", self.tool, self.file)?;
+            if self.pinned == self.served {
+                return Ok(());
+            }
+            f.write_str("; ")?;
+        }
         write!(
             f,
             "schema drift: the served input schema of {} ({}) differs from the one pinned in {} ({}) at {}",
@@ -324,6 +369,7 @@ mod tests {
             owner_tenant: None,
             hidden_from_policy: Vec::new(),
             attributes: std::collections::BTreeMap::new(),
+            pinned_from: None,
         }
     }
 
@@ -400,5 +446,56 @@ mod tests {
         assert_eq!(side_effect_of(ApprovalMode::Network), SideEffect::External);
         assert_eq!(side_effect_of(ApprovalMode::Delegated), SideEffect::External);
         assert_eq!(side_effect_of(ApprovalMode::Destructive), SideEffect::Irreversible);
+    }
+
+    #[test]
+    fn a_pin_names_its_source_and_another_source_or_annotations_is_drift() {
+        let mut catalog = ToolCatalog::default();
+        let mut pinned = contract("echo", ApprovalMode::ReadOnly);
+        pinned.format_version = 2;
+        let origin = |source: &str, annotations: &str| PinnedSource {
+            source: source.into(),
+            annotations: Some(digest_of(&annotations).unwrap()),
+        };
+        pinned.pinned_from = Some(origin("mcp:a", "read-only"));
+        catalog.add(pinned.clone(), "echo.yaml".into()).unwrap();
+        let tool = catalog.get("echo").unwrap();
+
+        let mut served = pinned.clone();
+        assert_eq!(
+            SchemaDrift::between(tool, &served).unwrap(),
+            None,
+            "same source, same annotations"
+        );
+
+        served.pinned_from = Some(origin("mcp:b", "read-only"));
+        let drift = SchemaDrift::between(tool, &served).unwrap().unwrap();
+        assert_eq!(drift.origin.as_deref(), Some("pinned from mcp:a, served by mcp:b"));
+        assert!(drift.pointers.is_empty(), "the schema is the same");
+        assert!(
+            drift
+                .refusal()
+                .starts_with("source drift: echo (pinned in echo.yaml): pinned from mcp:a")
+        );
+
+        served.pinned_from = Some(origin("mcp:a", "destructive"));
+        let drift = SchemaDrift::between(tool, &served).unwrap().unwrap();
+        assert!(drift.origin.unwrap().starts_with("annotations changed since the pin"));
+
+        // A version 1 contract names no source: any source serving the schema matches.
+        let mut plain = ToolCatalog::default();
+        plain
+            .add(contract("echo", ApprovalMode::ReadOnly), "echo.yaml".into())
+            .unwrap();
+        assert_eq!(SchemaDrift::between(plain.get("echo").unwrap(), &served).unwrap(), None);
+
+        // ... and may not claim one.
+        let mut claims = contract("echo", ApprovalMode::ReadOnly);
+        claims.pinned_from = Some(origin("mcp:a", "x"));
+        let err = ToolCatalog::default()
+            .add(claims, "old.yaml".into())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pinned_from needs format_version 2"), "{err}");
     }
 }

@@ -158,6 +158,7 @@ mod tests {
                     owner_tenant: None,
                     hidden_from_policy: Vec::new(),
                     attributes: BTreeMap::new(),
+                    pinned_from: None,
                 },
                 "t.yaml".into(),
             )

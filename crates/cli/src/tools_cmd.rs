@@ -224,13 +224,13 @@ fn discover_one(server: Option<&PathBuf>, openapi: Option<&PathBuf>) -> Result<S
         (Some(server), _) => {
             let spec = McpServerSpec::load(server)?;
             let client = crate::live::connect_mcp(&spec)?;
-            let tools = client.list_tools()?;
+            let tools: Vec<Listed> = client.list_tools()?.iter().map(|t| mcp_tool(t, &spec.name)).collect();
             Ok(Served {
                 label: format!("MCP server {:?}", spec.name),
                 json_key: "server",
                 noun: "server",
                 name: spec.name,
-                tools: tools.iter().map(mcp_tool).collect(),
+                tools,
                 review: "review the approval modes: they are derived from untrusted hints",
                 origin: OriginKind::Mcp,
             })
@@ -261,9 +261,9 @@ fn discover_one(server: Option<&PathBuf>, openapi: Option<&PathBuf>) -> Result<S
     }
 }
 
-fn mcp_tool(tool: &DiscoveredTool) -> Listed {
+fn mcp_tool(tool: &DiscoveredTool, server: &str) -> Listed {
     Listed {
-        contract: contextos_mcp::contract_for(tool),
+        contract: contextos_mcp::contract_for(tool, server),
         detail: hints_text(&tool.annotations),
         json: vec![("hints", json!(tool.annotations))],
     }

@@ -142,7 +142,7 @@ fn gateway_stub_adapter(bencher: Bencher) {
 
 fn bench_gateway(bencher: Bencher, mcp: &McpTools, adapter: &dyn ToolAdapter) {
     let echo = mcp.served().find(|t| t.name == "echo").unwrap();
-    let w = world(catalog_of([contract_for(echo)]));
+    let w = world(catalog_of([contract_for(echo, "everything")]));
     let gateway = w.gateway(adapter);
     let counter = AtomicU64::new(0);
     bencher.bench_local(|| {

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::client::{DiscoveredTool, McpClient};
 use crate::error::McpError;
-use crate::pinning::SchemaDrift;
+use crate::pinning::{SchemaDrift, ServedBy};
 
 /// Executes gateway calls on one MCP server. By the time a call gets here
 /// the gateway has validated the arguments against the pinned contract and
@@ -66,7 +66,7 @@ impl ToolAdapter for McpTools {
                 tool.contract.name, tool.file
             ))
         })?;
-        SchemaDrift::refuse_drifted(tool, served)?;
+        SchemaDrift::refuse_drifted(tool, &ServedBy { server, tool: served })?;
         self.client
             .call(
                 &request.tool,

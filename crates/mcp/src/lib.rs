@@ -45,6 +45,7 @@ pub use adapter::McpTools;
 pub use client::{DiscoveredTool, Hints, Limits, McpClient};
 pub use error::McpError;
 pub use pinning::{
-    DriftReport, PinOutcome, SchemaDrift, check_drift, conservative_mode, contract_for, pin, schema_digest,
+    DriftReport, PinOutcome, SchemaDrift, ServedBy, check_drift, conservative_mode, contract_for, origin_of, pin,
+    schema_digest,
 };
 pub use spec::McpServerSpec;

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 pub use contextos_action::{DriftReport, PinOutcome, SchemaDrift, check_drift};
-use contextos_action::{PinError, ServedTool, ToolContract, pin_contract, side_effect_of};
+use contextos_action::{PinError, PinnedSource, ServedTool, ToolContract, pin_contract, side_effect_of};
 use contextos_core::{ApprovalMode, Digest, digest_of};
 use serde_json::Value;
 
@@ -46,13 +46,23 @@ pub fn conservative_mode(hints: &Hints) -> ApprovalMode {
     }
 }
 
-/// The contract `tools pin` writes for a discovered tool: format version 1,
-/// the [`conservative_mode`], its side-effect class, `idempotent` from
-/// `idempotentHint` (default false) and the input schema exactly as served.
-pub fn contract_for(tool: &DiscoveredTool) -> ToolContract {
+/// Where a tool served by `server` comes from: `mcp:<server>` and the
+/// digest of its annotations as served.
+pub fn origin_of(server: &str, tool: &DiscoveredTool) -> PinnedSource {
+    PinnedSource {
+        source: format!("mcp:{server}"),
+        annotations: digest_of(&tool.annotations).ok(),
+    }
+}
+
+/// The contract `tools pin` writes for a discovered tool of `server`: format
+/// version 2 naming its source ([`origin_of`]), the [`conservative_mode`],
+/// its side-effect class, `idempotent` from `idempotentHint` (default false)
+/// and the input schema exactly as served.
+pub fn contract_for(tool: &DiscoveredTool, server: &str) -> ToolContract {
     let approval_mode = conservative_mode(&tool.annotations);
     ToolContract {
-        format_version: 1,
+        format_version: contextos_action::CONTRACT_FORMAT_VERSION,
         name: tool.name.clone(),
         description: tool.description.clone(),
         approval_mode,
@@ -64,6 +74,30 @@ pub fn contract_for(tool: &DiscoveredTool) -> ToolContract {
         owner_tenant: None,
         hidden_from_policy: Vec::new(),
         attributes: std::collections::BTreeMap::new(),
+        pinned_from: Some(origin_of(server, tool)),
+    }
+}
+
+/// A discovered tool as a named server serves it: its schema and its origin.
+#[derive(Clone, Copy, Debug)]
+pub struct ServedBy<'a> {
+    /// The server's name.
+    pub server: &'a str,
+    /// The tool as listed.
+    pub tool: &'a DiscoveredTool,
+}
+
+impl ServedTool for ServedBy<'_> {
+    fn served_name(&self) -> &str {
+        &self.tool.name
+    }
+
+    fn served_input_schema(&self) -> &Value {
+        &self.tool.input_schema
+    }
+
+    fn served_origin(&self) -> Option<PinnedSource> {
+        Some(origin_of(self.server, self.tool))
     }
 }
 
@@ -157,7 +191,7 @@ mod tests {
                 open_world: Some(false),
             },
         };
-        let contract = contract_for(&tool);
+        let contract = contract_for(&tool, "test");
         assert_eq!(contract.approval_mode, ApprovalMode::Destructive);
         assert_eq!(contract.side_effect, SideEffect::Irreversible);
         assert!(contract.idempotent);

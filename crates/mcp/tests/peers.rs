@@ -138,10 +138,22 @@ fn filesystem_hints_pins_gateway_calls_and_drift() {
     // Pin two tools; the pinned files load as a catalog and match what is served.
     let pins = dir.path().join("tools");
     for name in ["read_text_file", "write_file"] {
-        let outcome = pin(&contract_for(tool(&served, name)), "filesystem", &pins, false).unwrap();
+        let outcome = pin(
+            &contract_for(tool(&served, name), "filesystem"),
+            "filesystem",
+            &pins,
+            false,
+        )
+        .unwrap();
         assert!(!outcome.replaced);
     }
-    let again = pin(&contract_for(tool(&served, "write_file")), "filesystem", &pins, false).unwrap_err();
+    let again = pin(
+        &contract_for(tool(&served, "write_file"), "filesystem"),
+        "filesystem",
+        &pins,
+        false,
+    )
+    .unwrap_err();
     assert!(matches!(again, McpError::AlreadyPinned { .. }), "{again}");
     let catalog = ToolCatalog::load(&pins).unwrap();
     let report = check_drift(&catalog, &served).unwrap();
@@ -250,12 +262,41 @@ fn everything_over_streamable_http_lists_and_calls_through_the_gateway() {
 
     // Pin echo and call it through the whole gateway, as a run would.
     let dir = tempfile::tempdir().unwrap();
-    pin(&contract_for(echo), "everything-http", dir.path(), false).unwrap();
+    pin(
+        &contract_for(echo, "everything-http"),
+        "everything-http",
+        dir.path(),
+        false,
+    )
+    .unwrap();
     let w = world(ToolCatalog::load(dir.path()).unwrap());
     let call = w.call(&mcp, "echo", json!({ "message": "over http" })).unwrap();
     assert_eq!(call.envelope.status, ToolCallStatus::Executed);
     assert_eq!(call.envelope.result, Some(json!("Echo: over http")));
     assert!(call.envelope.traceparent.starts_with(&format!("00-{TRACE_ID}-")));
+
+    // The same name and schema pinned from another server is not this tool:
+    // the call is refused as source drift before it reaches the server.
+    let elsewhere = tempfile::tempdir().unwrap();
+    pin(
+        &contract_for(echo, "other-server"),
+        "other-server",
+        elsewhere.path(),
+        false,
+    )
+    .unwrap();
+    let pinned = std::fs::read_to_string(elsewhere.path().join("echo.yaml")).unwrap();
+    assert!(pinned.contains("source: mcp:other-server"), "{pinned}");
+    let w = world(ToolCatalog::load(elsewhere.path()).unwrap());
+    let refused = w
+        .call(&mcp, "echo", json!({ "message": "over http" }))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("source drift: echo")
+            && refused.contains("pinned from mcp:other-server, served by mcp:everything-http"),
+        "{refused}"
+    );
 
     // A refusal over HTTP is a tool error too.
     let unknown = mcp.client().call("no-such-tool", json!({}), Value::Null).unwrap();

@@ -173,6 +173,7 @@ pub fn contract_for(operation: &Operation) -> ToolContract {
         owner_tenant: None,
         hidden_from_policy: Vec::new(),
         attributes: std::collections::BTreeMap::new(),
+        pinned_from: None,
     }
 }
 
