@@ -8,8 +8,8 @@ use contextos_core::cedar_names::TOOL;
 use contextos_core::{ExitCode, InteractionKind, IoError, PolicyOutcome, ReplayPacket};
 use contextos_decision::{ModelProvider, ScriptedModel};
 use contextos_runtime::{
-    Deployment, EvaluatorConfig, PacketDiff, Recorded, ReplayOverrides, RequestEnvelope, RunArtifacts, RunMode, Script,
-    StoredRun, diff_packets, open_packet, persist, replay, run_in_mode,
+    DECISION_RECORD_TYPE, Deployment, EvaluatorConfig, PacketDiff, Recorded, ReplayOverrides, RequestEnvelope, RunMode,
+    Script, StoredRun, diff_packets, open_packet, persist, replay, run_in_mode,
 };
 use contextos_store::{Resolved, Store};
 use contextos_trust::SignedEnvelope;
@@ -175,7 +175,18 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             "decision_record": artifacts.packet.decision_record,
             "refused": refused,
         }))?,
-        Format::Text => print_operator_view(&artifacts.packet, Some(&stored), &artifacts, &refused),
+        Format::Text => {
+            // The record was just signed with the deployment's key; name the
+            // key the keyring verifies it with, or say that none does.
+            let signer = match dep
+                .keyring
+                .verify_signer(&artifacts.record_envelope, DECISION_RECORD_TYPE)
+            {
+                Ok(verified) => verified.key_id,
+                Err(e) => format!("by {}, which does not verify: {e}", dep.signing_key.key_id()),
+            };
+            print_operator_view(&artifacts.packet, Some(&stored), &signer, &refused);
+        }
     }
     Ok(ExitCode::Success)
 }
@@ -239,12 +250,8 @@ fn print_refused(refused: &[Refused]) {
 }
 
 /// The operator view of a run.
-fn print_operator_view(
-    packet: &ReplayPacket,
-    stored: Option<&StoredRun>,
-    artifacts: &RunArtifacts,
-    refused: &[Refused],
-) {
+/// `signer` says who signed the decision record: the key that verified it.
+fn print_operator_view(packet: &ReplayPacket, stored: Option<&StoredRun>, signer: &str, refused: &[Refused]) {
     let record = &packet.decision_record;
     let rc = &packet.inputs.run_context;
     let cc = &packet.compiled_context;
@@ -272,11 +279,6 @@ fn print_operator_view(
         "tool_policy     allowlist + approval gate  (policy bundle {})",
         short(&packet.inputs.policy_bundle)
     );
-    let signer = artifacts
-        .record_envelope
-        .signatures
-        .first()
-        .map_or("unsigned", |s| s.keyid.as_str());
     match stored {
         Some(s) => {
             println!("decision_record {}  (signed {signer})", short(&s.record));
@@ -715,13 +717,12 @@ pub(crate) fn verify_cmd(args: VerifyArgs) -> Result<ExitCode, CliError> {
         let shown = path.display().to_string();
         let envelope: SignedEnvelope =
             contextos_core::parse_json(&shown, &read(&path)?).map_err(CliError::unverified)?;
-        keyring
-            .verify(&envelope, &envelope.payload_type)
+        let verified = keyring
+            .verify_signer(&envelope, &envelope.payload_type)
             .map_err(CliError::unverified)?;
         println!(
             "{shown}: signature by {} verifies ({})",
-            envelope.signatures.first().map_or("?", |s| s.keyid.as_str()),
-            envelope.payload_type
+            verified.key_id, envelope.payload_type
         );
         return Ok(ExitCode::Success);
     }
@@ -751,6 +752,38 @@ pub(crate) fn verify_cmd(args: VerifyArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::Verification)
 }
 
+/// Verifies the stored decision record `digest` of `packet`'s run: a valid
+/// signature by a trusted key over the record the packet holds. Returns the
+/// key id that verified; any failure is a verification failure (exit 3)
+/// naming the record and the run.
+fn verify_record(
+    store: &Store,
+    digest: &contextos_core::Digest,
+    packet: &ReplayPacket,
+    keyring: &contextos_trust::Keyring,
+) -> Result<String, CliError> {
+    let failed = |what: String| {
+        CliError::unverified(miette::MietteDiagnostic::new(format!(
+            "decision record {digest} of run {}: {what}",
+            packet.run_id
+        )))
+    };
+    let bytes = store.get_object(digest)?;
+    let envelope: SignedEnvelope = contextos_core::parse_json(&digest.to_string(), &String::from_utf8_lossy(&bytes))
+        .map_err(|e| failed(e.to_string()))?;
+    let verified = keyring
+        .verify_signer(&envelope, DECISION_RECORD_TYPE)
+        .map_err(|e| failed(e.to_string()))?;
+    // The payload verified as canonical JSON, so the same record has the same bytes.
+    let held = contextos_core::canonical_json(&packet.decision_record).map_err(CliError::bug)?;
+    if held != verified.payload {
+        return Err(failed(
+            "it verifies but is not the decision record the run's replay packet holds".to_owned(),
+        ));
+    }
+    Ok(verified.key_id)
+}
+
 /// `contextos show`.
 #[derive(Debug, Args)]
 #[command(
@@ -773,25 +806,19 @@ pub(crate) fn show_cmd(args: ShowArgs) -> Result<ExitCode, CliError> {
             let bytes = store.get_object(&entry.packet)?;
             let envelope: SignedEnvelope = contextos_core::parse_json(&args.id, &String::from_utf8_lossy(&bytes))?;
             let packet = open_packet(&envelope, &dep.keyring)?;
+            // The stored decision record is shown only once it verifies and
+            // is the record the packet holds.
+            let signer = verify_record(&store, &entry.record, &packet, &dep.keyring)?;
             match args.format {
                 Format::Json => print_json(&packet)?,
                 Format::Text => {
-                    let record_bytes = store.get_object(&entry.record)?;
-                    let record_envelope: SignedEnvelope =
-                        contextos_core::parse_json(&args.id, &String::from_utf8_lossy(&record_bytes))?;
-                    let artifacts = RunArtifacts {
-                        packet: packet.clone(),
-                        packet_envelope: envelope,
-                        record_envelope,
-                        evidence: Vec::new(),
-                    };
                     let stored = StoredRun {
                         packet: entry.packet,
                         record: entry.record,
                         already_stored: true,
                     };
                     let refused = refused_calls(&packet, None);
-                    print_operator_view(&packet, Some(&stored), &artifacts, &refused);
+                    print_operator_view(&packet, Some(&stored), &signer, &refused);
                 }
             }
         }
