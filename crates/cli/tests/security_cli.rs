@@ -153,3 +153,49 @@ fn show_verifies_the_stored_record_and_exits_3_when_it_was_tampered_with() {
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     assert!(unwrapped(&r.stderr).contains("not the decision record"), "{}", r.stderr);
 }
+
+#[test]
+fn usage_reports_that_overflow_exhaust_the_token_budget_instead_of_wrapping() {
+    let store = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The largest budget there is, so only an overflow can exhaust it.
+    let request = fs::read_to_string(repo().join(REQUEST))
+        .unwrap()
+        .replace("run_escalation_4411", "run_usage_overflow")
+        .replace("max_tokens: 20000", &format!("max_tokens: {}", u64::MAX));
+    fs::write(dir.path().join("request.yaml"), request).unwrap();
+    // Two responses of 2^63 tokens each: together exactly 2^64, which wraps to 0.
+    let half = 1u64 << 63;
+    let script = format!(
+        "format_version: 1\nmodel:\n  - content: \"\"\n    usage: {{ prompt_tokens: {half}, completion_tokens: 0 }}\n  \
+         - content: The duplicate charge was refunded.\n    usage: {{ prompt_tokens: {half}, completion_tokens: 0 }}\n"
+    );
+    fs::write(dir.path().join("script.yaml"), script).unwrap();
+    let d = dir.path();
+    let r = contextos(
+        store.path(),
+        &[
+            "run",
+            d.join("request.yaml").to_str().unwrap(),
+            "--script",
+            d.join("script.yaml").to_str().unwrap(),
+            "--record",
+            d.join("recorded").to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let out: Value = serde_json::from_str(&r.stdout).unwrap();
+    let record = &out["decision_record"];
+    assert_eq!(record["outcome"], "escalated", "{record}");
+    assert_eq!(record["usage"]["tokens"], json!(u64::MAX), "{record}");
+    assert_eq!(record["usage"]["iterations"], 2, "{record}");
+    assert!(
+        record["answer"].as_str().unwrap().contains(&format!(
+            "token budget of {} exhausted (the reported usage overflows a 64-bit count)",
+            u64::MAX
+        )),
+        "{record}"
+    );
+}
