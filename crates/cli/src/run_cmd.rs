@@ -15,7 +15,7 @@ use contextos_store::{Resolved, Store};
 use contextos_trust::SignedEnvelope;
 
 use crate::live::{LiveTools, live_model};
-use crate::output::CliError;
+use crate::output::{CliError, terminal_text};
 use crate::policy_cmd::Format;
 
 /// Where the deployment and the store are.
@@ -244,7 +244,7 @@ fn print_refused(refused: &[Refused]) {
     if !refused.is_empty() {
         println!("\nrefused tool calls");
         for r in refused {
-            println!("  {:<8} {}", r.call, r.reason);
+            println!("  {:<8} {}", terminal_text(&r.call), terminal_text(&r.reason));
         }
     }
 }
@@ -255,7 +255,11 @@ fn print_operator_view(packet: &ReplayPacket, stored: Option<&StoredRun>, signer
     let record = &packet.decision_record;
     let rc = &packet.inputs.run_context;
     let cc = &packet.compiled_context;
-    println!("run             {}  ({})", packet.run_id, record.outcome);
+    println!(
+        "run             {}  ({})",
+        terminal_text(&packet.run_id),
+        record.outcome
+    );
     println!(
         "approval_mode   {} ceiling, {} safety",
         rc.approval_mode,
@@ -314,7 +318,10 @@ fn print_operator_view(packet: &ReplayPacket, stored: Option<&StoredRun>, signer
             let policy = match (&env.approval, first) {
                 (Some(a), Some(_)) => format!(
                     "approval_required -> {} ({} by {}, {})",
-                    env.policy_outcome, a.verdict, a.approver, a.role
+                    env.policy_outcome,
+                    a.verdict,
+                    terminal_text(&a.approver),
+                    terminal_text(&a.role)
                 ),
                 _ => env.policy_outcome.to_string(),
             };
@@ -322,7 +329,7 @@ fn print_operator_view(packet: &ReplayPacket, stored: Option<&StoredRun>, signer
             println!(
                 "  {:>2}. {:<16} {:<14} {}  [{}]",
                 i + 1,
-                env.tool,
+                terminal_text(&env.tool),
                 env.status,
                 policy,
                 ids
@@ -331,16 +338,16 @@ fn print_operator_view(packet: &ReplayPacket, stored: Option<&StoredRun>, signer
     }
     print_refused(refused);
     for warning in &cc.debt {
-        println!("debt            {}", warning.message);
+        println!("debt            {}", terminal_text(&warning.message));
     }
     if !record.memory_proposals.is_empty() {
         println!("\nmemory proposals (pending review)");
         for m in &record.memory_proposals {
-            println!("  - {}", m.statement);
+            println!("  - {}", terminal_text(&m.statement));
         }
     }
     println!("\nanswer (confidence {:.2})", record.confidence);
-    for line in record.answer.lines() {
+    for line in terminal_text(&record.answer).lines() {
         println!("  {line}");
     }
 }
@@ -527,7 +534,7 @@ const LINES_PER_ITEM: usize = 5;
 
 fn print_lines(indent: &str, lines: &[String]) {
     for line in lines.iter().take(LINES_PER_ITEM) {
-        println!("{indent}{line}");
+        println!("{indent}{}", terminal_text(line));
     }
     if lines.len() > LINES_PER_ITEM {
         println!("{indent}and {} more", lines.len() - LINES_PER_ITEM);
@@ -569,8 +576,8 @@ fn print_diff(diff: &PacketDiff) {
         };
         println!(
             "  tool call       {} {}: {} {} -> {}",
-            c.tool,
-            c.arguments,
+            terminal_text(&c.tool),
+            terminal_text(&c.arguments.to_string()),
             c.change,
             side(&c.before),
             side(&c.after)

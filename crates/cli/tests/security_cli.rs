@@ -199,3 +199,51 @@ fn usage_reports_that_overflow_exhaust_the_token_budget_instead_of_wrapping() {
         "{record}"
     );
 }
+
+#[test]
+fn model_text_reaches_the_terminal_with_its_control_characters_escaped_visibly() {
+    let store = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let request = fs::read_to_string(repo().join(REQUEST))
+        .unwrap()
+        .replace("run_escalation_4411", "run_hostile_text");
+    fs::write(dir.path().join("request.yaml"), request).unwrap();
+    // The model asks for an unpinned tool with a hostile name, then answers.
+    // YAML escapes: a raw C1 character or escape is not allowed in the file itself.
+    let script = "format_version: 1\nmodel:\n  \
+                  - tool_calls: [{ id: \"call_1\\e[K\", name: \"wipe\\e[2K_disk\", arguments: {} }]\n  \
+                  - content: \"Done.\\e[2J\\e]52;c;ZXZpbA==\\a \\u009b31m red\\u202e tab\\there\\nsecond line\"\n";
+    fs::write(dir.path().join("script.yaml"), script).unwrap();
+    let d = dir.path();
+    let ran = contextos(
+        store.path(),
+        &[
+            "run",
+            d.join("request.yaml").to_str().unwrap(),
+            "--script",
+            d.join("script.yaml").to_str().unwrap(),
+            "--record",
+            d.join("recorded").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    let shown = contextos(store.path(), &["show", "run_hostile_text"]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    for out in [&ran.stdout, &shown.stdout] {
+        let raw: Vec<char> = out
+            .chars()
+            .filter(|&c| (c.is_control() && c != '\n' && c != '\t') || c == '\u{202e}')
+            .collect();
+        assert!(raw.is_empty(), "raw control characters {raw:?} in\n{out}");
+        assert!(
+            out.contains(
+                "  Done.\\u{1b}[2J\\u{1b}]52;c;ZXZpbA==\\u{7} \\u{9b}31m red\\u{202e} tab\there\n  second line\n"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("  call_1\\u{1b}[K tool wipe\\u{1b}[2K_disk has no pinned contract"),
+            "{out}"
+        );
+    }
+}
