@@ -13,7 +13,7 @@ use contextos_harness::{
 use contextos_runtime::Deployment;
 
 use crate::config::{Using, config_path};
-use crate::output::CliError;
+use crate::output::{CliError, terminal_text};
 use crate::policy_cmd::Format;
 
 /// The suite commands use when none is given: the only one under `scenarios/`.
@@ -213,15 +213,15 @@ fn print_summary(card: &Scorecard, failures: &[String]) {
         println!(
             "  {}  {:<40} {:.3}  {}",
             if case.passed { "PASS" } else { "FAIL" },
-            case.name,
+            terminal_text(&case.name),
             case.score,
             outcome.unwrap_or_else(|| "error".to_string())
         );
         if let Some(e) = &case.error {
-            println!("        error: {e}");
+            println!("        error: {}", terminal_text(e));
         }
         for a in case.assertions.iter().filter(|a| !a.passed) {
-            println!("        x {}: {}", a.kind, a.message);
+            println!("        x {}: {}", a.kind, terminal_text(&a.message));
         }
     }
     let tally = |m: &BTreeMap<String, contextos_harness::Tally>| {
@@ -244,7 +244,7 @@ fn print_summary(card: &Scorecard, failures: &[String]) {
     } else {
         println!("gates:    {} failed", failures.len());
         for f in failures {
-            println!("  - {f}");
+            println!("  - {}", terminal_text(f));
         }
     }
 }

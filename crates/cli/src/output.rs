@@ -1,11 +1,36 @@
-//! Error rendering and exit codes for the CLI.
+//! Error rendering and exit codes for the CLI, and the one way untrusted
+//! text reaches the terminal ([`terminal_text`]).
 
+use std::borrow::Cow;
 use std::error::Error;
 use std::fmt;
 use std::io::IsTerminal;
 
 use contextos_core::{ErrorKind, ExitCode, Kind};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, Report};
+
+/// Untrusted text (model answers, tool names and results, reasons, messages)
+/// made safe to print: every control character but `\n` and `\t`, and the
+/// bidirectional overrides that reorder what is shown, is written visibly as
+/// `\u{1b}`, so no escape sequence (cursor movement, screen clearing, an OSC 52
+/// clipboard write) reaches the terminal.
+pub(crate) fn terminal_text(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// An error on its way to the user: a diagnostic plus the kind that picks the exit code.
 #[derive(Debug)]
@@ -99,8 +124,10 @@ impl fmt::Debug for Printed<'_> {
 }
 
 impl fmt::Display for Printed<'_> {
+    /// Messages can quote untrusted text (a tool name a model chose, a
+    /// server's answer): it is printed through [`terminal_text`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self.0, f)
+        f.write_str(&terminal_text(&self.0.to_string()))
     }
 }
 

@@ -8,14 +8,14 @@ use contextos_core::cedar_names::TOOL;
 use contextos_core::{ExitCode, InteractionKind, IoError, PolicyOutcome, ReplayPacket};
 use contextos_decision::{ModelProvider, ScriptedModel};
 use contextos_runtime::{
-    Deployment, EvaluatorConfig, PacketDiff, Recorded, ReplayOverrides, RequestEnvelope, RunArtifacts, RunMode, Script,
-    StoredRun, diff_packets, open_packet, persist, replay, run_in_mode,
+    DECISION_RECORD_TYPE, Deployment, EvaluatorConfig, PacketDiff, Recorded, ReplayOverrides, RequestEnvelope, RunMode,
+    Script, StoredRun, diff_packets, open_packet, persist, replay, run_in_mode,
 };
 use contextos_store::{Resolved, Store};
 use contextos_trust::SignedEnvelope;
 
 use crate::live::{LiveTools, live_model};
-use crate::output::CliError;
+use crate::output::{CliError, terminal_text};
 use crate::policy_cmd::Format;
 
 /// Where the deployment and the store are.
@@ -175,7 +175,18 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             "decision_record": artifacts.packet.decision_record,
             "refused": refused,
         }))?,
-        Format::Text => print_operator_view(&artifacts.packet, Some(&stored), &artifacts, &refused),
+        Format::Text => {
+            // The record was just signed with the deployment's key; name the
+            // key the keyring verifies it with, or say that none does.
+            let signer = match dep
+                .keyring
+                .verify_signer(&artifacts.record_envelope, DECISION_RECORD_TYPE)
+            {
+                Ok(verified) => verified.key_id,
+                Err(e) => format!("by {}, which does not verify: {e}", dep.signing_key.key_id()),
+            };
+            print_operator_view(&artifacts.packet, Some(&stored), &signer, &refused);
+        }
     }
     Ok(ExitCode::Success)
 }
@@ -233,22 +244,22 @@ fn print_refused(refused: &[Refused]) {
     if !refused.is_empty() {
         println!("\nrefused tool calls");
         for r in refused {
-            println!("  {:<8} {}", r.call, r.reason);
+            println!("  {:<8} {}", terminal_text(&r.call), terminal_text(&r.reason));
         }
     }
 }
 
 /// The operator view of a run.
-fn print_operator_view(
-    packet: &ReplayPacket,
-    stored: Option<&StoredRun>,
-    artifacts: &RunArtifacts,
-    refused: &[Refused],
-) {
+/// `signer` says who signed the decision record: the key that verified it.
+fn print_operator_view(packet: &ReplayPacket, stored: Option<&StoredRun>, signer: &str, refused: &[Refused]) {
     let record = &packet.decision_record;
     let rc = &packet.inputs.run_context;
     let cc = &packet.compiled_context;
-    println!("run             {}  ({})", packet.run_id, record.outcome);
+    println!(
+        "run             {}  ({})",
+        terminal_text(&packet.run_id),
+        record.outcome
+    );
     println!(
         "approval_mode   {} ceiling, {} safety",
         rc.approval_mode,
@@ -272,11 +283,6 @@ fn print_operator_view(
         "tool_policy     allowlist + approval gate  (policy bundle {})",
         short(&packet.inputs.policy_bundle)
     );
-    let signer = artifacts
-        .record_envelope
-        .signatures
-        .first()
-        .map_or("unsigned", |s| s.keyid.as_str());
     match stored {
         Some(s) => {
             println!("decision_record {}  (signed {signer})", short(&s.record));
@@ -312,7 +318,10 @@ fn print_operator_view(
             let policy = match (&env.approval, first) {
                 (Some(a), Some(_)) => format!(
                     "approval_required -> {} ({} by {}, {})",
-                    env.policy_outcome, a.verdict, a.approver, a.role
+                    env.policy_outcome,
+                    a.verdict,
+                    terminal_text(&a.approver),
+                    terminal_text(&a.role)
                 ),
                 _ => env.policy_outcome.to_string(),
             };
@@ -320,7 +329,7 @@ fn print_operator_view(
             println!(
                 "  {:>2}. {:<16} {:<14} {}  [{}]",
                 i + 1,
-                env.tool,
+                terminal_text(&env.tool),
                 env.status,
                 policy,
                 ids
@@ -329,16 +338,16 @@ fn print_operator_view(
     }
     print_refused(refused);
     for warning in &cc.debt {
-        println!("debt            {}", warning.message);
+        println!("debt            {}", terminal_text(&warning.message));
     }
     if !record.memory_proposals.is_empty() {
         println!("\nmemory proposals (pending review)");
         for m in &record.memory_proposals {
-            println!("  - {}", m.statement);
+            println!("  - {}", terminal_text(&m.statement));
         }
     }
     println!("\nanswer (confidence {:.2})", record.confidence);
-    for line in record.answer.lines() {
+    for line in terminal_text(&record.answer).lines() {
         println!("  {line}");
     }
 }
@@ -525,7 +534,7 @@ const LINES_PER_ITEM: usize = 5;
 
 fn print_lines(indent: &str, lines: &[String]) {
     for line in lines.iter().take(LINES_PER_ITEM) {
-        println!("{indent}{line}");
+        println!("{indent}{}", terminal_text(line));
     }
     if lines.len() > LINES_PER_ITEM {
         println!("{indent}and {} more", lines.len() - LINES_PER_ITEM);
@@ -567,8 +576,8 @@ fn print_diff(diff: &PacketDiff) {
         };
         println!(
             "  tool call       {} {}: {} {} -> {}",
-            c.tool,
-            c.arguments,
+            terminal_text(&c.tool),
+            terminal_text(&c.arguments.to_string()),
             c.change,
             side(&c.before),
             side(&c.after)
@@ -715,13 +724,12 @@ pub(crate) fn verify_cmd(args: VerifyArgs) -> Result<ExitCode, CliError> {
         let shown = path.display().to_string();
         let envelope: SignedEnvelope =
             contextos_core::parse_json(&shown, &read(&path)?).map_err(CliError::unverified)?;
-        keyring
-            .verify(&envelope, &envelope.payload_type)
+        let verified = keyring
+            .verify_signer(&envelope, &envelope.payload_type)
             .map_err(CliError::unverified)?;
         println!(
             "{shown}: signature by {} verifies ({})",
-            envelope.signatures.first().map_or("?", |s| s.keyid.as_str()),
-            envelope.payload_type
+            verified.key_id, envelope.payload_type
         );
         return Ok(ExitCode::Success);
     }
@@ -751,6 +759,38 @@ pub(crate) fn verify_cmd(args: VerifyArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::Verification)
 }
 
+/// Verifies the stored decision record `digest` of `packet`'s run: a valid
+/// signature by a trusted key over the record the packet holds. Returns the
+/// key id that verified; any failure is a verification failure (exit 3)
+/// naming the record and the run.
+fn verify_record(
+    store: &Store,
+    digest: &contextos_core::Digest,
+    packet: &ReplayPacket,
+    keyring: &contextos_trust::Keyring,
+) -> Result<String, CliError> {
+    let failed = |what: String| {
+        CliError::unverified(miette::MietteDiagnostic::new(format!(
+            "decision record {digest} of run {}: {what}",
+            packet.run_id
+        )))
+    };
+    let bytes = store.get_object(digest)?;
+    let envelope: SignedEnvelope = contextos_core::parse_json(&digest.to_string(), &String::from_utf8_lossy(&bytes))
+        .map_err(|e| failed(e.to_string()))?;
+    let verified = keyring
+        .verify_signer(&envelope, DECISION_RECORD_TYPE)
+        .map_err(|e| failed(e.to_string()))?;
+    // The payload verified as canonical JSON, so the same record has the same bytes.
+    let held = contextos_core::canonical_json(&packet.decision_record).map_err(CliError::bug)?;
+    if held != verified.payload {
+        return Err(failed(
+            "it verifies but is not the decision record the run's replay packet holds".to_owned(),
+        ));
+    }
+    Ok(verified.key_id)
+}
+
 /// `contextos show`.
 #[derive(Debug, Args)]
 #[command(
@@ -773,25 +813,19 @@ pub(crate) fn show_cmd(args: ShowArgs) -> Result<ExitCode, CliError> {
             let bytes = store.get_object(&entry.packet)?;
             let envelope: SignedEnvelope = contextos_core::parse_json(&args.id, &String::from_utf8_lossy(&bytes))?;
             let packet = open_packet(&envelope, &dep.keyring)?;
+            // The stored decision record is shown only once it verifies and
+            // is the record the packet holds.
+            let signer = verify_record(&store, &entry.record, &packet, &dep.keyring)?;
             match args.format {
                 Format::Json => print_json(&packet)?,
                 Format::Text => {
-                    let record_bytes = store.get_object(&entry.record)?;
-                    let record_envelope: SignedEnvelope =
-                        contextos_core::parse_json(&args.id, &String::from_utf8_lossy(&record_bytes))?;
-                    let artifacts = RunArtifacts {
-                        packet: packet.clone(),
-                        packet_envelope: envelope,
-                        record_envelope,
-                        evidence: Vec::new(),
-                    };
                     let stored = StoredRun {
                         packet: entry.packet,
                         record: entry.record,
                         already_stored: true,
                     };
                     let refused = refused_calls(&packet, None);
-                    print_operator_view(&packet, Some(&stored), &artifacts, &refused);
+                    print_operator_view(&packet, Some(&stored), &signer, &refused);
                 }
             }
         }

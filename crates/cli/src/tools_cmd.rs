@@ -34,7 +34,7 @@ openWorldHint absent or true means network unless already destructive.
 An OpenAPI source (--openapi) is a YAML file naming an OpenAPI 3.0 or 3.1 document:
   name: billing
   document: billing.openapi.yaml   # relative to the source file
-  base_url: https://billing.internal/v1   # default: the document's first server
+  base_url: https://billing.internal/v1   # default: the document's first server; required with a token
   get_mode: read_only              # GET/HEAD/OPTIONS: read_only or network
   write_mode: local_write          # POST/PUT/PATCH: local_write or network
   bearer_token_env: BILLING_TOKEN  # read only when a run calls the API

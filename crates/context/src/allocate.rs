@@ -59,7 +59,7 @@ pub(crate) struct Allocation {
 
 impl Allocation {
     pub(crate) fn total_used(&self) -> u64 {
-        self.used.iter().sum()
+        self.used.iter().fold(0, |a, &b| a.saturating_add(b))
     }
 }
 
@@ -94,8 +94,8 @@ impl State<'_> {
             } else if self.total.saturating_add(cost) > self.budget {
                 Fate::OverBudget
             } else {
-                self.used[g] += cost;
-                self.total += cost;
+                self.used[g] = self.used[g].saturating_add(cost);
+                self.total = self.total.saturating_add(cost);
                 self.included_keys.insert(item.key);
                 Fate::Included
             };

@@ -229,7 +229,7 @@ pub fn compile<G: PackGate + ?Sized>(input: &CompileInput<'_>, gate: &G) -> Resu
         budget: BudgetReport {
             total_tokens: input.token_budget,
             used_tokens,
-            omitted_tokens: omitted.iter().map(|o| o.tokens).sum(),
+            omitted_tokens: omitted.iter().fold(0, |a, o| a.saturating_add(o.tokens)),
             remaining_tokens: input.token_budget.saturating_sub(used_tokens),
             layers: layer_budgets.into_iter().map(|(_, b)| b).collect(),
         },
@@ -351,11 +351,11 @@ impl<'p> Selection<'p> {
         what: &str,
         verdict: &GateVerdict,
     ) {
-        let mut lost = 0;
+        let mut lost: u64 = 0;
         for source in &layer.sources {
             for snippet in &source.snippets {
                 let tokens = snippet_tokens(self.counter, snippet);
-                lost += tokens;
+                lost = lost.saturating_add(tokens);
                 let detail = format!("{what} denied: {}", verdict.reason);
                 self.omitted.push(
                     pack_index,
@@ -549,7 +549,7 @@ impl<'p> Selection<'p> {
     ) {
         let group = &self.groups[g];
         let layer = group.layer;
-        let mut lost = 0;
+        let mut lost: u64 = 0;
         let mut cut_by_budget = false;
         for (&i, fate) in group.ranked.iter().zip(&allocation.fates[g]) {
             let c = &self.candidates[i];
@@ -566,7 +566,7 @@ impl<'p> Selection<'p> {
                 Fate::Duplicate => (OmitReason::Duplicate, self.duplicate_detail(c, first_holder)),
             };
             cut_by_budget |= reason == OmitReason::Budget;
-            lost += c.tokens;
+            lost = lost.saturating_add(c.tokens);
             self.omitted.push(
                 group.pack_index,
                 group.pack_id,
@@ -584,14 +584,22 @@ impl<'p> Selection<'p> {
             .candidates
             .iter()
             .filter(|c| c.group == g && c.stale && !layer.required)
-            .map(|c| c.tokens)
-            .sum();
+            .fold(0, |a, c| a.saturating_add(c.tokens));
         let used = allocation.used[g];
         self.layer_budgets.push((
             (layer.layer, group.pack_index),
-            layer_budget(group.pack_id, layer, layer.max_tokens, used, lost + stale_lost),
+            layer_budget(
+                group.pack_id,
+                layer,
+                layer.max_tokens,
+                used,
+                lost.saturating_add(stale_lost),
+            ),
         ));
-        let content: u64 = group.ranked.iter().map(|&i| self.candidates[i].tokens).sum::<u64>() + group.header_tokens;
+        let content = group
+            .ranked
+            .iter()
+            .fold(group.header_tokens, |a, &i| a.saturating_add(self.candidates[i].tokens));
         if content > layer.max_tokens {
             self.debts.push(debt(
                 group.pack_id,

@@ -252,7 +252,7 @@ pub fn run_loop<'c>(
         if state.out_of_time(clock).is_break() {
             return Ok(state.result);
         }
-        state.result.iterations += 1;
+        state.result.iterations = state.result.iterations.saturating_add(1);
         let iteration = state.result.iterations;
         // Planner.
         let Some(response) = state.plan(provider, &offered, iteration)? else {
@@ -383,13 +383,21 @@ impl<'c> LoopState<'_, '_, 'c> {
             Err(e) => return Err(e.into()),
         };
         self.result.model_interactions.push((request, response.clone()));
-        self.result.tokens_used += response.usage.prompt_tokens + response.usage.completion_tokens;
+        // Usage is reported by the model (or a recording of it): a report that
+        // overflows spends the budget instead of wrapping to a small total.
+        let total = response
+            .usage
+            .prompt_tokens
+            .checked_add(response.usage.completion_tokens)
+            .and_then(|reported| self.result.tokens_used.checked_add(reported));
+        self.result.tokens_used = total.unwrap_or(u64::MAX);
         let max_tokens = self.input.run.budget.max_tokens;
-        if self.result.tokens_used > max_tokens {
-            let reason = format!(
-                "token budget of {max_tokens} exhausted ({} used)",
-                self.result.tokens_used
-            );
+        // A total past u64::MAX spends any budget, u64::MAX itself included.
+        if total.is_none_or(|used| used > max_tokens) {
+            let reason = match total {
+                Some(used) => format!("token budget of {max_tokens} exhausted ({used} used)"),
+                None => format!("token budget of {max_tokens} exhausted (the reported usage overflows a 64-bit count)"),
+            };
             self.escalate(iteration, CriticStage::Budget, reason);
             return Ok(None);
         }
@@ -521,7 +529,7 @@ impl<'c> LoopState<'_, '_, 'c> {
     /// when the run ended because the call kept failing.
     fn execute_call(&mut self, iteration: u32, call: &ToolCall) -> Result<Option<GatewayCall>, LoopError> {
         let outcome = self.gateway.call(call, &self.context())?;
-        self.result.tool_calls_used += 1;
+        self.result.tool_calls_used = self.result.tool_calls_used.saturating_add(1);
         if outcome.envelope.status != ToolCallStatus::Failed {
             return Ok(Some(outcome));
         }
@@ -539,7 +547,7 @@ impl<'c> LoopState<'_, '_, 'c> {
         );
         self.result.calls.push(outcome);
         let outcome = self.gateway.call(call, &self.context())?;
-        self.result.tool_calls_used += 1;
+        self.result.tool_calls_used = self.result.tool_calls_used.saturating_add(1);
         if outcome.envelope.status == ToolCallStatus::Failed {
             self.messages.push(result_message(&call.id, &outcome));
             self.result.calls.push(outcome);

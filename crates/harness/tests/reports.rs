@@ -251,3 +251,85 @@ fn html_and_markdown_neutralize_hostile_names() {
     let row = md.lines().find(|l| l.contains("onerror")).unwrap();
     assert!(row.contains("&#124;<br>\\# heading | ✅ pass |"), "{row}");
 }
+
+/// Text a model or a case author could write to act on whoever reads a
+/// report: mentions, autolinks, HTML, a terminal escape, an OSC 52 clipboard
+/// write and characters XML 1.0 forbids.
+const HOSTILE_TEXT: &str = "@octocat @acme/security: see https://evil.example/x, HTTP://evil.example, \
+                            www.evil.example and mail a@b.example <img src=x> \u{1b}[2J\u{1b}]52;c;ZXZpbA==\u{7} \
+                            nul\u{0} bs\u{8} nel\u{85} \u{fffe}\u{ffff}";
+
+fn hostile_card() -> Scorecard {
+    let mut case = failing();
+    case.name = format!("case {HOSTILE_TEXT}");
+    case.assertions[2].message = format!("found: {HOSTILE_TEXT}");
+    let mut errored = errored();
+    errored.error = Some(format!("run error: {HOSTILE_TEXT}"));
+    Scorecard::from_cases("support", None, vec![case, errored])
+}
+
+#[test]
+fn markdown_defuses_mentions_autolinks_html_and_control_characters() {
+    let md = render_markdown(&hostile_card(), &[format!("gate: {HOSTILE_TEXT}")]);
+    assert!(md.contains("@\u{200d}octocat"), "{md}");
+    assert!(md.contains("@\u{200d}acme/security"), "{md}");
+    for (i, _) in md.match_indices('@') {
+        assert!(md[i + 1..].starts_with('\u{200d}'), "a live @ at byte {i}: {md}");
+    }
+    let lower = md.to_ascii_lowercase();
+    assert!(!lower.contains("://"), "a live URL: {md}");
+    assert!(!lower.contains("www."), "a live www. autolink: {md}");
+    assert!(!md.contains("<img"), "{md}");
+    let raw: Vec<char> = md.chars().filter(|&c| c.is_control() && c != '\n').collect();
+    assert!(raw.is_empty(), "raw control characters {raw:?}: {md}");
+    // What was there stays visible.
+    assert!(md.contains("\\\\u{1b}\\[2J"), "{md}");
+}
+
+/// Whether XML 1.0 allows `c` (its `Char` production).
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+}
+
+#[test]
+fn junit_parses_as_xml_whatever_the_case_text() {
+    let xml = render_junit(&hostile_card()).unwrap();
+    let bad: Vec<char> = xml.chars().filter(|&c| !xml_char(c)).collect();
+    assert!(bad.is_empty(), "characters XML 1.0 forbids: {bad:?}");
+
+    // A real XML parser reads it to the end, and the text it reads shows the
+    // forbidden characters as escapes instead of dropping them.
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    // Character data, entity references left out (they are events of their own).
+    let mut text = String::new();
+    let mut names = Vec::new();
+    loop {
+        match reader.read_event().unwrap() {
+            quick_xml::events::Event::Eof => break,
+            quick_xml::events::Event::Text(t) => text.push_str(&t.xml10_content().unwrap()),
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                for attribute in e.attributes() {
+                    let attribute = attribute.unwrap();
+                    if attribute.key.as_ref() == b"name" {
+                        names.push(
+                            attribute
+                                .normalized_value(quick_xml::XmlVersion::Explicit1_0)
+                                .unwrap()
+                                .into_owned(),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let case = names.iter().find(|n| n.starts_with("case @octocat")).unwrap();
+    assert!(
+        case.ends_with("\\u{1b}[2J\\u{1b}]52;c;ZXZpbA==\\u{7} nul\\u{0} bs\\u{8} nel\\u{85} \\u{fffe}\\u{ffff}"),
+        "{case}"
+    );
+    assert!(
+        text.contains("found: @octocat") && text.contains("\\u{fffe}\\u{ffff}"),
+        "{text}"
+    );
+}

@@ -35,7 +35,7 @@ const RESERVED_HEADERS: [&str; 9] = [
 /// ```yaml
 /// name: billing
 /// document: billing.openapi.yaml      # relative to this file; YAML or JSON, OpenAPI 3.0 or 3.1
-/// base_url: https://billing.internal/v1   # default: the document's first `servers` URL
+/// base_url: https://billing.internal/v1   # default: the document's first `servers` URL (needed with a token)
 /// get_mode: read_only                 # GET/HEAD/OPTIONS: read_only (default) or network
 /// write_mode: local_write             # POST/PUT/PATCH: local_write (default) or network
 /// timeout_secs: 30                    # per request, connect included (1..=3600)
@@ -57,6 +57,9 @@ pub struct OpenApiSource {
     /// this file (`load` resolves it).
     pub document: PathBuf,
     /// Where operations are called; the document's first server when absent.
+    /// A source that names `bearer_token_env` must set it: credentials go
+    /// only to an address the operator wrote, never to one the untrusted
+    /// document chose.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
     /// The mode of GET, HEAD and OPTIONS operations: `read_only` or `network`.
@@ -118,6 +121,18 @@ pub(crate) fn read_text(path: &Path) -> Result<String, OpenApiError> {
 
 /// Checks a base URL: absolute http or https with a host, no credentials,
 /// no query or fragment (operation paths are appended to it).
+/// Why a source that sends a token must say where: the document's `servers`
+/// are untrusted input, so the token would go to a host the document chose.
+pub(crate) fn token_without_base_url(name: &str) -> String {
+    format!(
+        "OpenAPI source {name:?} names a bearer token (`bearer_token_env`) but sets no `base_url`: {TOKEN_NEEDS_BASE_URL}"
+    )
+}
+
+/// Why a token needs an operator-written `base_url`.
+pub(crate) const TOKEN_NEEDS_BASE_URL: &str = "credentials go only to a base URL the operator wrote, \
+     never to the document's `servers`; set `base_url` in the source spec";
+
 pub(crate) fn check_base_url(url: &str) -> Result<Url, String> {
     let parsed = Url::parse(url).map_err(|e| format!("{url:?} is not an absolute URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
@@ -216,6 +231,9 @@ impl OpenApiSource {
                 "`bearer_token_env` must be an environment variable name (letters, digits, _), not {name:?}"
             ));
         }
+        if self.bearer_token_env.is_some() && self.base_url.is_none() {
+            return Err(token_without_base_url(&self.name));
+        }
         Ok(())
     }
 
@@ -291,6 +309,10 @@ mod tests {
             (
                 "name: b\ndocument: d.yaml\nbearer_token_env: \"$TOKEN\"\n",
                 "`bearer_token_env`",
+            ),
+            (
+                "name: b\ndocument: d.yaml\nbearer_token_env: B_TOKEN\n",
+                "source \"b\" names a bearer token (`bearer_token_env`) but sets no `base_url`",
             ),
             ("name: \"\"\ndocument: d.yaml\n", "`name`"),
         ];

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::document::OpenApiDocument;
 use crate::error::OpenApiError;
 use crate::operation::{BODY_ARGUMENT, Operation, Parameter, ParameterLocation, ParameterStyle};
-use crate::source::{OpenApiSource, check_base_url};
+use crate::source::{OpenApiSource, TOKEN_NEEDS_BASE_URL, check_base_url};
 
 /// Error bodies are cut to this many characters in messages.
 const MAX_SNIPPET_CHARS: usize = 512;
@@ -26,7 +26,8 @@ const MAX_SNIPPET_CHARS: usize = 512;
 ///
 /// Every request carries `traceparent`, `accept: application/json`, the
 /// source's static headers and, when a token was given, `authorization:
-/// Bearer …`. A 2xx answer is the result (JSON, text, or `null` when
+/// Bearer …` (only to the source's own `base_url`: a source without one
+/// that sends a token is refused, so the document's `servers` never get it). A 2xx answer is the result (JSON, text, or `null` when
 /// empty); a 4xx is a tool error the model sees; a redirect, a 5xx, a
 /// timeout, a failed connection or a body over `max_response_bytes` is a
 /// transport error. The token never appears in a message or a result.
@@ -61,6 +62,12 @@ impl OpenApiTools {
             name: source.name.clone(),
             message,
         };
+        if source.base_url.is_none() && (token.is_some() || source.bearer_token_env.is_some()) {
+            // The document is untrusted: its `servers` must not receive the token.
+            return Err(base_error(format!(
+                "it sends a bearer token and sets no `base_url`: {TOKEN_NEEDS_BASE_URL}"
+            )));
+        }
         let base = match (&source.base_url, &document.server) {
             (Some(url), _) => url.clone(),
             (None, Some(server)) => server.clone(),

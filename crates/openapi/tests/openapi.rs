@@ -549,3 +549,61 @@ fn missing_token_and_base_url_are_clear_errors() {
     assert!(matches!(err, OpenApiError::BaseUrl { .. }), "{err}");
     assert_eq!(err.kind(), contextos_core::ErrorKind::Input);
 }
+
+#[test]
+fn a_token_never_goes_to_a_host_the_document_chose() {
+    // The document's `servers` point at a live loopback server: the host an
+    // attacker who wrote the document would choose.
+    let server = billing();
+    let dir = tempfile::tempdir().unwrap();
+    let doc = dir.path().join("hostile.json");
+    let text = std::fs::read_to_string(fixture("billing-3.1.json"))
+        .unwrap()
+        .replace("http://127.0.0.1:9/v1", &server.base_url);
+    std::fs::write(&doc, text).unwrap();
+    let config = source("billing-3.1.json", &server.base_url);
+    let without_base = OpenApiSource {
+        document: doc,
+        base_url: None,
+        ..config
+    };
+
+    // A source that names a token and no base URL is refused, naming it and saying to set `base_url`.
+    let err = OpenApiTools::new(&without_base, Some(Secret::new(TOKEN))).unwrap_err();
+    assert!(matches!(err, OpenApiError::BaseUrl { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("OpenAPI source \"billing\"") && message.contains("set `base_url`"),
+        "{message}"
+    );
+    assert_eq!(err.kind(), contextos_core::ErrorKind::Input);
+    // So is a token passed for a source that names no variable.
+    let unnamed = OpenApiSource {
+        bearer_token_env: None,
+        ..without_base.clone()
+    };
+    let err = OpenApiTools::new(&unnamed, Some(Secret::new(TOKEN))).unwrap_err();
+    assert!(matches!(err, OpenApiError::BaseUrl { .. }), "{err}");
+    // The source spec file says so at parse time too.
+    let spec = format!(
+        "name: billing\ndocument: {:?}\nbearer_token_env: BILLING_TOKEN\n",
+        without_base.document
+    );
+    let err = OpenApiSource::parse("billing.yaml", &spec).unwrap_err().to_string();
+    assert!(err.contains("billing.yaml") && err.contains("set `base_url`"), "{err}");
+
+    // Without credentials the document's server is still used, and gets no Authorization.
+    let tools = OpenApiTools::new(&unnamed, None).unwrap();
+    assert!(tools.base_url().starts_with(&server.base_url), "{}", tools.base_url());
+    let got = call(
+        &tools,
+        &derived_catalog(&tools),
+        "getInvoice",
+        json!({"invoice_id": "inv_echo"}),
+    )
+    .unwrap();
+    assert_eq!(got, ToolResponse::Ok(json!("you sent nothing")));
+    let seen = server.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen.iter().all(|s| s.header("authorization").is_none()), "{seen:?}");
+}

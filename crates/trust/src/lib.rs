@@ -62,6 +62,6 @@ pub use policy::{approvers_schema, policy_test_schema};
 // Signing and evidence log (see signing.rs and evidence.rs).
 pub use evidence::{EvidenceEntry, EvidenceError, EvidenceLog, LogReport, verify_log};
 pub use signing::{
-    EnvelopeSignature, Keyring, PublicKey, SignedEnvelope, SigningError, SigningKey, VerifyError, generate_key_files,
-    sign,
+    EnvelopeSignature, Keyring, PublicKey, SignedEnvelope, SigningError, SigningKey, Verified, VerifyError,
+    generate_key_files, sign,
 };

@@ -471,6 +471,16 @@ pub fn sign<T: Serialize + ?Sized>(
     })
 }
 
+/// What a verified envelope holds: its payload and the trusted key whose
+/// signature verified it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    /// The key id of the trusted key whose signature verified.
+    pub key_id: String,
+    /// The payload bytes (canonical JSON).
+    pub payload: Vec<u8>,
+}
+
 /// The public keys whose signatures are trusted.
 #[derive(Clone, Debug, Default)]
 pub struct Keyring {
@@ -539,6 +549,17 @@ impl Keyring {
     /// valid signature by a trusted key (signatures by unknown keys are
     /// ignored), and the payload must be canonical JSON.
     pub fn verify(&self, envelope: &SignedEnvelope, expected_payload_type: &str) -> Result<Vec<u8>, VerifyError> {
+        Ok(self.verify_signer(envelope, expected_payload_type)?.payload)
+    }
+
+    /// Verifies `envelope` like [`Keyring::verify`] and also says which
+    /// trusted key's signature verified: an envelope may carry several
+    /// signatures, and the first one need not be by a trusted key.
+    pub fn verify_signer(
+        &self,
+        envelope: &SignedEnvelope,
+        expected_payload_type: &str,
+    ) -> Result<Verified, VerifyError> {
         let payload_type = &envelope.payload_type;
         if payload_type != expected_payload_type {
             return Err(VerifyError::PayloadTypeMismatch {
@@ -561,7 +582,10 @@ impl Keyring {
             match check_signature(key, &signature.sig, &message, envelope) {
                 Ok(()) => {
                     check_canonical(payload_type, &body)?;
-                    return Ok(body);
+                    return Ok(Verified {
+                        key_id: key.key_id.clone(),
+                        payload: body,
+                    });
                 }
                 Err(e) => {
                     first_failure.get_or_insert(e);

@@ -175,6 +175,27 @@ fn unknown_key_is_refused_and_ignored_beside_a_trusted_one() {
 }
 
 #[test]
+fn the_signer_reported_is_the_trusted_key_that_verified_not_the_first() {
+    let stranger = key(9);
+    let (key, keyring, envelope) = signed();
+    let mut both = sign(RECORD, &record(), &stranger).unwrap();
+    both.signatures.extend(envelope.signatures.iter().cloned());
+    assert_eq!(both.signatures[0].keyid, stranger.key_id());
+    let verified = keyring.verify_signer(&both, RECORD).unwrap();
+    assert_eq!(verified.key_id, key.key_id());
+    assert_eq!(verified.payload, keyring.verify(&envelope, RECORD).unwrap());
+
+    // A forged signature naming the trusted key, first, is not the one reported either:
+    // the one that verified is, and it is the trusted key's own.
+    let forged = EnvelopeSignature {
+        keyid: key.key_id().to_owned(),
+        sig: BASE64.encode([1u8; 64]),
+    };
+    both.signatures.insert(0, forged);
+    assert_eq!(keyring.verify_signer(&both, RECORD).unwrap().key_id, key.key_id());
+}
+
+#[test]
 fn a_forged_signature_beside_a_valid_one_still_verifies_and_alone_fails() {
     let (key, keyring, envelope) = signed();
     let forged = EnvelopeSignature {

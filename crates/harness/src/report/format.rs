@@ -1,6 +1,8 @@
 //! What every report shows the same way: a case's verdict, rates as
 //! percentages, scores, and text escaped for HTML.
 
+use std::fmt::Write as _;
+
 /// Escapes text for HTML element content and quoted attribute values. Every
 /// piece of scorecard data goes through here before it meets markup.
 pub(super) fn escape_html(text: &str) -> String {
@@ -16,6 +18,12 @@ pub(super) fn escape_html(text: &str) -> String {
         }
     }
     out
+}
+
+/// Writes `c` visibly as `\u{1b}`: how every report shows a character it
+/// must not emit as is (a control character, or one XML forbids).
+pub(super) fn push_visible_escape(out: &mut String, c: char) {
+    let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
 }
 
 /// How a case ended, for every renderer: an error beats failed assertions.

@@ -1,11 +1,12 @@
 //! JUnit XML through `quick-junit`: one test suite per scorecard, one test
 //! case per scenario case. Times and timestamps stay unset so the XML is a
-//! function of the scorecard alone.
+//! function of the scorecard alone. Every piece of data goes through
+//! [`xml_text`] first, so the XML parses whatever a model or a case wrote.
 
 use contextos_core::{ErrorKind, Kind};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::format::{Verdict, score};
+use super::format::{Verdict, push_visible_escape, score};
 use crate::{CaseResult, Scorecard};
 
 /// Why a report could not be rendered.
@@ -32,6 +33,23 @@ impl Kind for ReportError {
     }
 }
 
+/// Untrusted text as XML 1.0 character data: a character XML forbids
+/// (C0 controls other than tab, newline and carriage return, U+FFFE, U+FFFF)
+/// and any other control character is written visibly as `\u{1b}` rather
+/// than dropped, so the XML parses and the report still shows it was there.
+pub(super) fn xml_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\t' | '\n' | '\r' => out.push(c),
+            '\u{fffe}' | '\u{ffff}' => push_visible_escape(&mut out, c),
+            c if c.is_control() => push_visible_escape(&mut out, c),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// Renders a scorecard as JUnit XML: a suite named after the scorecard's suite
 /// (and partition), a test case per case with class name `contextos.<suite>`,
 /// a `failure` listing each failed assertion as `kind: message`, an `error`
@@ -41,14 +59,14 @@ pub fn render_junit(card: &Scorecard) -> Result<String, ReportError> {
         Some(partition) => format!("{} ({partition})", card.suite),
         None => card.suite.clone(),
     };
-    let classname = format!("contextos.{}", card.suite);
-    let mut suite = TestSuite::new(suite_name);
+    let classname = xml_text(&format!("contextos.{}", card.suite));
+    let mut suite = TestSuite::new(xml_text(&suite_name));
     suite.add_properties([
         Property::new("mean_score", card.mean_score.to_string()),
         Property::new("pass_rate", card.overall.pass_rate.to_string()),
     ]);
     for case in &card.cases {
-        let mut test_case = TestCase::new(case.name.as_str(), status(case));
+        let mut test_case = TestCase::new(xml_text(&case.name), status(case));
         test_case
             .set_classname(classname.as_str())
             .set_assertions(case.assertions.len());
@@ -69,12 +87,13 @@ fn status(case: &CaseResult) -> TestCaseStatus {
         .map(|a| format!("{}: {}", a.kind, a.message))
         .collect::<Vec<_>>()
         .join("\n");
+    let listing = xml_text(&listing);
     match Verdict::of(case) {
         Verdict::Pass => TestCaseStatus::success(),
         Verdict::Error => {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
             status
-                .set_message(case.error.as_deref().unwrap_or_default())
+                .set_message(xml_text(case.error.as_deref().unwrap_or_default()))
                 .set_type("run_error");
             if !listing.is_empty() {
                 status.set_description(listing);
@@ -92,7 +111,7 @@ fn status(case: &CaseResult) -> TestCaseStatus {
                     };
                     status
                         .set_message(format!("{} of {} {noun} failed", failed.len(), case.assertions.len()))
-                        .set_type(first.kind.as_str())
+                        .set_type(xml_text(&first.kind))
                         .set_description(listing);
                 }
                 // Failed with every assertion passing: the case's own bar (its score) was not met.

@@ -2,14 +2,15 @@
 //! per-tag and per-kind tables, and a `<details>` block per failing case.
 //!
 //! Data text is escaped so that a case name or assertion message cannot
-//! break a table, open a link or inject HTML, and the whole comment stays
+//! break a table, open a link, inject HTML, notify anyone with an
+//! `@mention` or become an autolink ([`defuse`]), and the whole comment stays
 //! under [`MARKDOWN_COMMENT_LIMIT`]: passing-case rows go first, then failure
 //! details, then failing-case rows, each omission noted in the comment.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::format::{Verdict, escape_html, percent, score};
+use super::format::{Verdict, escape_html, percent, push_visible_escape, score};
 use crate::{CaseResult, Scorecard, Tally};
 
 /// The most bytes [`render_markdown`] produces. GitHub refuses comments over
@@ -226,7 +227,7 @@ fn failure_block(case: &CaseResult) -> String {
     let _ = writeln!(
         out,
         "<details><summary>{icon} <code>{}</code>: {what} (score {})</summary>\n",
-        escape_html(&name),
+        escape_html(&defuse(&name)),
         score(case.score)
     );
     if let Some(error) = &case.error {
@@ -297,12 +298,47 @@ fn clip(text: &str, max: usize) -> String {
     }
 }
 
-/// Data text as inert Markdown inside a table cell or list item: HTML
-/// special characters become entities, `|` becomes `&#124;` (it would end
-/// the cell), line breaks become `<br>` (they would end the row), and the
-/// punctuation that starts emphasis, code, links, headings or math is
-/// backslash-escaped.
+/// Untrusted text with what GitHub acts on in plain text taken away, for
+/// every piece of data a comment shows: a zero-width joiner after each `@`
+/// (no `@mention` notifies anyone, no email address links), after the `:` of
+/// `://` and before the `.` of `www.` (no URL autolinks), and control
+/// characters other than line breaks and tab written visibly as `\u{1b}`.
+/// Markdown and HTML escaping come after it.
+pub(super) fn defuse(text: &str) -> String {
+    const ZWJ: char = '\u{200d}';
+    let mut out = String::with_capacity(text.len());
+    for (i, c) in text.char_indices() {
+        match c {
+            '@' => {
+                out.push('@');
+                out.push(ZWJ);
+            }
+            ':' if text[i + 1..].starts_with("//") => {
+                out.push(':');
+                out.push(ZWJ);
+            }
+            '.' if out
+                .get(out.len().saturating_sub(3)..)
+                .is_some_and(|tail| tail.eq_ignore_ascii_case("www")) =>
+            {
+                out.push(ZWJ);
+                out.push('.');
+            }
+            '\n' | '\r' | '\t' => out.push(c),
+            c if c.is_control() => push_visible_escape(&mut out, c),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Data text as inert Markdown inside a table cell or list item: first
+/// [`defuse`]d, then HTML special characters become entities, `|` becomes
+/// `&#124;` (it would end the cell), line breaks become `<br>` (they would
+/// end the row), and the punctuation that starts emphasis, code, links,
+/// headings or math is backslash-escaped.
 fn md_text(text: &str) -> String {
+    let text = defuse(text);
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -343,6 +379,15 @@ mod tests {
         assert_eq!(md_text("a|b\r\nc\nd"), "a&#124;b<br>c<br>d");
         assert_eq!(md_text("<img src=x>"), "&lt;img src=x&gt;");
         assert_eq!(md_text("[x](y) *z*"), "\\[x\\](y) \\*z\\*");
+    }
+
+    #[test]
+    fn defuse_breaks_mentions_autolinks_and_controls() {
+        assert_eq!(defuse("@octocat"), "@\u{200d}octocat");
+        assert_eq!(defuse("HTTPS://x.example"), "HTTPS:\u{200d}//x.example");
+        assert_eq!(defuse("see WWW.x.example"), "see WWW\u{200d}.x.example");
+        assert_eq!(defuse("a\u{1b}[2Jb\tc\n"), "a\\u{1b}[2Jb\tc\n");
+        assert_eq!(defuse("plain: text."), "plain: text.");
     }
 
     #[test]
