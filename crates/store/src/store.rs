@@ -37,12 +37,16 @@ pub struct Store {
 
 impl Store {
     /// Opens the store at `dir` for writing, creating `dir`, `objects/` and
-    /// `runs/` as needed (each new directory is synced into its parent).
+    /// `runs/` as needed (each new directory is synced into its parent), and
+    /// repairs what a killed writer left behind (temporary files, a torn or
+    /// unacknowledged evidence-log tail), waiting for the store lock to do so.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let store = Self { dir: dir.to_owned() };
         ensure_dir(dir)?;
         ensure_dir(&store.objects_dir())?;
         ensure_dir(&store.runs_dir())?;
+        let lock = store.lock_for_writing()?;
+        store.recover(&lock)?;
         Ok(store)
     }
 
