@@ -29,7 +29,8 @@ const WRITE_ONCE: AtomicWrite = AtomicWrite {
 /// A run store directory (by default `.contextos/` in the working directory;
 /// the caller chooses). Holds only its path: every call reads the disk, so
 /// any number of `Store`s and threads may share a directory. Writers that
-/// race on the same object or run id converge on one file.
+/// race on the same object or run id converge on one file; a whole run's
+/// writes go under [`Store::lock_for_writing`], so runs take turns.
 #[derive(Clone, Debug)]
 pub struct Store {
     dir: PathBuf,
