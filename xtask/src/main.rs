@@ -5,6 +5,7 @@
     reason = "xtask is the developer's tool, not a run: it times steps and reads cargo's environment"
 )]
 
+mod crash;
 mod steps;
 mod suite_bench;
 mod tidy;
@@ -25,12 +26,14 @@ COMMANDS:
                          MCP servers, cedarpy in tests/parity/.venv), fmt,
                          unused dependencies (cargo-machete, installed when
                          missing), clippy, tests (with doc tests; peers
-                         required), tidy, golden check
+                         required), crash test (`crash`), tidy, golden check
     ci                   same as `test` (CI runs it through .ci/run)
     tidy                 project rules the lints cannot see: crate docs, crate
                          maps, file size, CI script
     bench [ARGS...]      cargo bench --workspace --locked, ARGS passed through
     goldens [--accept]   check golden replay packets, or accept the new output
+    crash [KILLS]        SIGKILL `contextos run` at KILLS (default 50) seeded
+                         random points; verify and the run index must hold up
     bench-suite [N]      time `contextos eval` on a generated N-case suite (default
                          10000) at 1 and 2 jobs: wall time, cases/s, peak memory
     help                 print this help
@@ -41,6 +44,7 @@ EXAMPLES:
     cargo xtask bench -p contextos-trust
     cargo xtask bench -- authorize
     cargo xtask goldens --accept
+    cargo xtask crash 20
 ";
 
 fn main() -> ExitCode {
@@ -83,6 +87,16 @@ fn run(args: &[String]) -> Result<(), String> {
                 _ => return Err("`bench-suite` takes at most one argument, the case count".to_owned()),
             };
             suite_bench::run(&root, cases)
+        }
+        "crash" => {
+            let kills = match rest {
+                [] => crash::DEFAULT_KILLS,
+                [n] => n
+                    .parse()
+                    .map_err(|_| format!("`crash` takes a kill count, got `{n}`"))?,
+                _ => return Err("`crash` takes at most one argument, the kill count".to_owned()),
+            };
+            steps::crash(&root, kills)
         }
         "goldens" => match rest {
             [] => steps::goldens(&root, false),

@@ -53,6 +53,8 @@ pub(crate) fn test(root: &Path) -> Result<(), String> {
         &[(REQUIRE_PEERS, "1")],
     )?;
 
+    crash(root, crate::crash::DEFAULT_KILLS)?;
+
     announce("tidy", "project rules (in-process)");
     tidy::run(root).map_err(|err| step_failed("tidy", &err))?;
 
@@ -65,6 +67,13 @@ pub(crate) fn test(root: &Path) -> Result<(), String> {
 
     println!("==> all checks passed in {:.0}s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// `cargo xtask crash [KILLS]`: builds `contextos` as the test step does (a
+/// no-op after it), then kills runs of it and checks the store they leave.
+pub(crate) fn crash(root: &Path, kills: u32) -> Result<(), String> {
+    cargo_step(root, "crash", &["test", "--workspace", "--locked", "--no-run"], "")?;
+    crate::crash::run(root, kills)
 }
 
 /// `cargo xtask bench [ARGS...]`.

@@ -135,7 +135,29 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
     }
 }
 
+/// Ends the process quietly (exit 0) when stdout is closed early
+/// (`contextos ... | head`): `println!` panics on a broken pipe, and that
+/// panic is the reader going away, not a bug. Every other panic keeps the
+/// default report (exit 101).
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        let broken_pipe = message.contains("Broken pipe") || message.contains("os error 32");
+        if message.starts_with("failed printing to stdout") && broken_pipe {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ProcessExit {
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
     let code = match run(cli) {
         Ok(code) => code,

@@ -748,6 +748,9 @@ pub(crate) fn verify_cmd(args: VerifyArgs) -> Result<ExitCode, CliError> {
             String::new()
         }
     );
+    for w in &report.warnings {
+        eprintln!("warning: {}: {}", w.path, w.what);
+    }
     if report.is_clean() {
         println!("ok: every digest, signature and chain link verifies");
         return Ok(ExitCode::Success);

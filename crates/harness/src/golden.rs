@@ -88,7 +88,12 @@ pub fn accept_goldens(runs: &[CaseRun], suite: &str, goldens: &Path) -> Result<V
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| HarnessError::io("create", dir, e))?;
         }
-        std::fs::write(&path, bytes).map_err(|e| HarnessError::io("write", &path, e))?;
+        // Atomic: a killed `golden accept` leaves the old golden or the new one.
+        let options = contextos_fs::AtomicWrite {
+            replace: true,
+            secret: false,
+        };
+        contextos_fs::write_file_atomically(&path, bytes, options).map_err(|e| HarnessError::io("write", &path, e))?;
         written.push(path);
     }
     Ok(written)

@@ -281,11 +281,14 @@ pub fn envelope_bytes(envelope: &SignedEnvelope) -> Result<Vec<u8>, RunError> {
 
 /// Stores a run: evidence and signed documents as objects, evidence-log
 /// entries, then the run index entry (written last: a run is listed only
-/// once everything it points to is durable).
+/// once everything it points to is durable). Holds the store's write lock
+/// throughout, so concurrent runs on one store take turns. Re-storing a run
+/// a kill interrupted skips the evidence-log entries it already appended.
 pub fn persist(store: &Store, artifacts: &RunArtifacts) -> Result<StoredRun, RunError> {
     let packet_bytes = envelope_bytes(&artifacts.packet_envelope)?;
     let record_bytes = envelope_bytes(&artifacts.record_envelope)?;
     let run_id = &artifacts.packet.run_id;
+    let _lock = store.lock_for_writing()?;
     if let Ok(existing) = store.get_run(run_id) {
         if existing.packet == Digest::of_bytes(&packet_bytes) {
             return Ok(StoredRun {
@@ -305,20 +308,27 @@ pub fn persist(store: &Store, artifacts: &RunArtifacts) -> Result<StoredRun, Run
     let record = store.put_object(&record_bytes)?;
     let packet = store.put_object(&packet_bytes)?;
     let mut log = store.evidence()?;
-    for envelope in &artifacts.packet.tool_envelopes {
-        log.append("tool_envelope", &serde_json::to_value(envelope).map_err(RunError::bug)?)?;
-    }
     let record_doc = &artifacts.packet.decision_record;
-    log.append(
+    let mut entries = Vec::new();
+    for envelope in &artifacts.packet.tool_envelopes {
+        entries.push(("tool_envelope", serde_json::to_value(envelope).map_err(RunError::bug)?));
+    }
+    entries.push((
         "decision_record",
-        &serde_json::json!({
+        serde_json::json!({
             "run_id": run_id,
             "record": record,
             "packet": packet,
             "outcome": record_doc.outcome,
             "trace_id": record_doc.trace_id,
         }),
-    )?;
+    ));
+    for (kind, payload) in &entries {
+        if !log.holds(kind, payload)? {
+            log.append(kind, payload)?;
+        }
+    }
+    drop(log);
     store.put_run(&RunIndexEntry {
         format_version: FORMAT_VERSION,
         run_id: run_id.clone(),

@@ -8,6 +8,8 @@
 //! - `runs/<run_id>.json`: the run index, one canonical-JSON
 //!   [`RunIndexEntry`] per run, pointing at its packet and record objects;
 //! - `evidence.log` (+ `evidence.log.head`): where the evidence log lives;
+//! - `store.lock`: held exclusively by a writer for a whole run's writes
+//!   ([`Store::lock_for_writing`]) and shared by [`Store::verify`];
 //! - resolving the ids people type (run id, `sha256:` digest, hex prefix) and
 //!   [`Store::verify`], which re-checks all of the above and reports every
 //!   problem rather than the first.
@@ -35,6 +37,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod lock;
 mod resolve;
 mod runs;
 mod store;
@@ -42,6 +45,7 @@ mod suggest;
 mod verify;
 
 pub use error::StoreError;
+pub use lock::StoreLock;
 pub use resolve::{MIN_PREFIX_HEX_DIGITS, Resolved};
 pub use runs::RunIndexEntry;
 pub use store::{MAX_OBJECT_BYTES, Store};

@@ -29,7 +29,8 @@ const WRITE_ONCE: AtomicWrite = AtomicWrite {
 /// A run store directory (by default `.contextos/` in the working directory;
 /// the caller chooses). Holds only its path: every call reads the disk, so
 /// any number of `Store`s and threads may share a directory. Writers that
-/// race on the same object or run id converge on one file.
+/// race on the same object or run id converge on one file; a whole run's
+/// writes go under [`Store::lock_for_writing`], so runs take turns.
 #[derive(Clone, Debug)]
 pub struct Store {
     dir: PathBuf,
@@ -37,12 +38,16 @@ pub struct Store {
 
 impl Store {
     /// Opens the store at `dir` for writing, creating `dir`, `objects/` and
-    /// `runs/` as needed (each new directory is synced into its parent).
+    /// `runs/` as needed (each new directory is synced into its parent), and
+    /// repairs what a killed writer left behind (temporary files, a torn or
+    /// unacknowledged evidence-log tail), waiting for the store lock to do so.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let store = Self { dir: dir.to_owned() };
         ensure_dir(dir)?;
         ensure_dir(&store.objects_dir())?;
         ensure_dir(&store.runs_dir())?;
+        let lock = store.lock_for_writing()?;
+        store.recover(&lock)?;
         Ok(store)
     }
 

@@ -7,7 +7,7 @@ use std::io;
 use std::path::Path;
 
 use contextos_core::Digest;
-use contextos_trust::{Keyring, SignedEnvelope, verify_log};
+use contextos_trust::{EvidenceError, Keyring, SignedEnvelope, verify_log};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -35,6 +35,10 @@ pub struct StoreReport {
     /// Everything that did not verify, in path order within each part
     /// (objects, runs, evidence log).
     pub problems: Vec<StoreProblem>,
+    /// What a killed writer left that the next [`Store::open`] repairs (an
+    /// evidence-log tail its head file does not acknowledge yet, a torn
+    /// final line): not tampering, so not problems.
+    pub warnings: Vec<StoreProblem>,
 }
 
 impl StoreReport {
@@ -134,8 +138,14 @@ impl Store {
     /// objects; the evidence log, if there is one, must verify as a chain
     /// against its head file. Crash leftovers are counted as orphans.
     ///
+    /// An evidence-log tail a killed writer left unacknowledged is a warning
+    /// (the next [`Store::open`] repairs it), not a problem. Holds the store
+    /// lock shared, so it waits for a writer to finish and never sees a run
+    /// halfway written.
+    ///
     /// Only failing to read the store directory itself is an error.
     pub fn verify(&self, keyring: &Keyring) -> Result<StoreReport, StoreError> {
+        let _lock = self.lock_for_reading()?;
         let root = list_dir(self.dir())
             .map_err(io_error("read run store", self.dir()))?
             .ok_or_else(|| StoreError::MissingStore {
@@ -285,8 +295,25 @@ impl Store {
         if !present(&log) && !present(&self.dir().join(EVIDENCE_HEAD)) {
             return;
         }
+        let repaired = "left by an interrupted write; the next `contextos run` (any write) repairs it";
         match verify_log(&log) {
             Ok(log_report) => report.evidence_entries = log_report.entries,
+            Err(EvidenceError::Unacknowledged { recorded, found, .. }) => {
+                report.evidence_entries = found;
+                report.warnings.push(StoreProblem {
+                    path: EVIDENCE_LOG.to_owned(),
+                    what: format!(
+                        "holds {found} entries but its head file acknowledges only {recorded}: an unacknowledged tail {repaired}"
+                    ),
+                });
+            }
+            Err(EvidenceError::TornLine { line, .. }) => {
+                report.evidence_entries = line.saturating_sub(1);
+                report.warnings.push(StoreProblem {
+                    path: EVIDENCE_LOG.to_owned(),
+                    what: format!("line {line} is incomplete (no trailing newline): a torn final line {repaired}"),
+                });
+            }
             Err(e) => report.problem(EVIDENCE_LOG, e.to_string()),
         }
     }

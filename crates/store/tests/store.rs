@@ -317,6 +317,123 @@ fn crash_leftover_temp_files_are_orphans_not_problems() {
 }
 
 #[test]
+fn opening_for_writing_removes_crash_leftover_temp_files() {
+    let (_dir, store) = new_store();
+    let entry = put_signed_run(&store, "run-0001", 1_000);
+    let shard = store.object_path(&entry.packet).parent().unwrap().to_owned();
+    let leftovers = [
+        shard.join(format!(".{}.tmp-0011223344556677", entry.packet.hex())),
+        store.dir().join("runs/.run-0002.json.tmp-8899aabbccddeeff"),
+        store.dir().join(".evidence.log.head.tmp-0000000000000000"),
+    ];
+    for path in &leftovers {
+        write(path, b"half writ");
+    }
+    assert_eq!(store.verify(&keyring()).unwrap().orphans, 3);
+    let reopened = Store::open(store.dir()).unwrap();
+    for path in &leftovers {
+        assert!(!path.exists(), "{} survived opening", path.display());
+    }
+    let report = reopened.verify(&keyring()).unwrap();
+    assert_eq!((report.orphans, report.objects), (0, 2));
+    assert!(report.is_clean(), "{:?}", report.problems);
+    assert_eq!(reopened.list_runs().unwrap(), [entry]);
+}
+
+/// A store whose evidence log holds three entries, as a writer killed after
+/// syncing the third line but before replacing the head file leaves it: the
+/// head acknowledges two, and a fourth line was torn half-way.
+fn store_with_unacknowledged_tail() -> (tempfile::TempDir, Store) {
+    let (dir, store) = new_store();
+    let mut log = store.evidence().unwrap();
+    for n in 0..3 {
+        log.append("tool_call", &json!({"tool": "refund", "n": n})).unwrap();
+    }
+    drop(log);
+    let text = fs::read_to_string(store.evidence_path()).unwrap();
+    let second: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
+    let head = format!(
+        "{{\"entries\":2,\"format_version\":{FORMAT_VERSION},\"head\":\"{}\"}}\n",
+        second["entry_digest"].as_str().unwrap()
+    );
+    fs::write(store.dir().join("evidence.log.head"), head).unwrap();
+    fs::write(store.evidence_path(), format!("{text}{{\"format_version\":1,\"se")).unwrap();
+    (dir, store)
+}
+
+#[test]
+fn an_unacknowledged_evidence_tail_is_a_warning_that_opening_repairs() {
+    let (_dir, store) = store_with_unacknowledged_tail();
+    let report = store.verify(&keyring()).unwrap();
+    assert!(report.is_clean(), "a crash is not tampering: {:?}", report.problems);
+    assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+    assert_eq!(report.warnings[0].path, "evidence.log");
+    assert!(
+        report.warnings[0].what.contains("line 4 is incomplete"),
+        "{:?}",
+        report.warnings
+    );
+
+    let reopened = Store::open(store.dir()).unwrap();
+    let report = reopened.verify(&keyring()).unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    assert_eq!(report.warnings, [], "opening repaired the tail");
+    assert_eq!(report.evidence_entries, 3, "complete entries are kept and acknowledged");
+    let text = fs::read_to_string(reopened.evidence_path()).unwrap();
+    assert_eq!(text.lines().count(), 3);
+    assert!(text.ends_with('\n'), "the torn line is gone");
+}
+
+#[test]
+fn an_evidence_tail_without_a_torn_line_is_reported_as_unacknowledged() {
+    let (_dir, store) = store_with_unacknowledged_tail();
+    let text = fs::read_to_string(store.evidence_path()).unwrap();
+    let complete = &text[..=text.rfind('\n').unwrap()];
+    fs::write(store.evidence_path(), complete).unwrap();
+    let report = store.verify(&keyring()).unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    assert_eq!(report.evidence_entries, 3);
+    assert!(
+        report.warnings[0]
+            .what
+            .contains("holds 3 entries but its head file acknowledges only 2"),
+        "{:?}",
+        report.warnings
+    );
+}
+
+#[test]
+fn removing_an_acknowledged_entry_is_still_a_problem_not_a_warning() {
+    let (_dir, store) = store_with_unacknowledged_tail();
+    let text = fs::read_to_string(store.evidence_path()).unwrap();
+    let first_line = text.lines().next().unwrap();
+    fs::write(store.evidence_path(), format!("{first_line}\n")).unwrap();
+    let report = store.verify(&keyring()).unwrap();
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert!(
+        report.problems[0].what.contains("acknowledged entries were removed"),
+        "{:?}",
+        report.problems
+    );
+    assert_eq!(report.warnings, []);
+}
+
+#[test]
+fn the_evidence_log_knows_what_it_holds() {
+    let (_dir, store) = new_store();
+    let mut log = store.evidence().unwrap();
+    log.append("tool_call", &json!({"n": 1})).unwrap();
+    assert!(log.holds("tool_call", &json!({"n": 1})).unwrap());
+    assert!(!log.holds("tool_call", &json!({"n": 2})).unwrap());
+    assert!(!log.holds("decision_record", &json!({"n": 1})).unwrap());
+    drop(log);
+    assert!(
+        store.evidence().unwrap().holds("tool_call", &json!({"n": 1})).unwrap(),
+        "after reopening"
+    );
+}
+
+#[test]
 fn evidence_log_tampering_is_a_problem() {
     let (_dir, store) = new_store();
     let mut log = store.evidence().unwrap();

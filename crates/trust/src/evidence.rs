@@ -12,6 +12,7 @@
 //! behind (a torn final line, or a complete line the head does not count yet)
 //! and refuses everything else; [`verify_log`] only reads and reports.
 
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -310,6 +311,8 @@ struct Scan {
     complete_len: u64,
     /// The 1-based line number of a final line without a newline.
     torn_line: Option<u64>,
+    /// The kind and payload digest of every complete entry.
+    recorded: HashSet<(String, Digest)>,
 }
 
 /// Reads the log from the start, verifying every complete line as the next
@@ -348,6 +351,7 @@ fn scan(path: &Path, file: &File, acknowledged: u64) -> Result<Scan, EvidenceErr
         entry_problem(&entry, line_no, &line, state.last).map_err(|problem| bad(Some(entry.seq), problem))?;
         state.entries = line_no;
         state.last = Some(entry.entry_digest);
+        state.recorded.insert((entry.kind, entry.payload_digest));
         if line_no == acknowledged {
             state.at_acknowledged = state.last;
         }
@@ -467,6 +471,8 @@ pub struct EvidenceLog {
     /// Bytes of durable content; an append that fails half-way truncates back to this.
     len: u64,
     poisoned: bool,
+    /// The kind and payload digest of every entry, for [`EvidenceLog::holds`].
+    recorded: HashSet<(String, Digest)>,
 }
 
 impl EvidenceLog {
@@ -524,6 +530,7 @@ impl EvidenceLog {
             head,
             len,
             poisoned: false,
+            recorded: scan.recorded,
         };
         if !head_existed || entries != recorded.entries {
             log.write_head()?;
@@ -584,6 +591,7 @@ impl EvidenceLog {
         self.len += line.len() as u64;
         self.entries += 1;
         self.head = Some(entry_digest);
+        self.recorded.insert((entry.kind.clone(), entry.payload_digest));
         self.write_head()?;
         Ok(entry)
     }
@@ -609,6 +617,18 @@ impl EvidenceLog {
             )
         };
         write().map_err(io_error("write evidence head file", &head_path))
+    }
+
+    /// Whether the log already holds an entry of `kind` recording exactly
+    /// `payload`, so a writer re-recording what a killed run left behind can
+    /// skip it instead of appending a duplicate.
+    pub fn holds(&self, kind: &str, payload: &Value) -> Result<bool, EvidenceError> {
+        let digest = digest_of(payload).map_err(|e| EvidenceError::Unrecordable {
+            path: self.path.clone(),
+            kind: kind.to_owned(),
+            problem: e.to_string(),
+        })?;
+        Ok(self.recorded.contains(&(kind.to_owned(), digest)))
     }
 
     /// The log file's path.
