@@ -120,6 +120,7 @@ pub fn parse_yaml<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Docu
             Some(i) if location.is_some() => message[..i].to_string(),
             _ => message,
         };
+        let message = crate::text::bound_quoted(&message);
         DocumentError {
             line: location.as_ref().map(|l| l.line()),
             column: location.as_ref().map(|l| l.column()),
@@ -138,6 +139,7 @@ pub fn parse_json<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Docu
             Some(i) => message[..i].to_string(),
             None => message,
         };
+        let message = crate::text::bound_quoted(&message);
         DocumentError {
             line: Some(err.line() as u64),
             column: Some(err.column() as u64),
