@@ -174,3 +174,19 @@ fn golden_accept_refuses_a_suite_goldens_directory_symlinked_outside() {
     assert!(says(&r.stderr, "through a symbolic link"), "{}", r.stderr);
     assert_eq!(tree(outside.path()), before);
 }
+
+#[test]
+fn new_case_refuses_a_cases_directory_symlinked_outside_the_suite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let init = contextos_in(dir, &["init"]);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    let outside = tempfile::tempdir().unwrap();
+    move_out_and_link(dir, "scenarios/assistant/cases", outside.path());
+    let before = tree(outside.path());
+    let r = contextos_in(dir, &["new", "case", "escaped"]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(says(&r.stderr, "escaped.yaml"), "{}", r.stderr);
+    assert!(says(&r.stderr, "through a symbolic link"), "{}", r.stderr);
+    assert_eq!(tree(outside.path()), before, "nothing written outside");
+}

@@ -652,6 +652,7 @@ pub fn new_case(suite_dir: &Path, name: &str, tools: &[String]) -> Result<PathBu
         project
     };
     let text = with_project_hint(project, &case, crate::schemas::FileKind::Case, &text);
+    contextos_fs::check_inside(suite_dir, &case).map_err(|e| HarnessError::io("write", &case, e))?;
     write_new(&case, text.as_bytes())?;
     Ok(case)
 }
