@@ -18,13 +18,15 @@ pub fn excerpt(text: &str) -> String {
     cut_chars(text, EXCERPT_CHARS, &format!("… ({} bytes)", text.len()))
 }
 
-/// `message` with each double-quoted value longer than [`EXCERPT_CHARS`]
-/// cut to an [`excerpt`] (parser messages quote the offending input, which
-/// may be megabytes); a backslash escapes the next character inside quotes.
+/// `message` with each quoted value (in `"` or backticks) longer than
+/// [`EXCERPT_CHARS`] cut to an [`excerpt`]: parser messages quote the
+/// offending input, which may be megabytes. A backslash escapes the next
+/// character inside double quotes.
 pub fn bound_quoted(message: &str) -> String {
     let mut out = String::with_capacity(message.len().min(4096));
     let mut rest = message;
-    while let Some(open) = rest.find('"') {
+    while let Some(open) = rest.find(['"', '`']) {
+        let quote = rest[open..].chars().next().unwrap_or('"');
         out.push_str(&rest[..=open]);
         let body = &rest[open + 1..];
         let mut end = None;
@@ -32,8 +34,8 @@ pub fn bound_quoted(message: &str) -> String {
         for (i, c) in body.char_indices() {
             match c {
                 _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => {
+                '\\' if quote == '"' => escaped = true,
+                c if c == quote => {
                     end = Some(i);
                     break;
                 }
@@ -45,7 +47,7 @@ pub fn bound_quoted(message: &str) -> String {
             return out;
         };
         out.push_str(&excerpt(&body[..end]));
-        out.push('"');
+        out.push(quote);
         rest = &body[end + 1..];
     }
     out.push_str(rest);
@@ -64,6 +66,14 @@ mod tests {
             bound_quoted(&message),
             format!(
                 "invalid type: string \"{}… (1000 bytes)\", expected u32",
+                "x".repeat(200)
+            )
+        );
+        let variant = format!("unknown variant `{long}`, expected one of a, b");
+        assert_eq!(
+            bound_quoted(&variant),
+            format!(
+                "unknown variant `{}… (1000 bytes)`, expected one of a, b",
                 "x".repeat(200)
             )
         );
