@@ -99,7 +99,7 @@ fn run_with_fixtures_and_eval_both_exit_2_naming_an_unreadable_fixture_part() {
 }
 
 #[test]
-fn a_ten_megabyte_value_is_echoed_as_a_bounded_excerpt_at_its_line() {
+fn a_ten_megabyte_value_is_echoed_as_a_bounded_excerpt_naming_its_field_at_its_line() {
     let work = scratch_project();
     let dir = work.path();
     let rel = format!("{SUITE}/cases/{CASE}.yaml");
