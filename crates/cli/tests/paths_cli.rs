@@ -190,3 +190,20 @@ fn new_case_refuses_a_cases_directory_symlinked_outside_the_suite() {
     assert!(says(&r.stderr, "through a symbolic link"), "{}", r.stderr);
     assert_eq!(tree(outside.path()), before, "nothing written outside");
 }
+
+#[test]
+fn init_refuses_a_project_folder_symlinked_outside_and_writes_nothing_there() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let outside = tempfile::tempdir().unwrap();
+    symlink(outside.path(), dir.join("scenarios")).unwrap();
+    let r = contextos_in(dir, &["init"]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(says(&r.stderr, "through a symbolic link"), "{}", r.stderr);
+    assert!(tree(outside.path()).is_empty(), "nothing written outside");
+    assert_eq!(
+        std::fs::read_dir(dir).unwrap().count(),
+        1,
+        "only the link is there: init wrote nothing"
+    );
+}
