@@ -207,3 +207,20 @@ fn init_refuses_a_project_folder_symlinked_outside_and_writes_nothing_there() {
         "only the link is there: init wrote nothing"
     );
 }
+
+#[test]
+fn promote_refuses_a_fixtures_directory_symlinked_outside_the_suite() {
+    let work = scratch_project();
+    let dir = work.path();
+    let run = contextos_in(dir, &["run", "runtime/examples/escalation/request.yaml"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let outside = tempfile::tempdir().unwrap();
+    move_out_and_link(dir, &format!("{SUITE}/fixtures"), outside.path());
+    let before = (tree(outside.path()), tree(&dir.join(SUITE)), tree(&dir.join("goldens")));
+    let r = contextos_in(dir, &["promote", "run_escalation_4411", "--case", "promoted-refund"]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(says(&r.stderr, "fixtures/promoted-refund"), "{}", r.stderr);
+    assert!(says(&r.stderr, "through a symbolic link"), "{}", r.stderr);
+    let after = (tree(outside.path()), tree(&dir.join(SUITE)), tree(&dir.join("goldens")));
+    assert_eq!(after, before, "nothing written, inside or outside");
+}
