@@ -77,12 +77,21 @@ impl RecordedApprover {
         Self { approvals }
     }
 
-    /// Loads `approvals.yaml` from `dir`; a missing file means no recorded approvals.
+    /// Loads `approvals.yaml` from `dir`; a missing file means no recorded
+    /// approvals, one that cannot be read (not UTF-8, a directory, a link
+    /// loop) is an error naming it.
     pub fn load(dir: &Path) -> Result<Self, DocumentError> {
         let path = dir.join("approvals.yaml");
         let shown = path.display().to_string();
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            return Ok(Self::default());
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => {
+                return Err(DocumentError::new(
+                    shown,
+                    format!("cannot read the recorded approvals: {e}"),
+                ));
+            }
         };
         let file: ApprovalsFile = parse_yaml(&shown, &text)?;
         if file.format_version != 1 {

@@ -127,11 +127,22 @@ where
         }
     }
 
-    /// Loads every `*.json` file in `dir` (sorted); a missing directory is an empty recording.
+    /// Loads every `*.json` file in `dir` (sorted); a missing directory is
+    /// an empty recording, one that cannot be read (a file, a link loop) an
+    /// error naming it.
     pub fn load(kind: &str, dir: &Path) -> Result<Self, RecordingError> {
         let mut rec = Self::empty(kind);
-        if !dir.exists() {
-            return Ok(rec);
+        match fs::metadata(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(rec),
+            Err(e) => return Err(IoError::new("read", dir, e).into()),
+            Ok(meta) if !meta.is_dir() => {
+                return Err(DocumentError::new(
+                    dir.display().to_string(),
+                    format!("expected a directory of recorded {kind} interactions, found a file"),
+                )
+                .into());
+            }
+            Ok(_) => {}
         }
         let files = contextos_fs::files_with_suffix(dir, &[".json"]).map_err(IoError::of("read", dir))?;
         for path in files {

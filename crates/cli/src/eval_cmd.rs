@@ -275,7 +275,7 @@ pub(crate) fn eval(args: EvalArgs) -> Result<ExitCode, CliError> {
         all_details: args.html.is_some(),
         ..RunOptions::default()
     };
-    let (_, card) = run_cases(&dep, &suite, &selection, args.partition.clone(), args.jobs, template)?;
+    let (runs, card) = run_cases(&dep, &suite, &selection, args.partition.clone(), args.jobs, template)?;
     let options = GateOptions {
         min_pass_rate: args.min_pass_rate,
         min_tag: args.min_tag.iter().cloned().collect(),
@@ -301,6 +301,15 @@ pub(crate) fn eval(args: EvalArgs) -> Result<ExitCode, CliError> {
     match args.format {
         Format::Json => println!("{json}"),
         Format::Text => print_summary(&card, &failures),
+    }
+    // Fixtures that cannot be read are bad input, as for `run --fixtures`.
+    if let Some(run) = runs.iter().find(|r| r.unreadable_fixtures) {
+        eprintln!(
+            "case {} cannot read its fixtures: {}",
+            run.result.name,
+            run.result.error.as_deref().unwrap_or_default()
+        );
+        return Ok(ExitCode::Input);
     }
     Ok(if failures.is_empty() {
         ExitCode::Success

@@ -111,12 +111,28 @@ fn source_file(path: &Path) -> PathBuf {
 }
 
 /// Reads and builds the pack source at `path` (a directory holding
-/// `pack.yaml`, or the YAML file itself).
+/// `pack.yaml`, or the YAML file itself). Refuses what signing or loading
+/// the artifact would refuse: a built pack larger than
+/// [`contextos_core::MAX_DOCUMENT_BYTES`] (YAML aliases can expand a small
+/// source into a huge one).
 pub fn build_pack_dir(path: &Path) -> Result<BuiltPack, PackError> {
     let file = source_file(path);
     let text = fs::read_to_string(&file).map_err(io_error("read pack source", &file))?;
     let name = shown(&file);
-    build_pack(&name, &parse_pack_source(&name, &text)?)
+    let pack = build_pack(&name, &parse_pack_source(&name, &text)?)?;
+    let size = artifact_bytes(&pack)?.len();
+    if size > contextos_core::MAX_DOCUMENT_BYTES {
+        return Err(PackError::invalid(
+            &name,
+            "layers",
+            format!(
+                "the built pack is {size} bytes, more than the limit of {} for a pack artifact (`pack sign` and runs would refuse it); YAML aliases copy what they name, so use fewer or shorter ones",
+                contextos_core::MAX_DOCUMENT_BYTES
+            ),
+        ));
+    }
+    check_digests(&name, &pack)?;
+    Ok(pack)
 }
 
 /// The bytes of an artifact file: canonical JSON and a newline.

@@ -93,6 +93,49 @@ fn span_at(text: &str, line: u64, column: Option<u64>) -> Option<SourceSpan> {
     Some(SourceSpan::new((start + offset).into(), len))
 }
 
+/// `message` prefixed with `field KEY: ` when it does not name a field itself
+/// (a type error says what it found and expected, not where) and the text
+/// before `position` (1-based line and column) of `text` ends in a key: the
+/// last `"key":` on the line for JSON, the line's `key:` for YAML.
+fn with_field(text: &str, position: Option<(u64, u64)>, message: String) -> String {
+    if message.contains("field") {
+        return message;
+    }
+    let Some((line, column)) = position else {
+        return message;
+    };
+    let Some(line_text) = usize::try_from(line.saturating_sub(1))
+        .ok()
+        .and_then(|i| text.split('\n').nth(i))
+    else {
+        return message;
+    };
+    let before: String = line_text
+        .chars()
+        .take(usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX))
+        .collect();
+    let key = match before.rfind("\":") {
+        Some(end) => before[..end].rfind('"').map(|start| &before[start + 1..end]),
+        None => before
+            .trim_start()
+            .trim_start_matches("- ")
+            .split_once(':')
+            .map(|(key, _)| key.trim()),
+    };
+    match key {
+        Some(key)
+            if !key.is_empty()
+                && key.len() <= 100
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.') =>
+        {
+            format!("field {key}: {message}")
+        }
+        _ => message,
+    }
+}
+
 fn check_size(file: &str, text: &str) -> Result<(), DocumentError> {
     if text.len() > MAX_DOCUMENT_BYTES {
         return Err(DocumentError::new(
@@ -120,6 +163,8 @@ pub fn parse_yaml<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Docu
             Some(i) if location.is_some() => message[..i].to_string(),
             _ => message,
         };
+        let message = crate::text::bound_quoted(&message);
+        let message = with_field(text, location.as_ref().map(|l| (l.line(), l.column())), message);
         DocumentError {
             line: location.as_ref().map(|l| l.line()),
             column: location.as_ref().map(|l| l.column()),
@@ -138,6 +183,8 @@ pub fn parse_json<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Docu
             Some(i) => message[..i].to_string(),
             None => message,
         };
+        let message = crate::text::bound_quoted(&message);
+        let message = with_field(text, Some((err.line() as u64, err.column() as u64)), message);
         DocumentError {
             line: Some(err.line() as u64),
             column: Some(err.column() as u64),
@@ -183,6 +230,14 @@ mod tests {
         let err = parse_document::<Case>("c.json", "{\"name\": \"x\",\n \"weight\": \"heavy\"}").unwrap_err();
         assert_eq!(err.line, Some(2), "{err}");
         assert!(err.message.contains("invalid type"), "{err}");
+        assert!(err.message.starts_with("field weight: "), "{err}");
+    }
+
+    #[test]
+    fn yaml_type_error_names_its_field_and_line() {
+        let err = parse_document::<Case>("c.yaml", "name: x\nweight: heavy\n").unwrap_err();
+        assert_eq!(err.line, Some(2), "{err}");
+        assert!(err.message.starts_with("field weight: "), "{err}");
     }
 
     #[test]

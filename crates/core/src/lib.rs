@@ -62,7 +62,7 @@ pub use primitives::{
 };
 pub use redact::{REDACTED, is_secret_field, looks_like_secret, redact, redact_text};
 pub use secret::Secret;
-pub use text::cut_chars;
+pub use text::{EXCERPT_CHARS, bound_quoted, cut_chars, excerpt};
 
 /// The `format_version` written into every persisted document of this release
 /// (decision records and replay packets have their own, below).

@@ -6,7 +6,9 @@
 //!   store objects and run index entries, pack artifacts, idempotency
 //!   markers), and [`sync_dir`] to make a rename durable;
 //! - [`files_with_suffix`]: one sorted, suffix-filtered directory listing, so
-//!   every loader reads its files in the same, deterministic order.
+//!   every loader reads its files in the same, deterministic order;
+//! - [`check_inside`] and [`refuse_symlink`]: what a command writes or
+//!   deletes stays inside its root after symbolic links, and is never a link.
 //!
 //! It knows nothing about what the files hold (no parsing, no formats, no
 //! digests) and does not walk directory trees; callers own their layouts and
@@ -32,7 +34,9 @@
 #![deny(missing_docs)]
 
 mod atomic;
+mod inside;
 mod list;
 
 pub use atomic::{AtomicWrite, sync_dir, write_file_atomically};
+pub use inside::{check_inside, refuse_symlink};
 pub use list::files_with_suffix;

@@ -71,7 +71,14 @@ pub fn check_goldens(
 }
 
 /// Writes every run's packet as its golden; returns the files written (unchanged ones skipped).
+/// Refuses, before writing any, a golden that is a symbolic link or whose
+/// directory resolves outside `goldens` (which is created when missing).
 pub fn accept_goldens(runs: &[CaseRun], suite: &str, goldens: &Path) -> Result<Vec<PathBuf>, HarnessError> {
+    std::fs::create_dir_all(goldens).map_err(|e| HarnessError::io("create", goldens, e))?;
+    for run in runs {
+        let path = golden_path(goldens, suite, &run.result.name);
+        contextos_fs::check_inside(goldens, &path).map_err(|e| HarnessError::io("write", &path, e))?;
+    }
     let mut written = Vec::new();
     for run in runs {
         let Some(bytes) = &run.packet_bytes else {

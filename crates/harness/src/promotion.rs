@@ -38,10 +38,15 @@ pub struct PromotedCase {
 
 /// Adds case `name` to the suite in `suite_dir`: scaffolds it from `packet`
 /// and writes it with the packet's recorded interactions as its fixtures.
-/// Refuses to overwrite an existing case or fixtures directory.
+/// Refuses to overwrite an existing case or fixtures directory, and to write
+/// through a symbolic link or outside `suite_dir`.
 pub fn promote_packet(packet: &ReplayPacket, name: &str, suite_dir: &Path) -> Result<PromotedCase, HarnessError> {
     let case = scaffold_case(packet, name)?;
     let fixtures = suite_dir.join("fixtures").join(name);
+    let case_path = suite_dir.join("cases").join(format!("{name}.yaml"));
+    for path in [&fixtures, &case_path] {
+        contextos_fs::check_inside(suite_dir, path).map_err(|e| HarnessError::io("write", path, e))?;
+    }
     if fixtures.exists() {
         return Err(HarnessError::Usage(format!(
             "{} already exists; pick another --case name",

@@ -24,7 +24,8 @@ pub struct Recorded {
     pub judge: usize,
 }
 
-/// Records `case` from its script into its fixture directory.
+/// Records `case` from its script into its fixture directory, which must
+/// stay inside the suite directory after symbolic links and not be one.
 ///
 /// The run must use its script exactly: a run that asks for a model
 /// response, tool result or approval the script does not have, or that
@@ -73,6 +74,8 @@ pub fn record_case(dep: &Deployment, suite: &Suite, case: &Case) -> Result<Recor
     }
     let run = run?;
     let dir = &case.fixtures;
+    // Recording deletes and replaces: never through a symbolic link, never outside the suite.
+    contextos_fs::check_inside(&suite.dir, dir).map_err(|e| HarnessError::io("record into", dir, e))?;
     let staging = sibling(dir, "recording");
     clear(&staging)?;
     std::fs::create_dir_all(&staging).map_err(|e| HarnessError::io("create", &staging, e))?;
@@ -105,7 +108,9 @@ fn sibling(dir: &Path, what: &str) -> PathBuf {
     dir.with_file_name(format!(".{name}.{what}"))
 }
 
+/// Removes `dir` and what it holds; refuses a symbolic link in its place.
 fn clear(dir: &Path) -> Result<(), HarnessError> {
+    contextos_fs::refuse_symlink(dir).map_err(|e| HarnessError::io("remove", dir, e))?;
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(|e| HarnessError::io("remove", dir, e))?;
     }

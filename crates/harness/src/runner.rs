@@ -24,6 +24,10 @@ pub struct CaseRun {
     pub artifacts: Option<RunArtifacts>,
     /// The signed packet's bytes (what goldens store).
     pub packet_bytes: Option<Vec<u8>>,
+    /// The case's fixtures could not be read (a part that is not valid
+    /// UTF-8, a directory where a file belongs, a symbolic-link loop): bad
+    /// input, which `eval` ends in like `run --fixtures` does (exit 2).
+    pub unreadable_fixtures: bool,
 }
 
 /// How to run.
@@ -96,6 +100,14 @@ fn errored(case: &Case, error: String) -> CaseRun {
         },
         artifacts: None,
         packet_bytes: None,
+        unreadable_fixtures: false,
+    }
+}
+
+fn unreadable(case: &Case, error: String) -> CaseRun {
+    CaseRun {
+        unreadable_fixtures: true,
+        ..errored(case, error)
     }
 }
 
@@ -104,7 +116,7 @@ pub(crate) fn run_case(dep: &Deployment, suite: &Suite, case: &Case, options: &R
     let goldens = options.goldens;
     let fixtures = match Fixtures::load(&case.fixtures) {
         Ok(f) => f,
-        Err(e) => return errored(case, format!("{e}")),
+        Err(e) => return unreadable(case, format!("{e}")),
     };
     let artifacts = match run_on_fixtures(dep, &case.envelope, &fixtures) {
         Ok(a) => a,
@@ -119,7 +131,7 @@ pub(crate) fn run_case(dep: &Deployment, suite: &Suite, case: &Case, options: &R
         .map(|g| compare_packets(&g, &packet_bytes, &dep.keyring, GoldenMode::Behaviour));
     let judge = match Recording::load("model", &case.fixtures.join("judge")) {
         Ok(r) => RecordedModel::new(r),
-        Err(e) => return errored(case, format!("{e}")),
+        Err(e) => return unreadable(case, format!("{e}")),
     };
     let evidence = Evidence {
         packet: &artifacts.packet,
@@ -158,12 +170,14 @@ pub(crate) fn run_case(dep: &Deployment, suite: &Suite, case: &Case, options: &R
             result,
             artifacts: Some(artifacts),
             packet_bytes: Some(packet_bytes),
+            unreadable_fixtures: false,
         }
     } else {
         CaseRun {
             result,
             artifacts: None,
             packet_bytes: None,
+            unreadable_fixtures: false,
         }
     }
 }

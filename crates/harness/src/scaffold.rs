@@ -157,7 +157,8 @@ pub struct InitReport {
 }
 
 /// Writes a working project from `template` into `dir` (created when
-/// missing). Refuses, writing nothing, when any file it would write exists.
+/// missing). Refuses, writing nothing, when any file it would write exists
+/// or would be reached through a symbolic link.
 ///
 /// The project is assembled in a staging folder inside `dir` and moved into
 /// place only when every step (keys, pack, schema, fixtures, goldens,
@@ -196,6 +197,12 @@ pub fn init_project(dir: &Path, template: Template, progress: &dyn Fn(&str)) -> 
             "init never overwrites, and {} already holds {named}: choose an empty directory",
             dir.display()
         )));
+    }
+    if dir.exists() {
+        // A symbolic link on the way (`scenarios` -> elsewhere, say) would take the project outside `dir`.
+        for path in targets.iter().map(|p| dir.join(p)).chain([dir.join(".contextos-init")]) {
+            contextos_fs::check_inside(dir, &path).map_err(|e| HarnessError::io("write", &path, e))?;
+        }
     }
     std::fs::create_dir_all(dir).map_err(|e| HarnessError::io("create", dir, e))?;
     let staging = dir.join(".contextos-init");
@@ -652,6 +659,7 @@ pub fn new_case(suite_dir: &Path, name: &str, tools: &[String]) -> Result<PathBu
         project
     };
     let text = with_project_hint(project, &case, crate::schemas::FileKind::Case, &text);
+    contextos_fs::check_inside(suite_dir, &case).map_err(|e| HarnessError::io("write", &case, e))?;
     write_new(&case, text.as_bytes())?;
     Ok(case)
 }

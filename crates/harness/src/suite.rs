@@ -241,12 +241,47 @@ fn check_assertions(shown: &str, text: &str, case: &CaseFile) -> Result<(), Harn
     Ok(())
 }
 
+#[derive(Deserialize)]
+struct NameField {
+    name: Spanned<String>,
+}
+
+/// Refuses a suite or case `name` that is not an identifier (ASCII letters,
+/// digits, `-`, `_`): it becomes a directory and file name under the goldens
+/// and fixtures, so `../x` or `a/b` would write elsewhere. The error points at
+/// the `name:` field of `text` (the file `shown`).
+fn check_identifier(shown: &str, text: &str, what: &str, name: &str) -> Result<(), HarnessError> {
+    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Ok(());
+    }
+    let position = parse_yaml::<NameField>(shown, text)
+        .ok()
+        .map(|n| (n.name.referenced.line(), n.name.referenced.column()))
+        .filter(|(line, _)| *line > 0);
+    let (line, column) = position.unzip();
+    Err(DocumentError {
+        line,
+        column,
+        ..DocumentError::new(
+            shown,
+            format!(
+                "field name: {what} name {:?} is not an identifier, expected ASCII letters, digits, `-` and `_` only",
+                contextos_core::excerpt(name)
+            ),
+        )
+    }
+    .with_source(text)
+    .into())
+}
+
 /// Loads `dir/suite.yaml` alone (its name, deployment config, defaults and
 /// thresholds), without reading its cases.
 pub fn load_suite_file(dir: &Path) -> Result<SuiteFile, HarnessError> {
     let suite_path = dir.join("suite.yaml");
     let shown = suite_path.display().to_string();
-    let file: SuiteFile = parse_yaml(&shown, &read(&suite_path)?)?;
+    let text = read(&suite_path)?;
+    let file: SuiteFile = parse_yaml(&shown, &text)?;
+    check_identifier(&shown, &text, "suite", &file.name)?;
     if file.format_version != 1 {
         return Err(DocumentError::new(
             &shown,
@@ -282,6 +317,7 @@ pub fn load_suite(dir: &Path) -> Result<Suite, HarnessError> {
             )
             .into());
         }
+        check_identifier(&shown, &text, "case", &case.name)?;
         if case.name != stem {
             return Err(DocumentError::new(
                 &shown,

@@ -22,11 +22,26 @@ pub struct Fixtures {
 impl Fixtures {
     /// Loads `DIR/model/*.json`, `DIR/tools/*.json` and `DIR/approvals.yaml`.
     pub fn load(dir: &Path) -> Result<Self, RunError> {
-        if !dir.is_dir() {
-            return Err(RunError::Input(format!(
-                "fixture directory {} does not exist",
-                dir.display()
-            )));
+        match std::fs::metadata(dir) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(RunError::Input(format!(
+                    "fixture directory {} is a file, expected a directory",
+                    dir.display()
+                )));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(RunError::Input(format!(
+                    "fixture directory {} does not exist",
+                    dir.display()
+                )));
+            }
+            Err(e) => {
+                return Err(RunError::Input(format!(
+                    "fixture directory {} cannot be read: {e}",
+                    dir.display()
+                )));
+            }
         }
         Ok(Self {
             model: RecordedModel::new(Recording::load("model", &dir.join("model"))?),

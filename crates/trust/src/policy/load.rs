@@ -186,11 +186,18 @@ pub(crate) fn load_bundle(dir: &Path, tool_actions: Option<&str>) -> Result<Load
         ));
     }
     let mut bundle = Collected::new();
-    for rel in &files {
-        let shown = display(&dir_display, rel);
-        let text = read(&dir_display, &dir.join(rel), &shown)?;
+    let mut read_files = Vec::new();
+    for rel in files {
+        let shown = display(&dir_display, &rel);
+        let text = read(&dir_display, &dir.join(&rel), &shown)?;
+        // An empty file (whitespace only) is no policy file: neither parsed nor part of the digest.
+        if text.trim().is_empty() {
+            continue;
+        }
         bundle.add_file(shown, text);
+        read_files.push(rel);
     }
+    let files = read_files;
     if files.is_empty() {
         bundle
             .diagnostics
