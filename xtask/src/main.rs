@@ -5,6 +5,7 @@
     reason = "xtask is the developer's tool, not a run: it times steps and reads cargo's environment"
 )]
 
+mod fuzz;
 mod steps;
 mod suite_bench;
 mod tidy;
@@ -33,6 +34,11 @@ COMMANDS:
     goldens [--accept]   check golden replay packets, or accept the new output
     bench-suite [N]      time `contextos eval` on a generated N-case suite (default
                          10000) at 1 and 2 jobs: wall time, cases/s, peak memory
+    fuzz [--time S] [--runs N] [TARGET...]
+                         run the fuzz targets of fuzz/ one after another
+                         (cargo-fuzz, installed when missing; RUSTC_BOOTSTRAP=1
+                         on stable), seeded from fuzz/seeds.txt; default 1000000
+                         executions each; prints executions and exec/s per target
     help                 print this help
 
 EXAMPLES:
@@ -41,6 +47,8 @@ EXAMPLES:
     cargo xtask bench -p contextos-trust
     cargo xtask bench -- authorize
     cargo xtask goldens --accept
+    cargo xtask fuzz
+    cargo xtask fuzz --time 60 scenario
 ";
 
 fn main() -> ExitCode {
@@ -74,6 +82,7 @@ fn run(args: &[String]) -> Result<(), String> {
             tidy::run(&root)
         }
         "bench" => steps::bench(&root, rest),
+        "fuzz" => fuzz::run(&root, &fuzz::parse_args(rest)?),
         "bench-suite" => {
             let cases = match rest {
                 [] => 10_000,
