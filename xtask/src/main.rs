@@ -6,6 +6,7 @@
 )]
 
 mod crash;
+mod fuzz;
 mod steps;
 mod suite_bench;
 mod tidy;
@@ -36,6 +37,11 @@ COMMANDS:
                          random points; verify and the run index must hold up
     bench-suite [N]      time `contextos eval` on a generated N-case suite (default
                          10000) at 1 and 2 jobs: wall time, cases/s, peak memory
+    fuzz [--time S] [--runs N] [TARGET...]
+                         run the fuzz targets of fuzz/ one after another
+                         (cargo-fuzz, installed when missing; RUSTC_BOOTSTRAP=1
+                         on stable), seeded from fuzz/seeds.txt; default 1000000
+                         executions each; prints executions and exec/s per target
     help                 print this help
 
 EXAMPLES:
@@ -45,6 +51,8 @@ EXAMPLES:
     cargo xtask bench -- authorize
     cargo xtask goldens --accept
     cargo xtask crash 20
+    cargo xtask fuzz
+    cargo xtask fuzz --time 60 scenario
 ";
 
 fn main() -> ExitCode {
@@ -78,6 +86,7 @@ fn run(args: &[String]) -> Result<(), String> {
             tidy::run(&root)
         }
         "bench" => steps::bench(&root, rest),
+        "fuzz" => fuzz::run(&root, &fuzz::parse_args(rest)?),
         "bench-suite" => {
             let cases = match rest {
                 [] => 10_000,

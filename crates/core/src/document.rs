@@ -75,6 +75,9 @@ impl DocumentError {
     }
 }
 
+/// The longest line (in bytes) an error shows a snippet of.
+const MAX_SNIPPET_LINE: usize = 4096;
+
 /// The span of the character at 1-based `line` and `column` of `text` (the
 /// line's first character without a column; the line's end past its last).
 fn span_at(text: &str, line: u64, column: Option<u64>) -> Option<SourceSpan> {
@@ -85,6 +88,12 @@ fn span_at(text: &str, line: u64, column: Option<u64>) -> Option<SourceSpan> {
         text.match_indices('\n').nth(index - 1)?.0 + 1
     };
     let line_text = text[start..].split('\n').next().unwrap_or_default();
+    // A snippet of a very long line shows nothing useful, and miette's
+    // renderer cannot pad a label that far (it panics past 65,535 columns):
+    // such an error keeps its file:line:col message and carries no snippet.
+    if line_text.len() > MAX_SNIPPET_LINE {
+        return None;
+    }
     let skip = column.map_or(0, |c| usize::try_from(c.saturating_sub(1)).unwrap_or(usize::MAX));
     let (offset, len) = match line_text.char_indices().nth(skip) {
         Some((i, c)) => (i, c.len_utf8()),

@@ -46,7 +46,7 @@ mod provider;
 
 pub use agent_loop::{LoopConfig, LoopError, LoopInput, LoopResult, run_loop};
 pub use drift::{model_call_number, request_drift};
-pub use openai::{LiveModelConfig, OpenAiCompatible, check_params};
+pub use openai::{LiveModelConfig, OpenAiCompatible, check_params, fuzz_parse_response};
 pub use provider::{
     ModelProvider, ProviderError, RecordedModel, RecordingModel, RequestDrift, ScriptedModel, SequenceReplayModel,
 };

@@ -564,6 +564,13 @@ fn parse_response(body: &[u8], request: &ModelRequest) -> Result<ModelResponse, 
     })
 }
 
+/// The fuzz entry point of the chat-completion parser: [`parse_response`] on
+/// an untrusted `body`, answering `request`. Not part of the API.
+#[doc(hidden)]
+pub fn fuzz_parse_response(body: &[u8], request: &ModelRequest) -> Result<ModelResponse, String> {
+    parse_response(body, request)
+}
+
 fn tool_call(number: usize, call: WireToolCall) -> Result<ToolCall, String> {
     let shown = call
         .id

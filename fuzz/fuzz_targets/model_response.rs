@@ -1,0 +1,4 @@
+//! The `model_response` fuzz target: its body is `contextos_fuzz`'s (crates/fuzz).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| contextos_fuzz::fuzz("model_response", data));

@@ -1,0 +1,4 @@
+//! The `tools` fuzz target: its body is `contextos_fuzz`'s (crates/fuzz).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| contextos_fuzz::fuzz("tools", data));
