@@ -9,31 +9,11 @@ mod common;
 
 use std::path::Path;
 
-use common::{contextos_in, copy_dir, repo};
+use common::{contextos_in, says, scratch_project};
 
 const SUITE: &str = "scenarios/customer-escalation";
 const CASE: &str = "refund-approved-by-support-lead";
 const EXAMPLE: &str = "runtime/examples/escalation";
-
-/// A scratch copy of everything the bundled suite and example run on.
-fn scratch_project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for sub in ["runtime", "policies", "scenarios", "goldens"] {
-        copy_dir(&repo().join(sub), &dir.path().join(sub));
-    }
-    dir
-}
-
-/// Whether `stderr` says `needle` once miette's wrapping (line breaks, gutters,
-/// indentation) is taken out of both.
-fn says(stderr: &str, needle: &str) -> bool {
-    let flat = |t: &str| {
-        t.chars()
-            .filter(|c| !c.is_whitespace() && *c != '│')
-            .collect::<String>()
-    };
-    flat(stderr).contains(&flat(needle))
-}
 
 /// Breaks a fixture directory; returns the path (relative to it) an error must name.
 type Breakage = fn(&Path) -> &'static str;

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 mod common;
-use common::{contextos_in, copy_dir, repo};
+use common::{contextos_in, repo, scratch_project};
 
 /// `contextos ARGS` in the repository: (exit code, stdout, stderr).
 fn contextos(args: &[&str]) -> (i32, String, String) {
@@ -139,15 +139,6 @@ fn promote_turns_a_stored_run_into_a_passing_golden_case() {
         &s(&store),
     ]);
     assert_eq!(code, 2);
-}
-
-/// A scratch copy of everything the bundled suite runs on.
-fn scratch_project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for sub in ["runtime", "policies", "scenarios", "goldens"] {
-        copy_dir(&repo().join(sub), &dir.path().join(sub));
-    }
-    dir
 }
 
 /// Applies `edit` to the scratch project's `policies/tools.cedar`.

@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use common::{Run, contextos_in, repo};
+use common::{Run, contextos_in, files_under, repo};
 
 fn ok(run: &Run, what: &str) {
     assert_eq!(
@@ -17,27 +17,6 @@ fn ok(run: &Run, what: &str) {
         "{what} failed\nstdout:\n{}\nstderr:\n{}",
         run.stdout, run.stderr
     );
-}
-
-/// Every file under `dir` with its bytes, for before/after comparisons.
-fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push((
-                    path.strip_prefix(dir).unwrap().to_path_buf(),
-                    std::fs::read(&path).unwrap(),
-                ));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]
@@ -77,7 +56,7 @@ fn a_minimal_project_evaluates_and_tests_green_right_after_init() {
 /// and that schema is in the project. Returns how many files were checked.
 fn assert_hints(dir: &Path) -> usize {
     let mut checked = 0;
-    for (rel, bytes) in snapshot(dir) {
+    for (rel, bytes) in files_under(dir) {
         let Some(kind) = contextos_harness::FileKind::of_path(&rel) else {
             continue;
         };
@@ -129,12 +108,12 @@ fn scaffolded_files_carry_the_editor_hint_of_their_schema() {
 fn init_never_overwrites_and_leaves_the_directory_as_it_was() {
     let tmp = tempfile::tempdir().unwrap();
     ok(&contextos_in(tmp.path(), &["init", "."]), "init");
-    let before = snapshot(tmp.path());
+    let before = files_under(tmp.path());
     let again = contextos_in(tmp.path(), &["init", "."]);
     assert_eq!(again.code, 2, "{}", again.stderr);
     assert!(again.stderr.contains("init never overwrites"), "{}", again.stderr);
     assert!(again.stderr.contains("runtime/contextos.toml"), "{}", again.stderr);
-    assert_eq!(snapshot(tmp.path()), before, "a refused init changed files");
+    assert_eq!(files_under(tmp.path()), before, "a refused init changed files");
 
     // One existing file of the template is enough to refuse, and nothing is written.
     let other = tmp.path().join("other");
@@ -144,7 +123,7 @@ fn init_never_overwrites_and_leaves_the_directory_as_it_was() {
     assert_eq!(refused.code, 2, "{}", refused.stderr);
     assert!(refused.stderr.contains("policies/tools.cedar"), "{}", refused.stderr);
     assert_eq!(
-        snapshot(&other),
+        files_under(&other),
         vec![(PathBuf::from("policies/tools.cedar"), b"// mine\n".to_vec())]
     );
 }

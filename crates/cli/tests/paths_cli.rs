@@ -9,19 +9,10 @@ mod common;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use common::{contextos_in, copy_dir, repo};
+use common::{contextos_in, says, scratch_project};
 
 const SUITE: &str = "scenarios/customer-escalation";
 const CASE: &str = "refund-approved-by-support-lead";
-
-/// A scratch copy of everything the bundled suite runs on.
-fn scratch_project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for sub in ["runtime", "policies", "scenarios", "goldens"] {
-        copy_dir(&repo().join(sub), &dir.path().join(sub));
-    }
-    dir
-}
 
 /// Every entry under `dir` (links as links), relative, with file bytes.
 fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
@@ -47,17 +38,6 @@ fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     walk(dir, dir, &mut out);
     out.sort();
     out
-}
-
-/// Whether `stderr` says `needle` once miette's wrapping (line breaks, gutters,
-/// indentation) is taken out of both.
-fn says(stderr: &str, needle: &str) -> bool {
-    let flat = |t: &str| {
-        t.chars()
-            .filter(|c| !c.is_whitespace() && *c != '│')
-            .collect::<String>()
-    };
-    flat(stderr).contains(&flat(needle))
 }
 
 /// Moves `dir/rel` to `outside/rel` and leaves a symbolic link to it in its place.

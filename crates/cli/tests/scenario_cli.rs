@@ -5,20 +5,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{contextos_in, copy_dir, repo};
+use common::{contextos_in, files_under, repo, scratch_project};
 
 const SUITE: &str = "scenarios/customer-escalation";
-
-/// A scratch copy of everything the bundled suite runs on.
-fn scratch_project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for sub in ["runtime", "policies", "scenarios", "goldens"] {
-        copy_dir(&repo().join(sub), &dir.path().join(sub));
-    }
-    dir
-}
 
 /// Replaces the one occurrence of `from` in `dir/rel` with `to`.
 fn edit(dir: &Path, rel: &str, from: &str, to: &str) {
@@ -26,27 +17,6 @@ fn edit(dir: &Path, rel: &str, from: &str, to: &str) {
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(text.matches(from).count(), 1, "{from:?} must occur once in {rel}");
     std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
-}
-
-/// Every file under `dir`, relative, with its bytes.
-fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                out.push((
-                    path.strip_prefix(root).unwrap().to_path_buf(),
-                    std::fs::read(&path).unwrap(),
-                ));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
 }
 
 #[test]
@@ -219,7 +189,7 @@ fn record_fails_when_the_script_runs_out_and_keeps_the_previous_fixtures() {
     let end = text.find("tools:\n").unwrap();
     std::fs::write(&path, format!("{}{}", &text[..start], &text[end..])).unwrap();
     let fixtures = dir.join(SUITE).join("fixtures").join(name);
-    let before = tree(&fixtures);
+    let before = files_under(&fixtures);
     let r = contextos_in(
         dir,
         &[
@@ -247,7 +217,11 @@ fn record_fails_when_the_script_runs_out_and_keeps_the_previous_fixtures() {
         r.stdout
     );
     assert!(r.stdout.ends_with("recorded 1 case(s), 1 failed\n"), "{}", r.stdout);
-    assert_eq!(tree(&fixtures), before, "the previous fixtures must stay as they were");
+    assert_eq!(
+        files_under(&fixtures),
+        before,
+        "the previous fixtures must stay as they were"
+    );
     let leftovers: Vec<_> = std::fs::read_dir(dir.join(SUITE).join("fixtures"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -284,7 +258,7 @@ fn record_fails_when_the_run_leaves_scripted_responses_results_or_approvals_unus
         "the edit assumes the script has no approvals"
     );
     let fixtures = dir.join(SUITE).join("fixtures").join(name);
-    let before = tree(&fixtures);
+    let before = files_under(&fixtures);
     let r = contextos_in(dir, &["scenario", "record", SUITE, "--case", name]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     let results = text[end..].matches("\n  - tool:").count() + 1;
@@ -298,7 +272,7 @@ fn record_fails_when_the_run_leaves_scripted_responses_results_or_approvals_unus
         ]
     );
     assert!(r.stdout.ends_with("recorded 0 case(s), 1 failed\n"), "{}", r.stdout);
-    assert_eq!(tree(&fixtures), before);
+    assert_eq!(files_under(&fixtures), before);
 }
 
 #[test]
@@ -313,7 +287,7 @@ fn record_fails_when_an_approval_finds_no_scripted_decision() {
     // scripted result goes unused.
     std::fs::write(&path, &text[..text.find("approvals:\n").unwrap()]).unwrap();
     let fixtures = dir.join(SUITE).join("fixtures").join(name);
-    let before = tree(&fixtures);
+    let before = files_under(&fixtures);
     let r = contextos_in(dir, &["scenario", "record", SUITE, "--case", name]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     let refund = r#"{"customer_id":"ACME-913","order_id":"5610","amount_cents":12900,"currency":"USD","reason":"duplicate capture np-5610-r1 on order 5610 during northpay incident NP-2291"}"#;
@@ -330,7 +304,7 @@ fn record_fails_when_an_approval_finds_no_scripted_decision() {
             ),
         ]
     );
-    assert_eq!(tree(&fixtures), before);
+    assert_eq!(files_under(&fixtures), before);
 }
 
 #[test]
@@ -368,7 +342,7 @@ fn record_rewrites_fixtures_identically_when_the_script_matches_its_run() {
     let work = scratch_project();
     let dir = work.path();
     let fixtures = dir.join(SUITE).join("fixtures").join("refund-approved-by-support-lead");
-    let before = tree(&fixtures);
+    let before = files_under(&fixtures);
     std::fs::write(fixtures.join("model").join("stale.json"), "{}").unwrap();
     let r = contextos_in(
         dir,
@@ -377,7 +351,7 @@ fn record_rewrites_fixtures_identically_when_the_script_matches_its_run() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.ends_with("recorded 1 case(s)\n"), "{}", r.stdout);
     assert_eq!(
-        tree(&fixtures),
+        files_under(&fixtures),
         before,
         "a complete recording replaces the whole directory"
     );

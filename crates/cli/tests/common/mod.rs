@@ -51,6 +51,47 @@ pub(crate) fn contextos_in(dir: &Path, args: &[&str]) -> Run {
     run(command_in(dir).args(args))
 }
 
+/// A scratch copy of everything the bundled suite and example run on.
+pub(crate) fn scratch_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["runtime", "policies", "scenarios", "goldens"] {
+        copy_dir(&repo().join(sub), &dir.path().join(sub));
+    }
+    dir
+}
+
+/// Every file under `dir` (following directories), relative, with its bytes, sorted.
+pub(crate) fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.push((
+                    path.strip_prefix(root).unwrap().to_path_buf(),
+                    std::fs::read(&path).unwrap(),
+                ));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Whether `stderr` says `needle` once miette's wrapping (line breaks, gutters,
+/// indentation) is taken out of both.
+pub(crate) fn says(stderr: &str, needle: &str) -> bool {
+    let flat = |t: &str| {
+        t.chars()
+            .filter(|c| !c.is_whitespace() && *c != '│')
+            .collect::<String>()
+    };
+    flat(stderr).contains(&flat(needle))
+}
+
 /// Copies the directory tree `from` to `to`.
 pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
